@@ -1,0 +1,19 @@
+//! Smarketing's pure domain: the playbook both teams own, the lifecycle state
+//! machine, lead scoring and channel derivation. No IO, no async, no clock:
+//! every instant is an argument.
+
+pub mod condition;
+pub mod diff;
+pub mod email;
+pub mod invalid;
+pub mod lifecycle;
+pub mod money;
+pub mod playbook;
+pub mod scoring;
+
+pub use email::Email;
+pub use invalid::Invalid;
+pub use jiff::Timestamp;
+pub use lifecycle::{LifecycleError, Stage};
+pub use money::Money;
+pub use playbook::Playbook;
