@@ -5,6 +5,7 @@
 pub mod condition;
 pub mod diff;
 pub mod email;
+pub mod instant;
 pub mod invalid;
 pub mod lifecycle;
 pub mod money;
@@ -12,6 +13,7 @@ pub mod playbook;
 pub mod scoring;
 
 pub use email::Email;
+pub use instant::Instant;
 pub use invalid::Invalid;
 pub use jiff::Timestamp;
 pub use lifecycle::{LifecycleError, Stage};

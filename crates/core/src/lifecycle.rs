@@ -102,6 +102,14 @@ impl FromStr for Stage {
     }
 }
 
+impl TryFrom<String> for Stage {
+    type Error = crate::Invalid;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 /// Why a stage move is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LifecycleError {

@@ -55,6 +55,8 @@ pub struct Playbook {
     pub personas: Vec<PersonaDef>,
     pub scoring: ScoringModel,
     pub rejection_reasons: Vec<RejectionReason>,
+    /// The stages of an open deal in the sales pipeline, in order.
+    pub pipeline_stages: Vec<String>,
     pub sla: SlaPolicy,
 }
 
@@ -428,6 +430,10 @@ impl Playbook {
         self.rejection_reasons.iter().find(|r| r.code == code)
     }
 
+    pub fn has_pipeline_stage(&self, id: &str) -> bool {
+        self.pipeline_stages.iter().any(|s| s == id)
+    }
+
     pub fn is_hand_raiser(&self, kind: &str) -> bool {
         self.scoring.hand_raiser_kinds.iter().any(|k| k == kind)
     }
@@ -651,6 +657,20 @@ impl Playbook {
             }
         }
 
+        if self.pipeline_stages.is_empty() {
+            bad(
+                vec![Seg::Key("pipeline_stages")],
+                "the sales pipeline needs at least one stage".into(),
+            );
+        }
+        for (i, st) in self.pipeline_stages.iter().enumerate() {
+            if st.trim().is_empty() || self.pipeline_stages[..i].contains(st) {
+                bad(
+                    vec![Seg::Key("pipeline_stages"), Seg::Index(i)],
+                    format!("{st:?} is empty or listed twice"),
+                );
+            }
+        }
         if self.rejection_reasons.is_empty() {
             bad(
                 vec![Seg::Key("rejection_reasons")],

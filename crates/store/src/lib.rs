@@ -1,1 +1,195 @@
-//! placeholder
+//! Persistence for Smarketing on SQLite and PostgreSQL from one body of SQL.
+//!
+//! Queries are runtime `sqlx` queries over the `Any` driver with `$n`
+//! placeholders, which both backends accept. The few dialect differences live
+//! in [`Backend`]; each backend's constraint violations become typed
+//! [`StoreError`]s in one place ([`error`]).
+
+pub mod error;
+pub mod records;
+pub mod repo;
+pub mod sql;
+pub mod testing;
+
+pub use error::StoreError;
+pub use records::*;
+pub use sql::{Arg, Page, Where};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How long SQLite's write-ahead log waits for the disk before acknowledging
+/// a commit: `normal` survives a process crash, `full` also a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqliteSync {
+    #[default]
+    Normal,
+    Full,
+}
+
+/// A connection pool to one database, with its migrations applied.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Connects to `sqlite://path` (the file is created if missing) or
+    /// `postgres://...`. Does not migrate; call [`Store::migrate`].
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        sqlite_sync: SqliteSync,
+    ) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = normalise_url(url)?;
+        let options = AnyConnectOptions::from_str(&url).map_err(StoreError::from_sqlx)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        let sync = match sqlite_sync {
+                            SqliteSync::Normal => "NORMAL",
+                            SqliteSync::Full => "FULL",
+                        };
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute(format!("PRAGMA synchronous = {sync}").as_str())
+                            .await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Applies the embedded migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &MIGRATOR_SQLITE,
+            Backend::Postgres => &MIGRATOR_POSTGRES,
+        };
+        migrator.run(&self.pool).await.map_err(StoreError::Migrate)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
+        self.pool.begin().await.map_err(StoreError::from_sqlx)
+    }
+
+    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        self.pool.acquire().await.map_err(StoreError::from_sqlx)
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Accepts `sqlite://path`, `sqlite:path`, a bare path, and `postgres://` /
+/// `postgresql://` URLs. SQLite files are created when missing.
+fn normalise_url(url: &str) -> Result<(Backend, String), StoreError> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_string()));
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.is_empty() {
+        return Err(StoreError::BadUrl(url.to_string()));
+    }
+    if url.contains("://") && !url.starts_with("sqlite://") {
+        return Err(StoreError::BadUrl(url.to_string()));
+    }
+    let (file, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut params = if query.is_empty() {
+        String::new()
+    } else {
+        format!("{query}&")
+    };
+    if !query.contains("mode=") {
+        params.push_str("mode=rwc");
+    }
+    Ok((
+        Backend::Sqlite,
+        format!("sqlite://{file}?{}", params.trim_end_matches('&')),
+    ))
+}
+
+/// Names of the migration files of one backend, for the parity test.
+pub fn migration_names(backend: Backend) -> Vec<String> {
+    let m = match backend {
+        Backend::Sqlite => &MIGRATOR_SQLITE,
+        Backend::Postgres => &MIGRATOR_POSTGRES,
+    };
+    m.iter()
+        .map(|m| format!("{}_{}", m.version, m.description))
+        .collect()
+}
+
+/// Runs a closure-free statement on a connection (for setup in tests and CLI).
+pub async fn execute(conn: &mut AnyConnection, sql: &str) -> Result<(), StoreError> {
+    conn.execute(sql)
+        .await
+        .map(|_| ())
+        .map_err(StoreError::from_sqlx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            normalise_url("sqlite://./x.db").unwrap(),
+            (Backend::Sqlite, "sqlite://./x.db?mode=rwc".into())
+        );
+        assert_eq!(
+            normalise_url("data/x.db").unwrap(),
+            (Backend::Sqlite, "sqlite://data/x.db?mode=rwc".into())
+        );
+        assert_eq!(
+            normalise_url("postgres://u@h/db").unwrap().0,
+            Backend::Postgres
+        );
+        assert!(normalise_url("mysql://x").is_err());
+        assert!(normalise_url("").is_err());
+    }
+}

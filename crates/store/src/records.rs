@@ -1,0 +1,427 @@
+//! Rows as the rest of the system sees them, read from either backend.
+
+use crate::StoreError;
+use serde::Serialize;
+use smarketing_core::{Instant, Stage};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(col).map_err(StoreError::from_sqlx)
+}
+
+fn instant(row: &AnyRow, col: &str) -> Result<Instant, StoreError> {
+    let ms: i64 = get(row, col)?;
+    Instant::from_millis(ms).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+}
+
+fn opt_instant(row: &AnyRow, col: &str) -> Result<Option<Instant>, StoreError> {
+    let ms: Option<i64> = get(row, col)?;
+    ms.map(|m| Instant::from_millis(m).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
+        .transpose()
+}
+
+fn stage(row: &AnyRow, col: &str) -> Result<Stage, StoreError> {
+    let s: String = get(row, col)?;
+    s.parse()
+        .map_err(|e: smarketing_core::Invalid| StoreError::Corrupt(e.message))
+}
+
+fn opt_stage(row: &AnyRow, col: &str) -> Result<Option<Stage>, StoreError> {
+    let s: Option<String> = get(row, col)?;
+    s.map(|s| {
+        s.parse()
+            .map_err(|e: smarketing_core::Invalid| StoreError::Corrupt(e.message))
+    })
+    .transpose()
+}
+
+/// Reads a record from a row of its table.
+pub trait FromRow: Sized {
+    /// The columns, in `SELECT` order.
+    const COLUMNS: &'static str;
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    /// `marketing` or `sales`.
+    pub team: String,
+    /// `admin`, `manager` or `member`.
+    pub role: String,
+    pub created_at: Instant,
+}
+
+impl FromRow for User {
+    const COLUMNS: &'static str = "id, name, email, team, role, created_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: get(r, "id")?,
+            name: get(r, "name")?,
+            email: get(r, "email")?,
+            team: get(r, "team")?,
+            role: get(r, "role")?,
+            created_at: instant(r, "created_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Account {
+    pub id: i64,
+    pub external_id: Option<String>,
+    pub name: String,
+    pub domain: Option<String>,
+    pub industry: Option<String>,
+    pub employee_count: Option<i64>,
+    pub company_size: Option<String>,
+    pub region: Option<String>,
+    pub country: Option<String>,
+    pub owner_id: Option<i64>,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+impl FromRow for Account {
+    const COLUMNS: &'static str = "id, external_id, name, domain, industry, employee_count, company_size, region, country, owner_id, created_at, updated_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Account {
+            id: get(r, "id")?,
+            external_id: get(r, "external_id")?,
+            name: get(r, "name")?,
+            domain: get(r, "domain")?,
+            industry: get(r, "industry")?,
+            employee_count: get(r, "employee_count")?,
+            company_size: get(r, "company_size")?,
+            region: get(r, "region")?,
+            country: get(r, "country")?,
+            owner_id: get(r, "owner_id")?,
+            created_at: instant(r, "created_at")?,
+            updated_at: instant(r, "updated_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Contact {
+    pub id: i64,
+    pub external_id: Option<String>,
+    /// Normalised (trimmed, lower-case); unique.
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub job_title: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+    pub account_id: Option<i64>,
+    pub owner_id: Option<i64>,
+    pub persona: Option<String>,
+    pub stage: Stage,
+    /// Channel of the first touch.
+    pub source_channel: Option<String>,
+    pub fit_score: i64,
+    pub engagement_score: f64,
+    pub scored_at: Option<Instant>,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+impl FromRow for Contact {
+    const COLUMNS: &'static str = "id, external_id, email, first_name, last_name, job_title, phone, country, account_id, owner_id, persona, stage, source_channel, fit_score, engagement_score, scored_at, created_at, updated_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Contact {
+            id: get(r, "id")?,
+            external_id: get(r, "external_id")?,
+            email: get(r, "email")?,
+            first_name: get(r, "first_name")?,
+            last_name: get(r, "last_name")?,
+            job_title: get(r, "job_title")?,
+            phone: get(r, "phone")?,
+            country: get(r, "country")?,
+            account_id: get(r, "account_id")?,
+            owner_id: get(r, "owner_id")?,
+            persona: get(r, "persona")?,
+            stage: stage(r, "stage")?,
+            source_channel: get(r, "source_channel")?,
+            fit_score: get(r, "fit_score")?,
+            engagement_score: get(r, "engagement_score")?,
+            scored_at: opt_instant(r, "scored_at")?,
+            created_at: instant(r, "created_at")?,
+            updated_at: instant(r, "updated_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Campaign {
+    pub id: i64,
+    pub external_id: Option<String>,
+    pub name: String,
+    pub channel: String,
+    /// The `utm_campaign` value that marks a touch as part of this campaign.
+    pub utm_campaign: Option<String>,
+    pub started_at: Instant,
+    pub ended_at: Option<Instant>,
+    /// Spend in minor units of the currency.
+    pub spend_minor: i64,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+impl FromRow for Campaign {
+    const COLUMNS: &'static str = "id, external_id, name, channel, utm_campaign, started_at, ended_at, spend_minor, created_at, updated_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Campaign {
+            id: get(r, "id")?,
+            external_id: get(r, "external_id")?,
+            name: get(r, "name")?,
+            channel: get(r, "channel")?,
+            utm_campaign: get(r, "utm_campaign")?,
+            started_at: instant(r, "started_at")?,
+            ended_at: opt_instant(r, "ended_at")?,
+            spend_minor: get(r, "spend_minor")?,
+            created_at: instant(r, "created_at")?,
+            updated_at: instant(r, "updated_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Touchpoint {
+    pub id: i64,
+    pub external_id: Option<String>,
+    pub contact_id: Option<i64>,
+    pub visitor_id: Option<i64>,
+    pub occurred_at: Instant,
+    pub channel: String,
+    pub campaign_id: Option<i64>,
+    pub kind: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_term: Option<String>,
+    pub utm_content: Option<String>,
+    pub referrer: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub properties: serde_json::Value,
+    pub created_at: Instant,
+}
+
+impl FromRow for Touchpoint {
+    const COLUMNS: &'static str = "id, external_id, contact_id, visitor_id, occurred_at, channel, campaign_id, kind, utm_source, utm_medium, utm_campaign, utm_term, utm_content, referrer, properties, created_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        let props: String = get(r, "properties")?;
+        Ok(Touchpoint {
+            id: get(r, "id")?,
+            external_id: get(r, "external_id")?,
+            contact_id: get(r, "contact_id")?,
+            visitor_id: get(r, "visitor_id")?,
+            occurred_at: instant(r, "occurred_at")?,
+            channel: get(r, "channel")?,
+            campaign_id: get(r, "campaign_id")?,
+            kind: get(r, "kind")?,
+            utm_source: get(r, "utm_source")?,
+            utm_medium: get(r, "utm_medium")?,
+            utm_campaign: get(r, "utm_campaign")?,
+            utm_term: get(r, "utm_term")?,
+            utm_content: get(r, "utm_content")?,
+            referrer: get(r, "referrer")?,
+            properties: serde_json::from_str(&props)
+                .map_err(|e| StoreError::Corrupt(format!("properties: {e}")))?,
+            created_at: instant(r, "created_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StageChange {
+    pub id: i64,
+    pub contact_id: i64,
+    pub from_stage: Option<Stage>,
+    pub to_stage: Stage,
+    pub changed_at: Instant,
+    /// `system`, `import` or `user:<id>`.
+    pub actor: String,
+    pub actor_user_id: Option<i64>,
+    /// Why: `created`, `hand_raiser`, `score_threshold`, `manual`, `import`, ...
+    pub cause: String,
+    pub reason_code: Option<String>,
+    pub note: Option<String>,
+    /// The touch that triggered the change.
+    pub touchpoint_id: Option<i64>,
+}
+
+impl FromRow for StageChange {
+    const COLUMNS: &'static str = "id, contact_id, from_stage, to_stage, changed_at, actor, actor_user_id, cause, reason_code, note, touchpoint_id";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(StageChange {
+            id: get(r, "id")?,
+            contact_id: get(r, "contact_id")?,
+            from_stage: opt_stage(r, "from_stage")?,
+            to_stage: stage(r, "to_stage")?,
+            changed_at: instant(r, "changed_at")?,
+            actor: get(r, "actor")?,
+            actor_user_id: get(r, "actor_user_id")?,
+            cause: get(r, "cause")?,
+            reason_code: get(r, "reason_code")?,
+            note: get(r, "note")?,
+            touchpoint_id: get(r, "touchpoint_id")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Deal {
+    pub id: i64,
+    pub external_id: Option<String>,
+    pub name: String,
+    pub contact_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub owner_id: Option<i64>,
+    /// Amount in minor units of the currency.
+    pub amount_minor: i64,
+    pub pipeline_stage: String,
+    /// `open`, `won` or `lost`.
+    pub status: String,
+    pub lost_reason: Option<String>,
+    pub created_at: Instant,
+    pub closed_at: Option<Instant>,
+    pub updated_at: Instant,
+}
+
+impl FromRow for Deal {
+    const COLUMNS: &'static str = "id, external_id, name, contact_id, account_id, owner_id, amount_minor, pipeline_stage, status, lost_reason, created_at, closed_at, updated_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Deal {
+            id: get(r, "id")?,
+            external_id: get(r, "external_id")?,
+            name: get(r, "name")?,
+            contact_id: get(r, "contact_id")?,
+            account_id: get(r, "account_id")?,
+            owner_id: get(r, "owner_id")?,
+            amount_minor: get(r, "amount_minor")?,
+            pipeline_stage: get(r, "pipeline_stage")?,
+            status: get(r, "status")?,
+            lost_reason: get(r, "lost_reason")?,
+            created_at: instant(r, "created_at")?,
+            closed_at: opt_instant(r, "closed_at")?,
+            updated_at: instant(r, "updated_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Activity {
+    pub id: i64,
+    pub contact_id: i64,
+    pub deal_id: Option<i64>,
+    pub user_id: Option<i64>,
+    /// `call`, `email`, `meeting` or `note`.
+    pub kind: String,
+    /// `attempt` or `connect`.
+    pub outcome: String,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub occurred_at: Instant,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+impl FromRow for Activity {
+    const COLUMNS: &'static str = "id, contact_id, deal_id, user_id, kind, outcome, subject, body, occurred_at, created_at, updated_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Activity {
+            id: get(r, "id")?,
+            contact_id: get(r, "contact_id")?,
+            deal_id: get(r, "deal_id")?,
+            user_id: get(r, "user_id")?,
+            kind: get(r, "kind")?,
+            outcome: get(r, "outcome")?,
+            subject: get(r, "subject")?,
+            body: get(r, "body")?,
+            occurred_at: instant(r, "occurred_at")?,
+            created_at: instant(r, "created_at")?,
+            updated_at: instant(r, "updated_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Note {
+    pub id: i64,
+    pub contact_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub deal_id: Option<i64>,
+    pub author_id: Option<i64>,
+    pub body: String,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+impl FromRow for Note {
+    const COLUMNS: &'static str =
+        "id, contact_id, account_id, deal_id, author_id, body, created_at, updated_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Note {
+            id: get(r, "id")?,
+            contact_id: get(r, "contact_id")?,
+            account_id: get(r, "account_id")?,
+            deal_id: get(r, "deal_id")?,
+            author_id: get(r, "author_id")?,
+            body: get(r, "body")?,
+            created_at: instant(r, "created_at")?,
+            updated_at: instant(r, "updated_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PlaybookVersion {
+    pub id: i64,
+    pub version: i64,
+    pub author: String,
+    pub note: Option<String>,
+    /// The TOML document as imported.
+    pub body: String,
+    pub created_at: Instant,
+}
+
+impl FromRow for PlaybookVersion {
+    const COLUMNS: &'static str = "id, version, author, note, body, created_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(PlaybookVersion {
+            id: get(r, "id")?,
+            version: get(r, "version")?,
+            author: get(r, "author")?,
+            note: get(r, "note")?,
+            body: get(r, "body")?,
+            created_at: instant(r, "created_at")?,
+        })
+    }
+}
+
+/// The identity behind a valid API token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenOwner {
+    pub token_id: i64,
+    pub user: User,
+}
