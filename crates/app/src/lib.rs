@@ -1,1 +1,70 @@
-//! placeholder
+//! Smarketing's use-cases: load what a decision needs, call the pure core,
+//! save the outcome — one transaction per request or per imported file.
+//! The JSON API, the CLI and (later) the web UI all go through here, so they
+//! never disagree.
+
+pub mod crm;
+pub mod demo;
+pub mod error;
+pub mod export;
+pub mod import;
+pub mod input;
+pub mod people;
+pub mod playbooks;
+pub mod touches;
+
+pub use error::AppError;
+
+use smarketing_core::{Instant, Playbook};
+use smarketing_store::Store;
+use std::sync::{Arc, RwLock};
+
+/// Where "now" comes from: the system clock in production, a fixed instant in
+/// tests. Core never reads the clock; the app passes this instant down.
+#[derive(Clone)]
+pub enum Clock {
+    System,
+    Fixed(Instant),
+}
+
+impl Clock {
+    pub fn now(&self) -> Instant {
+        match self {
+            Clock::System => Instant::from(jiff::Timestamp::now()),
+            Clock::Fixed(at) => *at,
+        }
+    }
+}
+
+/// The application: a store, the clock and a cache of the current playbook.
+#[derive(Clone)]
+pub struct App {
+    store: Store,
+    clock: Clock,
+    playbook: Arc<RwLock<Option<(i64, Arc<Playbook>)>>>,
+}
+
+impl App {
+    pub fn new(store: Store, clock: Clock) -> Self {
+        App {
+            store,
+            clock,
+            playbook: Arc::new(RwLock::new(None)),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Migrates the database and stores the default playbook as version 1
+    /// when there is none yet. Safe to call at every start.
+    pub async fn prepare(&self) -> Result<(), AppError> {
+        self.store.migrate().await?;
+        self.ensure_playbook().await
+    }
+}

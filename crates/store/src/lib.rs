@@ -21,6 +21,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+/// A connection of either backend; transactions dereference to it.
+pub type Conn = AnyConnection;
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -690,3 +690,26 @@ pub async fn insert_playbook_version(
         .await?;
     PlaybookVersion::from_row(&row)
 }
+
+/// The visitor with this anonymous id (created when new), linked to the
+/// contact when one is given; returns its id.
+pub async fn upsert_visitor(
+    conn: &mut AnyConnection,
+    anonymous_id: &str,
+    contact_id: Option<i64>,
+    at: Instant,
+) -> Result<i64, StoreError> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "INSERT INTO visitors (anonymous_id, contact_id, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (anonymous_id) DO UPDATE SET contact_id = COALESCE(excluded.contact_id, visitors.contact_id), \
+         last_seen_at = CASE WHEN excluded.last_seen_at > visitors.last_seen_at THEN excluded.last_seen_at ELSE visitors.last_seen_at END \
+         RETURNING id",
+    )
+    .bind(anonymous_id)
+    .bind(contact_id)
+    .bind(at.millis())
+    .fetch_one(&mut *conn)
+    .await?;
+    row.try_get::<i64, _>(0).map_err(StoreError::from_sqlx)
+}
