@@ -57,7 +57,7 @@ pub const DEFAULT_LIMIT: u32 = 50;
 
 /// Paging and the created-at range every list accepts.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct Paging {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -90,7 +90,7 @@ impl Paging {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct ContactFilter {
     pub stage: Option<String>,
     pub owner_id: Option<i64>,
@@ -107,7 +107,7 @@ pub struct ContactFilter {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct AccountFilter {
     pub owner_id: Option<i64>,
     pub domain: Option<String>,
@@ -117,7 +117,7 @@ pub struct AccountFilter {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct CampaignFilter {
     pub channel: Option<String>,
     /// Campaigns running at or after this instant.
@@ -126,7 +126,7 @@ pub struct CampaignFilter {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct DealFilter {
     pub status: Option<String>,
     pub owner_id: Option<i64>,
@@ -138,7 +138,7 @@ pub struct DealFilter {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct ActivityFilter {
     pub contact_id: Option<i64>,
     pub deal_id: Option<i64>,
@@ -149,7 +149,7 @@ pub struct ActivityFilter {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct NoteFilter {
     pub contact_id: Option<i64>,
     pub account_id: Option<i64>,

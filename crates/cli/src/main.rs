@@ -1,1 +1,590 @@
-fn main() {}
+//! The `smarketing` command: serve the API, run the demo, migrate, import and
+//! export CSV, manage the playbook, users and tokens, print the configuration.
+
+mod config;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use smarketing_app::demo::DemoSize;
+use smarketing_app::export::ExportFormat;
+use smarketing_app::import::{ImportError, ImportKind, ImportOptions, Progress};
+use smarketing_app::input::UserInput;
+use smarketing_app::{App, AppError, Clock};
+use smarketing_core::Playbook;
+use smarketing_store::Store;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant as WallClock;
+
+#[derive(Parser)]
+#[command(
+    name = "smarketing",
+    version,
+    about = "Marketing and sales as one team: one playbook, closed-loop reporting, SLAs"
+)]
+struct Cli {
+    /// Database URL: sqlite://path or postgres://... [default: sqlite://./smarketing.db]
+    #[arg(long, global = true, env = "SMARKETING_DATABASE_URL")]
+    database: Option<String>,
+    /// Configuration file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "smarketing.toml",
+        env = "SMARKETING_CONFIG"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (JSON API) against the configured database.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "SMARKETING_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Create (or reuse) a demo database full of a realistic company, then serve it.
+    Demo {
+        #[arg(long, env = "SMARKETING_LISTEN")]
+        listen: Option<String>,
+        /// Seed of the generator: one seed, one company.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of contacts to generate.
+        #[arg(long, default_value_t = 20_000)]
+        contacts: usize,
+        /// Number of accounts to generate.
+        #[arg(long, default_value_t = 3_000)]
+        accounts: usize,
+        /// Generate and print the figures, but do not start the server.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Apply the embedded migrations and store the default playbook if none exists.
+    Migrate,
+    /// Import CSV files: a directory, or one file of one kind.
+    Import {
+        /// A directory with accounts.csv, campaigns.csv, contacts.csv, touchpoints.csv,
+        /// stage_changes.csv, deals.csv — or a kind (accounts, campaigns, contacts,
+        /// touchpoints, stage-changes, deals) followed by FILE.
+        target: String,
+        file: Option<PathBuf>,
+        /// Import the valid rows and list the rejected ones (default: reject the whole import).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Export records as CSV (the import format) or JSON.
+    Export {
+        /// accounts, campaigns, contacts, touchpoints, stage-changes or deals.
+        kind: String,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// The shared playbook: export, validate, import, list versions, diff.
+    Playbook {
+        #[command(subcommand)]
+        command: PlaybookCommand,
+    },
+    /// Users of both teams and their API tokens.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlaybookCommand {
+    /// Print the playbook in force as TOML.
+    Export {
+        /// A stored version instead of the latest.
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// Check a TOML playbook; problems name the line and key.
+    Validate { file: PathBuf },
+    /// Validate a TOML playbook and store it as a new version.
+    Import {
+        file: PathBuf,
+        /// Who is making the change [default: $USER].
+        #[arg(long)]
+        author: Option<String>,
+        /// What changed and why.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List the stored versions.
+    Versions,
+    /// What changed between two versions.
+    Diff { from: i64, to: i64 },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// marketing or sales
+        #[arg(long)]
+        team: String,
+        /// admin, manager or member
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Create an API token for a user (printed once; stored hashed).
+    Token {
+        /// The user's e-mail.
+        email: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print every setting with its documented default.
+    Default,
+    /// Print the configuration in effect (file, environment and flags applied).
+    Show,
+}
+
+/// Draws progress with indicatif (hidden when stderr is not a terminal).
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, what: &str, rows: u64) {
+        self.0.reset();
+        self.0.set_length(rows);
+        self.0.set_position(0);
+        self.0.set_message(what.to_string());
+    }
+    fn advance(&self, rows: u64) {
+        self.0.inc(rows);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut cfg = config::load(&cli.config)?;
+    if let Some(db) = &cli.database {
+        cfg.database_url = db.clone();
+    }
+    if let Command::Config { command } = &cli.command {
+        match command {
+            ConfigCommand::Default => print!("{}", config::DEFAULT_TOML),
+            ConfigCommand::Show => print!("{}", toml::to_string_pretty(&cfg)?),
+        }
+        return Ok(());
+    }
+    if let Command::Playbook {
+        command: PlaybookCommand::Validate { file },
+    } = &cli.command
+    {
+        return validate_playbook(file);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli, cfg))
+}
+
+async fn open(cfg: &config::Config) -> Result<App> {
+    let store = Store::connect(
+        &cfg.database_url,
+        cfg.max_connections,
+        cfg.sqlite_synchronous,
+    )
+    .await
+    .with_context(|| format!("opening the database {}", redact(&cfg.database_url)))?;
+    let app = App::new(store, Clock::System);
+    app.prepare().await.context("preparing the database")?;
+    Ok(app)
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            let app = open(&cfg).await?;
+            serve(app, &cfg, None).await
+        }
+        Command::Demo {
+            listen,
+            seed,
+            contacts,
+            accounts,
+            no_serve,
+        } => {
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            if cli.database.is_none() && std::env::var("SMARKETING_DATABASE_URL").is_err() {
+                cfg.database_url = "sqlite://./smarketing-demo.db".into();
+            }
+            let started = WallClock::now();
+            let app = open(&cfg).await?;
+            let size = DemoSize {
+                contacts,
+                accounts,
+                ..DemoSize::default()
+            };
+            let (summary, admin) = app.generate_demo(seed, size, &Bar::new()).await?;
+            let took = started.elapsed();
+            let token = app.create_token(admin.id, "demo").await?;
+            println!("Smarketing demo company");
+            if summary.generated {
+                println!("  generated in {:.2} s (seed {seed})", took.as_secs_f64());
+            } else {
+                println!("  reusing the existing demo data");
+            }
+            println!(
+                "  {} users, {} accounts, {} campaigns, {} contacts, {} touchpoints, {} stage changes, {} deals, {} activities, {} notes",
+                summary.users,
+                summary.accounts,
+                summary.campaigns,
+                summary.contacts,
+                summary.touchpoints,
+                summary.stage_changes,
+                summary.deals,
+                summary.activities,
+                summary.notes
+            );
+            println!("  data:        {}", describe_location(&cfg.database_url));
+            println!("  admin:       {} <{}>", admin.name, admin.email);
+            println!("  API token:   {token}");
+            if no_serve {
+                return Ok(());
+            }
+            serve(app, &cfg, Some(token)).await
+        }
+        Command::Migrate => {
+            open(&cfg).await?;
+            println!("migrated {}", redact(&cfg.database_url));
+            Ok(())
+        }
+        Command::Import {
+            target,
+            file,
+            skip_invalid,
+        } => {
+            let app = open(&cfg).await?;
+            let opts = ImportOptions { skip_invalid };
+            let started = WallClock::now();
+            let result = match file {
+                None => app.import_dir(Path::new(&target), opts, &Bar::new()).await,
+                Some(f) => {
+                    let kind: ImportKind = target
+                        .parse()
+                        .map_err(|e: smarketing_core::Invalid| anyhow!(e.message))?;
+                    app.import_file(kind, &f, opts, &Bar::new())
+                        .await
+                        .map(|r| vec![r])
+                }
+            };
+            let secs = started.elapsed().as_secs_f64();
+            match result {
+                Ok(reports) => {
+                    let mut total = 0;
+                    for r in &reports {
+                        for e in &r.rejected {
+                            eprintln!("skipped {e}");
+                        }
+                        println!(
+                            "{}: {} rows, {} imported, {} skipped",
+                            r.file,
+                            r.rows,
+                            r.rows - r.rejected.len() as u64,
+                            r.rejected.len()
+                        );
+                        total += r.rows;
+                    }
+                    println!(
+                        "{total} rows in {secs:.2} s ({:.0} rows/s)",
+                        total as f64 / secs.max(1e-9)
+                    );
+                    Ok(())
+                }
+                Err(ImportError::InvalidRows { rejected }) => {
+                    for e in &rejected {
+                        eprintln!("{e}");
+                    }
+                    bail!(
+                        "{} invalid rows; nothing was imported (use --skip-invalid to import the valid rows)",
+                        rejected.len()
+                    )
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Export {
+            kind,
+            format,
+            output,
+        } => {
+            let kind: ImportKind = kind
+                .parse()
+                .map_err(|e: smarketing_core::Invalid| anyhow!(e.message))?;
+            let format: ExportFormat = format
+                .parse()
+                .map_err(|e: smarketing_core::Invalid| anyhow!(e.message))?;
+            let app = open(&cfg).await?;
+            let n = match output {
+                Some(path) => {
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(&path)
+                            .with_context(|| format!("creating {}", path.display()))?,
+                    );
+                    let n = app.export(kind, format, &mut f).await?;
+                    f.flush()?;
+                    n
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut lock = stdout.lock();
+                    app.export(kind, format, &mut lock).await?
+                }
+            };
+            eprintln!("exported {n} rows");
+            Ok(())
+        }
+        Command::Playbook { command } => playbook(command, &cfg).await,
+        Command::User { command } => user(command, &cfg).await,
+        Command::Config { .. } => unreachable!("handled before the runtime starts"),
+    }
+}
+
+fn describe_location(url: &str) -> String {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let p = Path::new(path.split('?').next().unwrap_or(path));
+        let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let size = std::fs::metadata(&abs).map(|m| m.len()).unwrap_or(0);
+        format!("{} (SQLite, {:.1} MB)", abs.display(), size as f64 / 1e6)
+    } else {
+        redact(url)
+    }
+}
+
+async fn serve(app: App, cfg: &config::Config, _token: Option<String>) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    println!("Smarketing is listening on http://{addr}");
+    println!("  API:         http://{addr}/api/v1  (OpenAPI: http://{addr}/api/v1/openapi.json)");
+    println!(
+        "  try:         curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/contacts?stage=mql"
+    );
+    println!("  stop with Ctrl-C");
+    let state = smarketing_server::AppState {
+        app,
+        max_body_bytes: cfg.max_body_bytes,
+    };
+    smarketing_server::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+fn validate_playbook(file: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    match Playbook::from_toml(&text) {
+        Ok(p) => {
+            println!(
+                "{}: valid ({} stages, {} channels, {} channel rules, {} personas, {} fit rules, {} engagement rules)",
+                file.display(),
+                p.stages.len(),
+                p.channels.len(),
+                p.channel_rules.len(),
+                p.personas.len(),
+                p.scoring.fit_rules.len(),
+                p.scoring.engagement_rules.len()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            for p in &e.problems {
+                match (p.line, p.column) {
+                    (Some(l), Some(c)) => eprintln!(
+                        "{}:{l}:{c}: {}: {}",
+                        file.display(),
+                        if p.key.is_empty() { "(syntax)" } else { &p.key },
+                        p.message
+                    ),
+                    _ => eprintln!("{}: {}: {}", file.display(), p.key, p.message),
+                }
+            }
+            bail!(
+                "{}: {} problem(s); the playbook is not valid",
+                file.display(),
+                e.problems.len()
+            )
+        }
+    }
+}
+
+async fn playbook(command: PlaybookCommand, cfg: &config::Config) -> Result<()> {
+    let app = open(cfg).await?;
+    match command {
+        PlaybookCommand::Export { version } => {
+            match version {
+                Some(v) => print!("{}", app.playbook_version(v).await?.body),
+                None => {
+                    let (_, p) = app.playbook().await?;
+                    print!("{}", p.to_toml());
+                }
+            }
+            Ok(())
+        }
+        PlaybookCommand::Validate { .. } => unreachable!("handled before the runtime starts"),
+        PlaybookCommand::Import { file, author, note } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            if let Err(e) = Playbook::from_toml(&text) {
+                validate_playbook(&file)?;
+                return Err(e.into());
+            }
+            let author = author
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "cli".into());
+            let v = app.import_playbook(&text, &author, note.as_deref()).await?;
+            println!("stored playbook version {} by {}", v.version, v.author);
+            Ok(())
+        }
+        PlaybookCommand::Versions => {
+            for v in app.playbook_versions().await? {
+                println!(
+                    "{:>4}  {}  {:<30} {}",
+                    v.version,
+                    v.created_at,
+                    v.author,
+                    v.note.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        PlaybookCommand::Diff { from, to } => {
+            let d = app.playbook_diff(from, to).await?;
+            if d.changes.is_empty() {
+                println!("versions {from} and {to} are the same");
+            }
+            for c in d.changes {
+                let show = |v: &Option<serde_json::Value>| {
+                    v.as_ref()
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "(absent)".into())
+                };
+                println!("{}: {} -> {}", c.key, show(&c.before), show(&c.after));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn user(command: UserCommand, cfg: &config::Config) -> Result<()> {
+    let app = open(cfg).await?;
+    match command {
+        UserCommand::Add {
+            name,
+            email,
+            team,
+            role,
+        } => {
+            let u = app
+                .create_user(UserInput {
+                    name,
+                    email,
+                    team,
+                    role,
+                })
+                .await
+                .map_err(explain)?;
+            println!(
+                "added user {} <{}> ({}, {}), id {}",
+                u.name, u.email, u.team, u.role, u.id
+            );
+        }
+        UserCommand::Token { email, name } => {
+            let users = app.users().await?;
+            let email = email.trim().to_lowercase();
+            let u = users
+                .iter()
+                .find(|u| u.email == email)
+                .ok_or_else(|| anyhow!("no user has the e-mail {email}"))?;
+            let token = app.create_token(u.id, &name).await?;
+            println!("{token}");
+            eprintln!("This token is shown once; Smarketing keeps only its hash.");
+        }
+        UserCommand::List => {
+            for u in app.users().await? {
+                println!(
+                    "{:>4}  {:<25} {:<35} {:<10} {}",
+                    u.id, u.name, u.email, u.team, u.role
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn explain(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Invalid(i) => anyhow!("--{}: {}", i.field.replace('_', "-"), i.message),
+        other => other.into(),
+    }
+}

@@ -713,3 +713,34 @@ pub async fn upsert_visitor(
     .await?;
     row.try_get::<i64, _>(0).map_err(StoreError::from_sqlx)
 }
+
+/// Two text columns as a map (first → second).
+pub async fn string_pairs(
+    conn: &mut AnyConnection,
+    sql: &str,
+) -> Result<std::collections::HashMap<String, Option<String>>, StoreError> {
+    use sqlx::Row;
+    let rows = sqlx::query(sql).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>(0)?,
+                r.try_get::<Option<String>, _>(1)?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from_sqlx)
+}
+
+/// Two integer columns as a map (first → second).
+pub async fn id_pairs(
+    conn: &mut AnyConnection,
+    sql: &str,
+) -> Result<std::collections::HashMap<i64, Option<i64>>, StoreError> {
+    use sqlx::Row;
+    let rows = sqlx::query(sql).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<Option<i64>, _>(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from_sqlx)
+}

@@ -1,0 +1,119 @@
+//! Configuration: built-in defaults, then `smarketing.toml`, then
+//! `SMARKETING_*` environment variables, then command-line flags. Loaded once
+//! here and passed down; nothing else reads the environment.
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use smarketing_store::SqliteSync;
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: String,
+    pub max_connections: u32,
+    pub max_body_bytes: usize,
+    pub sqlite_synchronous: SqliteSync,
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://./smarketing.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            max_connections: 8,
+            max_body_bytes: smarketing_server::DEFAULT_MAX_BODY_BYTES,
+            sqlite_synchronous: SqliteSync::Normal,
+            log: "info".into(),
+        }
+    }
+}
+
+/// The documented defaults, as `smarketing config default` prints them.
+pub const DEFAULT_TOML: &str = r#"# smarketing.toml — every setting with its default.
+# Each can be overridden by an environment variable SMARKETING_<NAME>
+# (for example SMARKETING_DATABASE_URL), and some by a command-line flag.
+
+# Where the data lives: sqlite://path (created when missing) or
+# postgres://user:password@host:port/database. Flag: --database.
+database_url = "sqlite://./smarketing.db"
+
+# Address the HTTP server listens on. Flag: --listen.
+listen = "127.0.0.1:8080"
+
+# Largest number of open database connections.
+max_connections = 8
+
+# Largest request body the API accepts, in bytes; larger ones get 413.
+max_body_bytes = 1048576
+
+# SQLite only: "normal" keeps every committed transaction through a process
+# crash; "full" also through a power loss, at the cost of an fsync per commit.
+sqlite_synchronous = "normal"
+
+# Log filter, in the syntax of RUST_LOG (for example "info,sqlx=warn").
+log = "info"
+"#;
+
+/// Loads the configuration from `file` (when it exists) and the environment.
+pub fn load(file: &Path) -> anyhow::Result<Config> {
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if file.exists() {
+        fig = fig.merge(Toml::file(file));
+    }
+    fig = fig.merge(Env::prefixed("SMARKETING_").only(&[
+        "database_url",
+        "listen",
+        "max_connections",
+        "max_body_bytes",
+        "sqlite_synchronous",
+        "log",
+    ]));
+    fig.extract().with_context(|| {
+        format!(
+            "reading the configuration ({} and SMARKETING_* variables)",
+            file.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_defaults_are_the_defaults() {
+        let parsed: Config = toml::from_str(DEFAULT_TOML).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "smarketing.toml",
+                "listen = \"0.0.0.0:9000\"\nmax_connections = 3\n",
+            )?;
+            jail.set_env("SMARKETING_MAX_CONNECTIONS", "5");
+            let c = load(Path::new("smarketing.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "0.0.0.0:9000");
+            assert_eq!(c.max_connections, 5);
+            assert_eq!(c.database_url, Config::default().database_url);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("smarketing.toml", "listne = \"x\"\n")?;
+            let e = load(Path::new("smarketing.toml")).unwrap_err();
+            assert!(format!("{e:#}").contains("listne"), "{e:#}");
+            Ok(())
+        });
+    }
+}

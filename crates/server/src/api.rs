@@ -1,0 +1,606 @@
+//! The JSON API under /api/v1: thin handlers that extract, call the app and
+//! answer. Every handler here needs a bearer token.
+
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiQuery, Auth, body_bytes, parse_json, path_id};
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use serde::{Deserialize, Serialize};
+use smarketing_app::crm::*;
+use smarketing_app::input::*;
+use smarketing_app::playbooks::{PlaybookDiff, VersionSummary};
+use smarketing_app::touches::TouchOutcome;
+use smarketing_core::diff::Change;
+use smarketing_core::scoring::{Contribution, ScoreCard, ScorePart};
+use smarketing_core::{Instant, Invalid, Stage};
+use smarketing_store::{
+    Account, Activity, Campaign, Contact, Deal, Note, Page, StageChange, Touchpoint, User,
+};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+type Res<T> = Result<Json<T>, ApiError>;
+type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_accounts, create_account))
+        .routes(routes!(get_account, update_account))
+        .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(get_contact, update_contact))
+        .routes(routes!(contact_timeline))
+        .routes(routes!(contact_score))
+        .routes(routes!(move_contact_stage))
+        .routes(routes!(list_campaigns, create_campaign))
+        .routes(routes!(get_campaign, update_campaign))
+        .routes(routes!(list_deals, create_deal))
+        .routes(routes!(get_deal, update_deal))
+        .routes(routes!(list_activities, create_activity))
+        .routes(routes!(get_activity, update_activity))
+        .routes(routes!(list_notes, create_note))
+        .routes(routes!(get_note, update_note))
+        .routes(routes!(record_touchpoints))
+        .routes(routes!(current_playbook))
+        .routes(routes!(list_playbook_versions, import_playbook))
+        .routes(routes!(get_playbook_version))
+        .routes(routes!(playbook_diff))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(me))
+}
+
+// ---------------- accounts ----------------
+
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(AccountFilter, Paging),
+    responses((status = 200, body = Page<Account>), (status = 422, body = Problem)))]
+async fn list_accounts(
+    State(s): State<AppState>,
+    _a: Auth,
+    ApiQuery(f): ApiQuery<AccountFilter>,
+    ApiQuery(p): ApiQuery<Paging>,
+) -> Res<Page<Account>> {
+    Ok(Json(s.app.accounts(&f, &p).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = AccountInput,
+    responses((status = 201, body = Account), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_account(
+    State(s): State<AppState>,
+    _a: Auth,
+    ApiJson(input): ApiJson<AccountInput>,
+) -> Created<Account> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_account(input).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = i64, Path)),
+    responses((status = 200, body = Account), (status = 404, body = Problem)))]
+async fn get_account(State(s): State<AppState>, _a: Auth, Path(id): Path<String>) -> Res<Account> {
+    Ok(Json(s.app.account(path_id(&id, "account")?).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = i64, Path)), request_body = AccountPatch,
+    responses((status = 200, body = Account), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_account(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<AccountPatch>,
+) -> Res<Account> {
+    Ok(Json(
+        s.app
+            .update_account(path_id(&id, "account")?, patch)
+            .await?,
+    ))
+}
+
+// ---------------- contacts ----------------
+
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ContactFilter, Paging),
+    responses((status = 200, body = Page<Contact>), (status = 422, body = Problem)))]
+async fn list_contacts(
+    State(s): State<AppState>,
+    _a: Auth,
+    ApiQuery(f): ApiQuery<ContactFilter>,
+    ApiQuery(p): ApiQuery<Paging>,
+) -> Res<Page<Contact>> {
+    Ok(Json(s.app.contacts(&f, &p).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = ContactInput,
+    responses((status = 201, body = Contact), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_contact(
+    State(s): State<AppState>,
+    a: Auth,
+    ApiJson(input): ApiJson<ContactInput>,
+) -> Created<Contact> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_contact(input, &a.actor()).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = Contact), (status = 404, body = Problem)))]
+async fn get_contact(State(s): State<AppState>, _a: Auth, Path(id): Path<String>) -> Res<Contact> {
+    Ok(Json(s.app.contact(path_id(&id, "contact")?).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)), request_body = ContactPatch,
+    responses((status = 200, body = Contact), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn update_contact(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<ContactPatch>,
+) -> Res<Contact> {
+    Ok(Json(
+        s.app
+            .update_contact(path_id(&id, "contact")?, patch)
+            .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/timeline", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<TimelineEntry>), (status = 404, body = Problem)))]
+async fn contact_timeline(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(id): Path<String>,
+) -> Res<Vec<TimelineEntry>> {
+    Ok(Json(s.app.timeline(path_id(&id, "contact")?).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ScoreQuery {
+    /// Score at this instant (RFC 3339); default now.
+    at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/score", tag = "contacts", params(("id" = i64, Path), ScoreQuery),
+    responses((status = 200, body = ScoreCard, description = "Fit and engagement with every contribution"), (status = 404, body = Problem)))]
+async fn contact_score(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ScoreQuery>,
+) -> Res<ScoreCard> {
+    let at =
+        q.at.as_deref()
+            .map(|t| Instant::parse(t, "at"))
+            .transpose()?;
+    Ok(Json(s.app.score(path_id(&id, "contact")?, at).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/stage", tag = "contacts", params(("id" = i64, Path)), request_body = StageMoveInput,
+    responses((status = 201, body = StageChange), (status = 404, body = Problem), (status = 409, body = Problem, description = "The lifecycle does not allow this move"), (status = 422, body = Problem)))]
+async fn move_contact_stage(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<StageMoveInput>,
+) -> Created<StageChange> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            s.app
+                .move_stage(path_id(&id, "contact")?, input, &a.actor())
+                .await?,
+        ),
+    ))
+}
+
+// ---------------- campaigns ----------------
+
+#[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns", params(CampaignFilter, Paging),
+    responses((status = 200, body = Page<Campaign>), (status = 422, body = Problem)))]
+async fn list_campaigns(
+    State(s): State<AppState>,
+    _a: Auth,
+    ApiQuery(f): ApiQuery<CampaignFilter>,
+    ApiQuery(p): ApiQuery<Paging>,
+) -> Res<Page<Campaign>> {
+    Ok(Json(s.app.campaigns(&f, &p).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", request_body = CampaignInput,
+    responses((status = 201, body = Campaign), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_campaign(
+    State(s): State<AppState>,
+    _a: Auth,
+    ApiJson(input): ApiJson<CampaignInput>,
+) -> Created<Campaign> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_campaign(input).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = i64, Path)),
+    responses((status = 200, body = Campaign), (status = 404, body = Problem)))]
+async fn get_campaign(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(id): Path<String>,
+) -> Res<Campaign> {
+    Ok(Json(s.app.campaign(path_id(&id, "campaign")?).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = i64, Path)), request_body = CampaignPatch,
+    responses((status = 200, body = Campaign), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_campaign(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<CampaignPatch>,
+) -> Res<Campaign> {
+    Ok(Json(
+        s.app
+            .update_campaign(path_id(&id, "campaign")?, patch)
+            .await?,
+    ))
+}
+
+// ---------------- deals ----------------
+
+#[utoipa::path(get, path = "/api/v1/deals", tag = "deals", params(DealFilter, Paging),
+    responses((status = 200, body = Page<Deal>), (status = 422, body = Problem)))]
+async fn list_deals(
+    State(s): State<AppState>,
+    _a: Auth,
+    ApiQuery(f): ApiQuery<DealFilter>,
+    ApiQuery(p): ApiQuery<Paging>,
+) -> Res<Page<Deal>> {
+    Ok(Json(s.app.deals(&f, &p).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/deals", tag = "deals", request_body = DealInput,
+    responses((status = 201, body = Deal), (status = 422, body = Problem)))]
+async fn create_deal(
+    State(s): State<AppState>,
+    a: Auth,
+    ApiJson(input): ApiJson<DealInput>,
+) -> Created<Deal> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_deal(input, &a.actor()).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = i64, Path)),
+    responses((status = 200, body = Deal), (status = 404, body = Problem)))]
+async fn get_deal(State(s): State<AppState>, _a: Auth, Path(id): Path<String>) -> Res<Deal> {
+    Ok(Json(s.app.deal(path_id(&id, "deal")?).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = i64, Path)), request_body = DealPatch,
+    responses((status = 200, body = Deal), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_deal(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<DealPatch>,
+) -> Res<Deal> {
+    Ok(Json(
+        s.app
+            .update_deal(path_id(&id, "deal")?, patch, &a.actor())
+            .await?,
+    ))
+}
+
+// ---------------- activities ----------------
+
+#[utoipa::path(get, path = "/api/v1/activities", tag = "activities", params(ActivityFilter, Paging),
+    responses((status = 200, body = Page<Activity>), (status = 422, body = Problem)))]
+async fn list_activities(
+    State(s): State<AppState>,
+    _a: Auth,
+    ApiQuery(f): ApiQuery<ActivityFilter>,
+    ApiQuery(p): ApiQuery<Paging>,
+) -> Res<Page<Activity>> {
+    Ok(Json(s.app.activities(&f, &p).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/activities", tag = "activities", request_body = ActivityInput,
+    responses((status = 201, body = Activity), (status = 422, body = Problem)))]
+async fn create_activity(
+    State(s): State<AppState>,
+    a: Auth,
+    ApiJson(input): ApiJson<ActivityInput>,
+) -> Created<Activity> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_activity(input, &a.actor()).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/activities/{id}", tag = "activities", params(("id" = i64, Path)),
+    responses((status = 200, body = Activity), (status = 404, body = Problem)))]
+async fn get_activity(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(id): Path<String>,
+) -> Res<Activity> {
+    Ok(Json(s.app.activity(path_id(&id, "activity")?).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/activities/{id}", tag = "activities", params(("id" = i64, Path)), request_body = ActivityPatch,
+    responses((status = 200, body = Activity), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_activity(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<ActivityPatch>,
+) -> Res<Activity> {
+    Ok(Json(
+        s.app
+            .update_activity(path_id(&id, "activity")?, patch, &a.actor())
+            .await?,
+    ))
+}
+
+// ---------------- notes ----------------
+
+#[utoipa::path(get, path = "/api/v1/notes", tag = "notes", params(NoteFilter, Paging),
+    responses((status = 200, body = Page<Note>), (status = 422, body = Problem)))]
+async fn list_notes(
+    State(s): State<AppState>,
+    _a: Auth,
+    ApiQuery(f): ApiQuery<NoteFilter>,
+    ApiQuery(p): ApiQuery<Paging>,
+) -> Res<Page<Note>> {
+    Ok(Json(s.app.notes(&f, &p).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/notes", tag = "notes", request_body = NoteInput,
+    responses((status = 201, body = Note), (status = 422, body = Problem)))]
+async fn create_note(
+    State(s): State<AppState>,
+    a: Auth,
+    ApiJson(input): ApiJson<NoteInput>,
+) -> Created<Note> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_note(input, &a.actor()).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = i64, Path)),
+    responses((status = 200, body = Note), (status = 404, body = Problem)))]
+async fn get_note(State(s): State<AppState>, _a: Auth, Path(id): Path<String>) -> Res<Note> {
+    Ok(Json(s.app.note(path_id(&id, "note")?).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = i64, Path)), request_body = NotePatch,
+    responses((status = 200, body = Note), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_note(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<NotePatch>,
+) -> Res<Note> {
+    Ok(Json(
+        s.app
+            .update_note(path_id(&id, "note")?, patch, &a.actor())
+            .await?,
+    ))
+}
+
+// ---------------- touchpoints ----------------
+
+/// A batch of touchpoints: `{"batch": [...]}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TouchpointBatch {
+    batch: Vec<TouchpointInput>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct TouchpointsRecorded {
+    recorded: Vec<TouchOutcome>,
+}
+
+/// Records one touchpoint (an object), or many in one transaction (an array,
+/// or `{"batch": [...]}`), rescoring contacts and moving them to MQL as the
+/// playbook says.
+#[utoipa::path(post, path = "/api/v1/touchpoints", tag = "touchpoints",
+    request_body(content((TouchpointInput), (TouchpointBatch), (Vec<TouchpointInput>))),
+    responses((status = 201, body = TouchpointsRecorded), (status = 422, body = Problem)))]
+async fn record_touchpoints(
+    State(s): State<AppState>,
+    a: Auth,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Created<TouchpointsRecorded> {
+    let (items, prefix) = match body {
+        serde_json::Value::Array(items) => (items, ""),
+        serde_json::Value::Object(mut m) if m.contains_key("batch") => match m.remove("batch") {
+            Some(serde_json::Value::Array(items)) if m.is_empty() => (items, "batch"),
+            _ => {
+                return Err(Invalid::new(
+                    "invalid_value",
+                    "batch",
+                    "batch must be the only key and hold an array of touchpoints",
+                )
+                .into());
+            }
+        },
+        single @ serde_json::Value::Object(_) => (vec![single], "single"),
+        _ => {
+            return Err(Invalid::new(
+                "invalid_value",
+                "body",
+                "send a touchpoint object, an array of them, or {\"batch\": [...]}",
+            )
+            .into());
+        }
+    };
+    let mut inputs = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let parsed: TouchpointInput = serde_json::from_value(item.clone()).map_err(|e| {
+            let field = match prefix {
+                "single" => "body".to_string(),
+                _ => format!("{prefix}[{i}]"),
+            };
+            ApiError::from(Invalid::new("invalid_value", field, e.to_string()))
+        })?;
+        inputs.push(parsed);
+    }
+    let recorded = s.app.record_touchpoints(inputs, &a.actor()).await?;
+    Ok((StatusCode::CREATED, Json(TouchpointsRecorded { recorded })))
+}
+
+// ---------------- playbook ----------------
+
+#[derive(Debug, Serialize, ToSchema)]
+struct CurrentPlaybook {
+    version: i64,
+    /// The playbook as TOML, the form both teams edit.
+    toml: String,
+    #[schema(value_type = Object)]
+    playbook: serde_json::Value,
+}
+
+#[utoipa::path(get, path = "/api/v1/playbook", tag = "playbook",
+    responses((status = 200, body = CurrentPlaybook)))]
+async fn current_playbook(State(s): State<AppState>, _a: Auth) -> Res<CurrentPlaybook> {
+    let (version, p) = s.app.playbook().await?;
+    Ok(Json(CurrentPlaybook {
+        version,
+        toml: p.to_toml(),
+        playbook: serde_json::to_value(&*p).unwrap_or_default(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/playbook/versions", tag = "playbook",
+    responses((status = 200, body = Vec<VersionSummary>)))]
+async fn list_playbook_versions(State(s): State<AppState>, _a: Auth) -> Res<Vec<VersionSummary>> {
+    Ok(Json(s.app.playbook_versions().await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PlaybookImport {
+    /// The playbook document as TOML.
+    toml: String,
+    /// What changed and why.
+    note: Option<String>,
+}
+
+/// Stores a new playbook version (admins only). Send the TOML document as
+/// `application/toml`, or JSON `{"toml": "...", "note": "..."}`.
+#[utoipa::path(post, path = "/api/v1/playbook/versions", tag = "playbook",
+    request_body(content((PlaybookImport = "application/json"), (String = "application/toml"))),
+    responses((status = 201, body = VersionSummary), (status = 403, body = Problem), (status = 422, body = Problem, description = "Each problem names the TOML line and key")))]
+async fn import_playbook(
+    State(s): State<AppState>,
+    a: Auth,
+    req: Request,
+) -> Created<VersionSummary> {
+    a.require_admin()?;
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = body_bytes(req, &s).await?;
+    let (toml, note) = if ct.starts_with("application/toml") || ct.starts_with("text/plain") {
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| Invalid::new("invalid_value", "body", "the TOML document is not UTF-8"))?;
+        (text, None)
+    } else {
+        let body: PlaybookImport = parse_json(&bytes)?;
+        (body.toml, body.note)
+    };
+    let author = format!("{} <{}>", a.0.name, a.0.email);
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            s.app
+                .import_playbook(&toml, &author, note.as_deref())
+                .await?,
+        ),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct PlaybookVersionBody {
+    version: i64,
+    author: String,
+    note: Option<String>,
+    created_at: Instant,
+    toml: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/playbook/versions/{version}", tag = "playbook", params(("version" = i64, Path)),
+    responses((status = 200, body = PlaybookVersionBody), (status = 404, body = Problem)))]
+async fn get_playbook_version(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(v): Path<String>,
+) -> Res<PlaybookVersionBody> {
+    let stored = s
+        .app
+        .playbook_version(path_id(&v, "playbook version")?)
+        .await?;
+    Ok(Json(PlaybookVersionBody {
+        version: stored.version,
+        author: stored.author,
+        note: stored.note,
+        created_at: stored.created_at,
+        toml: stored.body,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DiffQuery {
+    /// The older version.
+    from: i64,
+    /// The newer version.
+    to: i64,
+}
+
+#[utoipa::path(get, path = "/api/v1/playbook/diff", tag = "playbook", params(DiffQuery),
+    responses((status = 200, body = PlaybookDiff), (status = 404, body = Problem)))]
+async fn playbook_diff(
+    State(s): State<AppState>,
+    _a: Auth,
+    ApiQuery(q): ApiQuery<DiffQuery>,
+) -> Res<PlaybookDiff> {
+    Ok(Json(s.app.playbook_diff(q.from, q.to).await?))
+}
+
+// ---------------- users ----------------
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<User>)))]
+async fn list_users(State(s): State<AppState>, _a: Auth) -> Res<Vec<User>> {
+    Ok(Json(s.app.users().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserInput,
+    responses((status = 201, body = User), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_user(
+    State(s): State<AppState>,
+    a: Auth,
+    ApiJson(input): ApiJson<UserInput>,
+) -> Created<User> {
+    a.require_admin()?;
+    Ok((StatusCode::CREATED, Json(s.app.create_user(input).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "users", responses((status = 200, body = User)))]
+async fn me(a: Auth) -> Json<User> {
+    Json(a.0)
+}
+
+/// Types the document refers to that no handler names directly.
+#[derive(utoipa::OpenApi)]
+#[openapi(components(schemas(Change, Contribution, ScorePart, Stage, Touchpoint)))]
+pub struct ExtraSchemas;

@@ -1,0 +1,221 @@
+//! The server's one error type and the one place that turns every error of
+//! every layer into RFC 9457 problem+json with a stable `code` and the
+//! `field` at fault. Internal errors are logged, never echoed.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use smarketing_app::AppError;
+use smarketing_core::Invalid;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:smarketing:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable code.
+    pub code: String,
+    /// The input field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Every problem, when there are several (a batch, a playbook).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    pub code: String,
+    pub field: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+}
+
+#[derive(Debug)]
+pub enum ApiError {
+    App(AppError),
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    Malformed {
+        field: Option<String>,
+        message: String,
+    },
+    PayloadTooLarge(usize),
+    UnsupportedMediaType(String),
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError::App(e)
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::App(AppError::Invalid(e))
+    }
+}
+
+fn title(status: StatusCode) -> String {
+    status.canonical_reason().unwrap_or("Error").to_string()
+}
+
+impl ApiError {
+    fn problem(&self) -> Problem {
+        let make =
+            |status: StatusCode, code: &str, field: Option<String>, detail: String| Problem {
+                kind: format!("urn:smarketing:problem:{code}"),
+                title: title(status),
+                status: status.as_u16(),
+                detail,
+                code: code.to_string(),
+                field,
+                errors: vec![],
+            };
+        match self {
+            ApiError::Unauthorized => make(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                None,
+                "send a valid API token as 'Authorization: Bearer <token>'".into(),
+            ),
+            ApiError::NotFound => make(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                None,
+                "no such route".into(),
+            ),
+            ApiError::MethodNotAllowed => make(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                None,
+                "this route does not take that method".into(),
+            ),
+            ApiError::Malformed { field, message } => make(
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                field.clone(),
+                message.clone(),
+            ),
+            ApiError::PayloadTooLarge(max) => make(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                None,
+                format!("the request body is larger than {max} bytes"),
+            ),
+            ApiError::UnsupportedMediaType(m) => make(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                None,
+                m.clone(),
+            ),
+            ApiError::App(e) => match e {
+                AppError::Invalid(i) => make(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    i.code,
+                    Some(i.field.clone()),
+                    i.message.clone(),
+                ),
+                AppError::InvalidMany(list) => Problem {
+                    errors: list
+                        .iter()
+                        .map(|i| FieldError {
+                            code: i.code.into(),
+                            field: i.field.clone(),
+                            message: i.message.clone(),
+                            line: None,
+                            column: None,
+                        })
+                        .collect(),
+                    ..make(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_batch",
+                        list.first().map(|i| i.field.clone()),
+                        format!("{} inputs are not valid; nothing was stored", list.len()),
+                    )
+                },
+                AppError::Lifecycle(l) => {
+                    let status = match l.code() {
+                        "reason_required" | "unknown_reason" | "stage_not_in_playbook" => {
+                            StatusCode::UNPROCESSABLE_ENTITY
+                        }
+                        _ => StatusCode::CONFLICT,
+                    };
+                    make(status, l.code(), Some(l.field().to_string()), l.to_string())
+                }
+                AppError::Playbook(p) => Problem {
+                    errors: p
+                        .problems
+                        .iter()
+                        .map(|x| FieldError {
+                            code: "invalid_playbook".into(),
+                            field: x.key.clone(),
+                            message: x.message.clone(),
+                            line: x.line,
+                            column: x.column,
+                        })
+                        .collect(),
+                    ..make(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_playbook",
+                        p.problems.first().map(|x| x.key.clone()),
+                        p.problems
+                            .first()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                    )
+                },
+                AppError::NotFound { what, id } => make(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    None,
+                    format!("{what} {id} does not exist"),
+                ),
+                AppError::Conflict { what, field } => make(
+                    StatusCode::CONFLICT,
+                    &format!("duplicate_{field}"),
+                    Some(field.clone()),
+                    format!("a {what} with this {field} already exists"),
+                ),
+                AppError::Forbidden(why) => {
+                    make(StatusCode::FORBIDDEN, "forbidden", None, why.clone())
+                }
+                AppError::Store(inner) => {
+                    tracing::error!(error = %inner, "storage failed");
+                    make(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        None,
+                        "the server could not complete the request; it has been logged".into(),
+                    )
+                }
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let p = self.problem();
+        let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = (status, serde_json::to_string(&p).unwrap_or_default()).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}

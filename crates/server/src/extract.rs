@@ -1,0 +1,146 @@
+//! Extractors that turn bad requests into problem+json naming the field:
+//! bearer-token authentication, JSON bodies and query strings.
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use smarketing_app::crm::Actor;
+use smarketing_store::User;
+
+/// The authenticated caller.
+pub struct Auth(pub User);
+
+impl Auth {
+    pub fn actor(&self) -> Actor {
+        Actor::user(&self.0)
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.0.role == "admin" {
+            Ok(())
+        } else {
+            Err(smarketing_app::AppError::Forbidden("this needs an admin".into()).into())
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized)?;
+        match state.app.authenticate(token).await? {
+            Some(user) => Ok(Auth(user)),
+            None => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+/// Renders a serde path (`batch[2].channel`) as our field names do.
+fn field_of(path: &serde_path_to_error::Path) -> Option<String> {
+    let s = path.to_string();
+    (s != ".").then_some(s)
+}
+
+/// Reads a JSON document from a body, reporting where it is wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = field_of(e.path());
+        let inner = e.into_inner();
+        if inner.is_data() {
+            // The JSON is well-formed but a value has the wrong type or shape.
+            smarketing_core::Invalid::new(
+                "invalid_value",
+                field.unwrap_or_else(|| "body".into()),
+                inner.to_string(),
+            )
+            .into()
+        } else {
+            ApiError::Malformed {
+                field,
+                message: format!("the body is not valid JSON: {inner}"),
+            }
+        }
+    })
+}
+
+/// The body's bytes, within the configured size limit.
+pub async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(state.max_body_bytes)
+        } else {
+            ApiError::Malformed {
+                field: None,
+                message: rejection.body_text(),
+            }
+        }
+    })
+}
+
+/// A JSON body of type `T`.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        if !ct.is_empty() && !ct.starts_with("application/json") && !ct.contains("+json") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "send application/json, not {ct}"
+            )));
+        }
+        let bytes = body_bytes(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Query parameters of type `T`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let field = field_of(e.path()).unwrap_or_else(|| "query".into());
+                smarketing_core::Invalid::new("invalid_query", field, e.into_inner().to_string())
+                    .into()
+            })
+    }
+}
+
+/// A record id from the path; anything else is a 404.
+pub fn path_id(raw: &str, what: &'static str) -> Result<i64, ApiError> {
+    match raw.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(smarketing_app::AppError::not_found(what, raw).into()),
+    }
+}
