@@ -31,7 +31,7 @@ impl Default for DemoSize {
         DemoSize {
             accounts: 3_000,
             contacts: 20_000,
-            touches_per_contact: 15.0,
+            touches_per_contact: 21.0,
             months: 12,
         }
     }
@@ -583,6 +583,22 @@ impl App {
     }
 }
 
+/// The calendar months (UTC) ending with the one that holds `end`: start,
+/// end (exclusive) and a label such as "Apr 2026".
+fn calendar_months(end: i64, count: u32) -> Vec<(i64, i64, String)> {
+    use jiff::{ToSpan, tz::TimeZone};
+    let last = jiff::Timestamp::from_millisecond(end).expect("in range").to_zoned(TimeZone::UTC).date().first_of_month();
+    (0..count as i64)
+        .rev()
+        .map(|back| {
+            let first = last.checked_sub(back.months()).expect("in range");
+            let next = first.checked_add(1.month()).expect("in range");
+            let ms = |d: jiff::civil::Date| d.to_zoned(TimeZone::UTC).expect("in range").timestamp().as_millisecond();
+            (ms(first), ms(next), first.strftime("%b %Y").to_string())
+        })
+        .collect()
+}
+
 fn at(ms: i64) -> Instant {
     Instant::from_millis(ms).expect("demo instants are in range")
 }
@@ -599,7 +615,8 @@ fn build(
 ) -> World {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut w = World::default();
-    let start = end - size.months as i64 * 30 * DAY;
+    let months = calendar_months(end, size.months);
+    let start = months[0].0;
     let created = at(start);
 
     // Accounts.
@@ -646,11 +663,8 @@ fn build(
 
     // Campaigns: one per channel per month.
     let mut campaign_of: std::collections::HashMap<(usize, i64), i64> = Default::default();
-    for m in 0..size.months as i64 {
-        let month_start = start + m * 30 * DAY;
-        let label = jiff::Timestamp::from_millisecond(month_start)
-            .map(|t| t.strftime("%b %Y").to_string())
-            .unwrap_or_default();
+    for (m, (month_start, month_end, label)) in months.iter().enumerate() {
+        let (month_start, m) = (*month_start, m as i64);
         for (ci, (channel, _, _, (lo, hi), _, theme)) in CHANNELS.iter().enumerate() {
             if !playbook.has_channel(channel) {
                 continue;
@@ -672,7 +686,7 @@ fn build(
                     name,
                     channel: channel.to_string(),
                     started_at: at(month_start),
-                    ended_at: Some(at(month_start + 30 * DAY - 1000)),
+                    ended_at: Some(at(*month_end - 1000)),
                     spend_minor: spend * 100,
                     created_at: at(month_start),
                     updated_at: at(month_start),
@@ -786,7 +800,7 @@ fn build(
                     k
                 }
             };
-            let month = ((t - start) / (30 * DAY)).clamp(0, size.months as i64 - 1);
+            let month = months.partition_point(|(s, _, _)| *s <= t).saturating_sub(1) as i64;
             let tid = w.touchpoints.len() as i64 + touches.len() as i64 + 1;
             let campaign_id = campaign_of.get(&(ci, month)).copied();
             touches.push(Touchpoint {

@@ -141,6 +141,10 @@ pub async fn insert_many(
         return Ok(0);
     }
     let per_chunk = (30_000 / columns.len()).clamp(1, 1000);
+    // SQLite resolves a numbered parameter by scanning every parameter name,
+    // which makes huge `$n` statements quadratic; plain `?` binds in order.
+    // This is the one dialect rule of bulk inserts.
+    let sqlite = conn.backend_name() == "SQLite";
     let mut affected = 0;
     for chunk in rows.chunks(per_chunk) {
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
@@ -156,7 +160,11 @@ pub async fn insert_many(
                 if j > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("${n}"));
+                if sqlite {
+                    sql.push('?');
+                } else {
+                    sql.push_str(&format!("${n}"));
+                }
             }
             sql.push(')');
         }

@@ -1,0 +1,155 @@
+//! The sample company imports cleanly and idempotently; the dirty sample's
+//! defects are each reported and nothing is half-written.
+
+use crate::{apps, shared};
+use smarketing_app::import::{ImportError, ImportKind, ImportOptions, Quiet};
+use smarketing_store::{Where, repo};
+use std::collections::BTreeMap;
+
+async fn counts(app: &smarketing_app::App) -> BTreeMap<&'static str, i64> {
+    let mut conn = app.store().acquire().await.unwrap();
+    let mut out = BTreeMap::new();
+    for t in ["accounts", "campaigns", "contacts", "touchpoints", "stage_changes", "deals"] {
+        out.insert(t, repo::count(&mut conn, t, &Where::new()).await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_sample_imports_cleanly_and_twice_changes_nothing() {
+    for (db, app) in apps().await {
+        let reports = app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet).await.unwrap();
+        assert!(reports.iter().all(|r| r.rejected.is_empty()), "{}", db.label);
+        let first = counts(&app).await;
+        let expected = BTreeMap::from([
+            ("accounts", 1000),
+            ("campaigns", 282),
+            ("contacts", 3000),
+            ("touchpoints", 31962),
+            ("stage_changes", 4899),
+            ("deals", 326),
+        ]);
+        assert_eq!(first, expected, "{}", db.label);
+        let contact_before = app.contact(1).await.unwrap();
+        app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet).await.unwrap();
+        assert_eq!(counts(&app).await, expected, "{}: a second import must change nothing", db.label);
+        assert_eq!(app.contact(1).await.unwrap(), contact_before, "{}", db.label);
+
+        // The won revenue reconciles to the unit with the sample's README.
+        let mut conn = app.store().acquire().await.unwrap();
+        let won: Vec<smarketing_store::Deal> =
+            repo::fetch(&mut conn, &format!("SELECT {} FROM deals WHERE status = 'won'", <smarketing_store::Deal as smarketing_store::records::FromRow>::COLUMNS), &[])
+                .await
+                .unwrap();
+        assert_eq!(won.len(), 127);
+        assert_eq!(won.iter().map(|d| d.amount_minor).sum::<i64>(), 5_780_812 * 100, "{}", db.label);
+    }
+}
+
+#[tokio::test]
+async fn the_dirty_sample_reports_every_defect_and_writes_nothing() {
+    for (db, app) in apps().await {
+        let err = app.import_dir(&shared("sample-dirty"), ImportOptions::default(), &Quiet).await.unwrap_err();
+        let ImportError::InvalidRows { rejected } = err else { panic!("{}: {err}", db.label) };
+        assert_eq!(counts(&app).await.values().sum::<i64>(), 0, "{}: nothing may be written", db.label);
+
+        // Every invalid defect of dirt.csv is reported at its own line and column.
+        let mut dirt = csv::Reader::from_path(shared("sample-dirty/dirt.csv")).unwrap();
+        let mut expected = 0;
+        for row in dirt.records() {
+            let row = row.unwrap();
+            let (file, id, column, problem) = (&row[0], &row[1], &row[2], &row[3]);
+            if matches!(problem, "blank_optional" | "email_mixed_case") {
+                continue;
+            }
+            if problem == "duplicate_email" && column != "email" {
+                continue;
+            }
+            expected += 1;
+            // Ids are dense and files sorted by them, so row id n is on line n + 1.
+            let line: u64 = id.parse::<u64>().unwrap() + 1;
+            let want_col = if problem == "unknown_contact" { "contact_id" } else { column };
+            assert!(
+                rejected.iter().any(|e| e.file.ends_with(&format!("{file}.csv")) && e.line == line && e.column.as_deref() == Some(want_col)),
+                "{}: {problem} at {file}:{line} column {want_col} was not reported",
+                db.label
+            );
+        }
+        assert_eq!(expected, 7 + 3 + 4 + 4 + 2);
+    }
+}
+
+#[tokio::test]
+async fn skip_invalid_imports_the_rest_and_lists_the_rejected() {
+    for (db, app) in apps().await {
+        let reports = app.import_dir(&shared("sample-dirty"), ImportOptions { skip_invalid: true }, &Quiet).await.unwrap();
+        let contacts = reports.iter().find(|r| r.kind == ImportKind::Contacts).unwrap();
+        // 4 invalid e-mails, 3 duplicates and 3 bad created_at values.
+        assert_eq!(contacts.rejected.len(), 10, "{}: {:?}", db.label, contacts.rejected);
+        let c = counts(&app).await;
+        assert_eq!(c["contacts"], 490, "{}", db.label);
+        // Mixed-case e-mails were accepted, lower-cased.
+        let mut conn = app.store().acquire().await.unwrap();
+        let mixed = repo::fetch::<smarketing_store::Contact>(
+            &mut conn,
+            &format!("SELECT {} FROM contacts WHERE email <> LOWER(email)", <smarketing_store::Contact as smarketing_store::records::FromRow>::COLUMNS),
+            &[],
+        )
+        .await
+        .unwrap();
+        assert!(mixed.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_hubspot_contact_export_maps_onto_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hubspot.csv");
+    std::fs::write(
+        &file,
+        "Record ID,First Name,Last Name,Email,Lifecycle Stage,Create Date,Original Source,Job Title\n\
+         101,Ana,Ruiz,Ana.Ruiz@Example.com,Marketing Qualified Lead,2024-03-05 14:22,Organic Search,VP of Marketing\n\
+         102,Ben,Okafor,ben@example.org,customer,2024-01-02,Direct Traffic,CEO\n\
+         103,Cy,Lee,not-an-email,lead,2024-01-02,Direct Traffic,\n",
+    )
+    .unwrap();
+    for (db, app) in apps().await {
+        let err = app.import_file(ImportKind::Contacts, &file, ImportOptions::default(), &Quiet).await.unwrap_err();
+        let ImportError::InvalidRows { rejected } = err else { panic!("{err}") };
+        assert_eq!((rejected[0].line, rejected[0].column.as_deref()), (4, Some("Email")), "{}", db.label);
+        app.import_file(ImportKind::Contacts, &file, ImportOptions { skip_invalid: true }, &Quiet).await.unwrap();
+        let page = app.contacts(&Default::default(), &Default::default()).await.unwrap();
+        assert_eq!(page.items.len(), 2);
+        let ana = &page.items[0];
+        assert_eq!(ana.email, "ana.ruiz@example.com");
+        assert_eq!(ana.stage, smarketing_core::Stage::Mql);
+        assert_eq!(ana.source_channel.as_deref(), Some("organic_search"));
+        assert_eq!(ana.persona.as_deref(), Some("marketing_leader"));
+        assert_eq!(ana.created_at.to_string(), "2024-03-05T14:22:00Z");
+        assert_eq!(page.items[1].stage, smarketing_core::Stage::Customer);
+    }
+}
+
+#[tokio::test]
+async fn a_file_with_a_missing_column_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("accounts.csv");
+    std::fs::write(&file, "account_id,name,industry\n1,Acme,software\n").unwrap();
+    for (_db, app) in apps().await {
+        let err = app.import_file(ImportKind::Accounts, &file, ImportOptions::default(), &Quiet).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("line 1") && text.contains("domain"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn every_sample_job_title_gets_the_sample_persona() {
+    // The default playbook's persona rules agree with the sample's own labels.
+    let playbook = smarketing_core::Playbook::default_playbook();
+    let mut rdr = csv::Reader::from_path(shared("sample/contacts.csv")).unwrap();
+    for row in rdr.records() {
+        let row = row.unwrap();
+        let profile = smarketing_core::playbook::Profile { job_title: Some(row[5].to_string()), ..Default::default() };
+        assert_eq!(playbook.match_persona(&profile), Some(&row[6]), "job title {:?}", &row[5]);
+    }
+}

@@ -1,0 +1,52 @@
+//! The served OpenAPI document matches the routes.
+
+use crate::apis;
+use axum::http::StatusCode;
+
+#[tokio::test]
+async fn the_document_lists_every_route_and_only_those() {
+    let api = apis().await.remove(0);
+    let (s, _, doc) = api.call_as(None, "GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        ("/api/v1/accounts", vec!["get", "post"]),
+        ("/api/v1/accounts/{id}", vec!["get", "patch"]),
+        ("/api/v1/contacts", vec!["get", "post"]),
+        ("/api/v1/contacts/{id}", vec!["get", "patch"]),
+        ("/api/v1/contacts/{id}/timeline", vec!["get"]),
+        ("/api/v1/contacts/{id}/score", vec!["get"]),
+        ("/api/v1/contacts/{id}/stage", vec!["post"]),
+        ("/api/v1/campaigns", vec!["get", "post"]),
+        ("/api/v1/campaigns/{id}", vec!["get", "patch"]),
+        ("/api/v1/deals", vec!["get", "post"]),
+        ("/api/v1/deals/{id}", vec!["get", "patch"]),
+        ("/api/v1/activities", vec!["get", "post"]),
+        ("/api/v1/activities/{id}", vec!["get", "patch"]),
+        ("/api/v1/notes", vec!["get", "post"]),
+        ("/api/v1/notes/{id}", vec!["get", "patch"]),
+        ("/api/v1/touchpoints", vec!["post"]),
+        ("/api/v1/playbook", vec!["get"]),
+        ("/api/v1/playbook/versions", vec!["get", "post"]),
+        ("/api/v1/playbook/versions/{version}", vec!["get"]),
+        ("/api/v1/playbook/diff", vec!["get"]),
+        ("/api/v1/users", vec!["get", "post"]),
+        ("/api/v1/me", vec!["get"]),
+    ];
+    assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+    for (path, methods) in expected {
+        let item = paths.get(path).unwrap_or_else(|| panic!("{path} missing from the document"));
+        let mut got: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).filter(|k| ["get", "post", "patch", "put", "delete"].contains(k)).collect();
+        got.sort_unstable();
+        assert_eq!(got, methods, "{path}");
+        // Every documented route answers (401 without a token, never 404/405).
+        for m in &methods {
+            let concrete = path.replace("{id}", "1").replace("{version}", "1");
+            let (s, _, _) = api.call_as(None, &m.to_uppercase(), &concrete, None).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{m} {concrete}");
+        }
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+}
