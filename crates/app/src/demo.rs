@@ -166,7 +166,9 @@ const SECTOR: &[(&str, &str)] = &[
     ("Technologies", "software"),
 ];
 /// (region, weight, [(country, legal suffix, tld)])
-const REGIONS: &[(&str, u32, &[(&str, &str, &str)])] = &[
+/// (country, legal suffix, top-level domain)
+type Country = (&'static str, &'static str, &'static str);
+const REGIONS: &[(&str, u32, &[Country])] = &[
     (
         "NA",
         45,
@@ -270,7 +272,16 @@ const PERSONAS: &[(&str, u32, &[&str])] = &[
     ),
 ];
 /// (channel, weight as a source, weight later in a journey, monthly spend range in whole units, allowed kinds, campaign theme)
-const CHANNELS: &[(&str, u32, u32, (i64, i64), &[&str], &str)] = &[
+/// (channel, source weight, journey weight, spend range, kinds, theme)
+type ChannelPlan = (
+    &'static str,
+    u32,
+    u32,
+    (i64, i64),
+    &'static [&'static str],
+    &'static str,
+);
+const CHANNELS: &[ChannelPlan] = &[
     (
         "organic_search",
         16,
@@ -587,13 +598,22 @@ impl App {
 /// end (exclusive) and a label such as "Apr 2026".
 fn calendar_months(end: i64, count: u32) -> Vec<(i64, i64, String)> {
     use jiff::{ToSpan, tz::TimeZone};
-    let last = jiff::Timestamp::from_millisecond(end).expect("in range").to_zoned(TimeZone::UTC).date().first_of_month();
+    let last = jiff::Timestamp::from_millisecond(end)
+        .expect("in range")
+        .to_zoned(TimeZone::UTC)
+        .date()
+        .first_of_month();
     (0..count as i64)
         .rev()
         .map(|back| {
             let first = last.checked_sub(back.months()).expect("in range");
             let next = first.checked_add(1.month()).expect("in range");
-            let ms = |d: jiff::civil::Date| d.to_zoned(TimeZone::UTC).expect("in range").timestamp().as_millisecond();
+            let ms = |d: jiff::civil::Date| {
+                d.to_zoned(TimeZone::UTC)
+                    .expect("in range")
+                    .timestamp()
+                    .as_millisecond()
+            };
             (ms(first), ms(next), first.strftime("%b %Y").to_string())
         })
         .collect()
@@ -800,7 +820,9 @@ fn build(
                     k
                 }
             };
-            let month = months.partition_point(|(s, _, _)| *s <= t).saturating_sub(1) as i64;
+            let month = months
+                .partition_point(|(s, _, _)| *s <= t)
+                .saturating_sub(1) as i64;
             let tid = w.touchpoints.len() as i64 + touches.len() as i64 + 1;
             let campaign_id = campaign_of.get(&(ci, month)).copied();
             touches.push(Touchpoint {

@@ -518,13 +518,15 @@ async fn validate(
         .map(|(i, h)| (h.clone(), i))
         .collect();
     let mut rejected = Vec::new();
-    let reject = |rejected: &mut Vec<RowError>, line: u64, e: Invalid| {
-        rejected.push(RowError {
-            file: sheet.file.clone(),
-            line,
-            column: Some(e.field.clone()),
-            message: e.message,
-        })
+    let reject = |rejected: &mut Vec<RowError>, line: u64, errors: Vec<Invalid>| {
+        for e in errors {
+            rejected.push(RowError {
+                file: sheet.file.clone(),
+                line,
+                column: Some(e.field.clone()),
+                message: e.message,
+            });
+        }
     };
     let rows = sheet
         .records
@@ -588,7 +590,7 @@ async fn validate(
                 })();
                 match parsed {
                     Ok(a) => out.push(a),
-                    Err(e) => reject(&mut rejected, line, e),
+                    Err(e) => reject(&mut rejected, line, vec![e]),
                 }
             }
             Batch::Accounts(out)
@@ -643,7 +645,7 @@ async fn validate(
                 })();
                 match parsed {
                     Ok(c) => out.push(c),
-                    Err(e) => reject(&mut rejected, line, e),
+                    Err(e) => reject(&mut rejected, line, vec![e]),
                 }
             }
             Batch::Campaigns(out)
@@ -701,7 +703,7 @@ async fn validate(
                 })();
                 match parsed {
                     Ok(c) => out.push(c),
-                    Err(e) => reject(&mut rejected, line, e),
+                    Err(e) => reject(&mut rejected, line, vec![e]),
                 }
             }
             Batch::Contacts(out)
@@ -710,37 +712,49 @@ async fn validate(
             let mut out = Vec::new();
             let mut seen_ids: HashMap<String, u64> = HashMap::new();
             for (line, row) in rows {
-                let parsed = (|| -> Result<Touchpoint, Invalid> {
-                    let ext = row.id("touchpoint_id")?;
+                let parsed = (|| -> Result<Touchpoint, Vec<Invalid>> {
+                    let ext = row.id("touchpoint_id").map_err(|e| vec![e])?;
                     if let Some(first) = seen_ids.get(&ext) {
-                        return Err(Invalid::new(
+                        return Err(vec![Invalid::new(
                             "duplicate_key",
                             "touchpoint_id",
                             format!("touchpoint_id {ext} already appears on line {first}"),
-                        ));
+                        )]);
                     }
-                    let contact_id = resolve(
-                        &known.contacts,
-                        "contact",
-                        "contact_id",
-                        &row.id("contact_id")?,
-                    )?;
-                    let occurred_at = row.instant("occurred_at")?;
-                    let ch = channel(playbook, &row, "channel")?;
-                    let campaign_id = row
-                        .opt_id("campaign_id")?
-                        .map(|c| resolve(&known.campaigns, "campaign", "campaign_id", &c))
-                        .transpose()?;
+                    // Check every column, so that a row with several defects
+                    // reports all of them at once.
+                    let contact_id = row
+                        .id("contact_id")
+                        .and_then(|c| resolve(&known.contacts, "contact", "contact_id", &c));
+                    let occurred_at = row.instant("occurred_at");
+                    let ch = channel(playbook, &row, "channel");
+                    let campaign_id = row.opt_id("campaign_id").and_then(|c| {
+                        c.map(|c| resolve(&known.campaigns, "campaign", "campaign_id", &c))
+                            .transpose()
+                    });
                     let kind = match row.opt("kind") {
-                        Some(k) if playbook.has_touch_kind(&k) => Some(k),
-                        Some(k) => {
-                            return Err(Invalid::new(
-                                "unknown_kind",
-                                "kind",
-                                format!("{k:?} is not a touch kind of the playbook"),
-                            ));
-                        }
-                        None => None,
+                        Some(k) if !playbook.has_touch_kind(&k) => Err(Invalid::new(
+                            "unknown_kind",
+                            "kind",
+                            format!("{k:?} is not a touch kind of the playbook"),
+                        )),
+                        k => Ok(k),
+                    };
+                    let errors: Vec<Invalid> = [
+                        contact_id.as_ref().err(),
+                        occurred_at.as_ref().err(),
+                        ch.as_ref().err(),
+                        campaign_id.as_ref().err(),
+                        kind.as_ref().err(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                    let (Ok(contact_id), Ok(occurred_at), Ok(ch), Ok(campaign_id), Ok(kind)) =
+                        (contact_id, occurred_at, ch, campaign_id, kind)
+                    else {
+                        return Err(errors);
                     };
                     seen_ids.insert(ext.clone(), line);
                     Ok(Touchpoint {
@@ -825,7 +839,7 @@ async fn validate(
                 })();
                 match parsed {
                     Ok(s) => out.push(s),
-                    Err(e) => reject(&mut rejected, line, e),
+                    Err(e) => reject(&mut rejected, line, vec![e]),
                 }
             }
             Batch::StageChanges(out)
@@ -901,7 +915,7 @@ async fn validate(
                 })();
                 match parsed {
                     Ok(d) => out.push(d),
-                    Err(e) => reject(&mut rejected, line, e),
+                    Err(e) => reject(&mut rejected, line, vec![e]),
                 }
             }
             Batch::Deals(out)

@@ -36,12 +36,15 @@ impl Clock {
     }
 }
 
+/// The playbook in force and its version number, once read.
+type PlaybookCache = Arc<RwLock<Option<(i64, Arc<Playbook>)>>>;
+
 /// The application: a store, the clock and a cache of the current playbook.
 #[derive(Clone)]
 pub struct App {
     store: Store,
     clock: Clock,
-    playbook: Arc<RwLock<Option<(i64, Arc<Playbook>)>>>,
+    playbook: PlaybookCache,
 }
 
 impl App {

@@ -82,6 +82,8 @@ pub fn load(file: &Path) -> anyhow::Result<Config> {
 }
 
 #[cfg(test)]
+// figment's Jail fixes the closure's error type; it is large by design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

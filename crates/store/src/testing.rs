@@ -80,7 +80,10 @@ pub async fn postgres() -> Option<TestDb> {
         admin.close().await;
     }
     let sep = if admin_url.contains('?') { '&' } else { '?' };
-    let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");
+    // The application name lets the cleanup find and end this schema's
+    // connections (a rolled-back transaction may still hold locks).
+    let url =
+        format!("{admin_url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
     let store = Store::connect(&url, 4, SqliteSync::Normal)
         .await
         .expect("connect to test schema");
@@ -121,6 +124,10 @@ impl Drop for TestDb {
                         let admin = Store::connect(&admin_url, 1, SqliteSync::Normal)
                             .await
                             .ok()?;
+                        let _ = sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
+                            .bind(&schema)
+                            .execute(admin.pool())
+                            .await;
                         let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                             .execute(admin.pool())
                             .await;

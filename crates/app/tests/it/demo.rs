@@ -6,7 +6,12 @@ use smarketing_app::import::Quiet;
 
 #[tokio::test]
 async fn one_seed_one_company_with_a_real_funnel() {
-    let size = DemoSize { accounts: 150, contacts: 1_500, touches_per_contact: 12.0, months: 12 };
+    let size = DemoSize {
+        accounts: 150,
+        contacts: 1_500,
+        touches_per_contact: 12.0,
+        months: 12,
+    };
     let mut firsts = Vec::new();
     for (db, app) in apps().await {
         let (summary, admin) = app.generate_demo(7, size, &Quiet).await.unwrap();
@@ -15,13 +20,26 @@ async fn one_seed_one_company_with_a_real_funnel() {
         assert_eq!(summary.contacts, 1_500, "{}", db.label);
         assert!(summary.touchpoints > 10_000, "{summary:?}");
         assert!(summary.deals > 10 && summary.deals < 300, "{summary:?}");
-        let mqls = app.contacts(&smarketing_app::crm::ContactFilter { stage: Some("mql".into()), ..Default::default() }, &Default::default()).await.unwrap();
+        let mqls = app
+            .contacts(
+                &smarketing_app::crm::ContactFilter {
+                    stage: Some("mql".into()),
+                    ..Default::default()
+                },
+                &Default::default(),
+            )
+            .await
+            .unwrap();
         assert!(!mqls.items.is_empty());
         // A second run reuses the data.
         let (again, _) = app.generate_demo(7, size, &Quiet).await.unwrap();
         assert!(!again.generated);
         assert_eq!(again.contacts, summary.contacts);
-        firsts.push((summary.touchpoints, summary.stage_changes, app.contact(1).await.unwrap().email));
+        firsts.push((
+            summary.touchpoints,
+            summary.stage_changes,
+            app.contact(1).await.unwrap().email,
+        ));
     }
     // Both backends got the very same company from the same seed.
     firsts.dedup();

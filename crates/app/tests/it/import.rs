@@ -9,7 +9,14 @@ use std::collections::BTreeMap;
 async fn counts(app: &smarketing_app::App) -> BTreeMap<&'static str, i64> {
     let mut conn = app.store().acquire().await.unwrap();
     let mut out = BTreeMap::new();
-    for t in ["accounts", "campaigns", "contacts", "touchpoints", "stage_changes", "deals"] {
+    for t in [
+        "accounts",
+        "campaigns",
+        "contacts",
+        "touchpoints",
+        "stage_changes",
+        "deals",
+    ] {
         out.insert(t, repo::count(&mut conn, t, &Where::new()).await.unwrap());
     }
     out
@@ -18,8 +25,15 @@ async fn counts(app: &smarketing_app::App) -> BTreeMap<&'static str, i64> {
 #[tokio::test]
 async fn the_sample_imports_cleanly_and_twice_changes_nothing() {
     for (db, app) in apps().await {
-        let reports = app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet).await.unwrap();
-        assert!(reports.iter().all(|r| r.rejected.is_empty()), "{}", db.label);
+        let reports = app
+            .import_dir(&shared("sample"), ImportOptions::default(), &Quiet)
+            .await
+            .unwrap();
+        assert!(
+            reports.iter().all(|r| r.rejected.is_empty()),
+            "{}",
+            db.label
+        );
         let first = counts(&app).await;
         let expected = BTreeMap::from([
             ("accounts", 1000),
@@ -31,27 +45,60 @@ async fn the_sample_imports_cleanly_and_twice_changes_nothing() {
         ]);
         assert_eq!(first, expected, "{}", db.label);
         let contact_before = app.contact(1).await.unwrap();
-        app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet).await.unwrap();
-        assert_eq!(counts(&app).await, expected, "{}: a second import must change nothing", db.label);
-        assert_eq!(app.contact(1).await.unwrap(), contact_before, "{}", db.label);
+        app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet)
+            .await
+            .unwrap();
+        assert_eq!(
+            counts(&app).await,
+            expected,
+            "{}: a second import must change nothing",
+            db.label
+        );
+        assert_eq!(
+            app.contact(1).await.unwrap(),
+            contact_before,
+            "{}",
+            db.label
+        );
 
         // The won revenue reconciles to the unit with the sample's README.
         let mut conn = app.store().acquire().await.unwrap();
-        let won: Vec<smarketing_store::Deal> =
-            repo::fetch(&mut conn, &format!("SELECT {} FROM deals WHERE status = 'won'", <smarketing_store::Deal as smarketing_store::records::FromRow>::COLUMNS), &[])
-                .await
-                .unwrap();
+        let won: Vec<smarketing_store::Deal> = repo::fetch(
+            &mut conn,
+            &format!(
+                "SELECT {} FROM deals WHERE status = 'won'",
+                <smarketing_store::Deal as smarketing_store::records::FromRow>::COLUMNS
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
         assert_eq!(won.len(), 127);
-        assert_eq!(won.iter().map(|d| d.amount_minor).sum::<i64>(), 5_780_812 * 100, "{}", db.label);
+        assert_eq!(
+            won.iter().map(|d| d.amount_minor).sum::<i64>(),
+            5_780_812 * 100,
+            "{}",
+            db.label
+        );
     }
 }
 
 #[tokio::test]
 async fn the_dirty_sample_reports_every_defect_and_writes_nothing() {
     for (db, app) in apps().await {
-        let err = app.import_dir(&shared("sample-dirty"), ImportOptions::default(), &Quiet).await.unwrap_err();
-        let ImportError::InvalidRows { rejected } = err else { panic!("{}: {err}", db.label) };
-        assert_eq!(counts(&app).await.values().sum::<i64>(), 0, "{}: nothing may be written", db.label);
+        let err = app
+            .import_dir(&shared("sample-dirty"), ImportOptions::default(), &Quiet)
+            .await
+            .unwrap_err();
+        let ImportError::InvalidRows { rejected } = err else {
+            panic!("{}: {err}", db.label)
+        };
+        assert_eq!(
+            counts(&app).await.values().sum::<i64>(),
+            0,
+            "{}: nothing may be written",
+            db.label
+        );
 
         // Every invalid defect of dirt.csv is reported at its own line and column.
         let mut dirt = csv::Reader::from_path(shared("sample-dirty/dirt.csv")).unwrap();
@@ -68,9 +115,17 @@ async fn the_dirty_sample_reports_every_defect_and_writes_nothing() {
             expected += 1;
             // Ids are dense and files sorted by them, so row id n is on line n + 1.
             let line: u64 = id.parse::<u64>().unwrap() + 1;
-            let want_col = if problem == "unknown_contact" { "contact_id" } else { column };
+            let want_col = if problem == "unknown_contact" {
+                "contact_id"
+            } else {
+                column
+            };
             assert!(
-                rejected.iter().any(|e| e.file.ends_with(&format!("{file}.csv")) && e.line == line && e.column.as_deref() == Some(want_col)),
+                rejected
+                    .iter()
+                    .any(|e| e.file.ends_with(&format!("{file}.csv"))
+                        && e.line == line
+                        && e.column.as_deref() == Some(want_col)),
                 "{}: {problem} at {file}:{line} column {want_col} was not reported",
                 db.label
             );
@@ -82,17 +137,36 @@ async fn the_dirty_sample_reports_every_defect_and_writes_nothing() {
 #[tokio::test]
 async fn skip_invalid_imports_the_rest_and_lists_the_rejected() {
     for (db, app) in apps().await {
-        let reports = app.import_dir(&shared("sample-dirty"), ImportOptions { skip_invalid: true }, &Quiet).await.unwrap();
-        let contacts = reports.iter().find(|r| r.kind == ImportKind::Contacts).unwrap();
+        let reports = app
+            .import_dir(
+                &shared("sample-dirty"),
+                ImportOptions { skip_invalid: true },
+                &Quiet,
+            )
+            .await
+            .unwrap();
+        let contacts = reports
+            .iter()
+            .find(|r| r.kind == ImportKind::Contacts)
+            .unwrap();
         // 4 invalid e-mails, 3 duplicates and 3 bad created_at values.
-        assert_eq!(contacts.rejected.len(), 10, "{}: {:?}", db.label, contacts.rejected);
+        assert_eq!(
+            contacts.rejected.len(),
+            10,
+            "{}: {:?}",
+            db.label,
+            contacts.rejected
+        );
         let c = counts(&app).await;
         assert_eq!(c["contacts"], 490, "{}", db.label);
         // Mixed-case e-mails were accepted, lower-cased.
         let mut conn = app.store().acquire().await.unwrap();
         let mixed = repo::fetch::<smarketing_store::Contact>(
             &mut conn,
-            &format!("SELECT {} FROM contacts WHERE email <> LOWER(email)", <smarketing_store::Contact as smarketing_store::records::FromRow>::COLUMNS),
+            &format!(
+                "SELECT {} FROM contacts WHERE email <> LOWER(email)",
+                <smarketing_store::Contact as smarketing_store::records::FromRow>::COLUMNS
+            ),
             &[],
         )
         .await
@@ -114,11 +188,36 @@ async fn a_hubspot_contact_export_maps_onto_contacts() {
     )
     .unwrap();
     for (db, app) in apps().await {
-        let err = app.import_file(ImportKind::Contacts, &file, ImportOptions::default(), &Quiet).await.unwrap_err();
-        let ImportError::InvalidRows { rejected } = err else { panic!("{err}") };
-        assert_eq!((rejected[0].line, rejected[0].column.as_deref()), (4, Some("Email")), "{}", db.label);
-        app.import_file(ImportKind::Contacts, &file, ImportOptions { skip_invalid: true }, &Quiet).await.unwrap();
-        let page = app.contacts(&Default::default(), &Default::default()).await.unwrap();
+        let err = app
+            .import_file(
+                ImportKind::Contacts,
+                &file,
+                ImportOptions::default(),
+                &Quiet,
+            )
+            .await
+            .unwrap_err();
+        let ImportError::InvalidRows { rejected } = err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            (rejected[0].line, rejected[0].column.as_deref()),
+            (4, Some("Email")),
+            "{}",
+            db.label
+        );
+        app.import_file(
+            ImportKind::Contacts,
+            &file,
+            ImportOptions { skip_invalid: true },
+            &Quiet,
+        )
+        .await
+        .unwrap();
+        let page = app
+            .contacts(&Default::default(), &Default::default())
+            .await
+            .unwrap();
         assert_eq!(page.items.len(), 2);
         let ana = &page.items[0];
         assert_eq!(ana.email, "ana.ruiz@example.com");
@@ -136,7 +235,15 @@ async fn a_file_with_a_missing_column_names_it() {
     let file = dir.path().join("accounts.csv");
     std::fs::write(&file, "account_id,name,industry\n1,Acme,software\n").unwrap();
     for (_db, app) in apps().await {
-        let err = app.import_file(ImportKind::Accounts, &file, ImportOptions::default(), &Quiet).await.unwrap_err();
+        let err = app
+            .import_file(
+                ImportKind::Accounts,
+                &file,
+                ImportOptions::default(),
+                &Quiet,
+            )
+            .await
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("line 1") && text.contains("domain"), "{text}");
     }
@@ -149,7 +256,15 @@ async fn every_sample_job_title_gets_the_sample_persona() {
     let mut rdr = csv::Reader::from_path(shared("sample/contacts.csv")).unwrap();
     for row in rdr.records() {
         let row = row.unwrap();
-        let profile = smarketing_core::playbook::Profile { job_title: Some(row[5].to_string()), ..Default::default() };
-        assert_eq!(playbook.match_persona(&profile), Some(&row[6]), "job title {:?}", &row[5]);
+        let profile = smarketing_core::playbook::Profile {
+            job_title: Some(row[5].to_string()),
+            ..Default::default()
+        };
+        assert_eq!(
+            playbook.match_persona(&profile),
+            Some(&row[6]),
+            "job title {:?}",
+            &row[5]
+        );
     }
 }

@@ -28,5 +28,7 @@ pub async fn apps() -> Vec<(TestDb, App)> {
 
 /// The shared sample data beside the checkout.
 pub fn shared(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(path)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(path)
 }

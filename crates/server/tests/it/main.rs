@@ -30,24 +30,54 @@ impl TestApi {
     }
 
     /// Sends a request with the admin token; returns status, content type and JSON.
-    pub async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, String, Value) {
-        self.call_as(Some(&self.token), method, uri, body.map(|b| ("application/json", b.to_string()))).await
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, String, Value) {
+        self.call_as(
+            Some(&self.token),
+            method,
+            uri,
+            body.map(|b| ("application/json", b.to_string())),
+        )
+        .await
     }
 
-    pub async fn call_as(&self, token: Option<&str>, method: &str, uri: &str, body: Option<(&str, String)>) -> (StatusCode, String, Value) {
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        uri: &str,
+        body: Option<(&str, String)>,
+    ) -> (StatusCode, String, Value) {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
         let req = match body {
-            Some((ct, b)) => req.header(header::CONTENT_TYPE, ct).body(Body::from(b)).unwrap(),
+            Some((ct, b)) => req
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(b))
+                .unwrap(),
             None => req.body(Body::empty()).unwrap(),
         };
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
-        let ct = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let ct = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         (status, ct, json)
     }
 }
@@ -62,12 +92,37 @@ pub async fn apis() -> Vec<TestApi> {
     for db in testing::all().await {
         let app = App::new(db.store.clone(), Clock::Fixed(now()));
         app.prepare().await.unwrap();
-        let admin = app.create_user(UserInput { name: "Ada Admin".into(), email: "ada@example.com".into(), team: "marketing".into(), role: "admin".into() }).await.unwrap();
-        let rep = app.create_user(UserInput { name: "Rob Rep".into(), email: "rob@example.com".into(), team: "sales".into(), role: "member".into() }).await.unwrap();
+        let admin = app
+            .create_user(UserInput {
+                name: "Ada Admin".into(),
+                email: "ada@example.com".into(),
+                team: "marketing".into(),
+                role: "admin".into(),
+            })
+            .await
+            .unwrap();
+        let rep = app
+            .create_user(UserInput {
+                name: "Rob Rep".into(),
+                email: "rob@example.com".into(),
+                team: "sales".into(),
+                role: "member".into(),
+            })
+            .await
+            .unwrap();
         let token = app.create_token(admin.id, "test").await.unwrap();
         let member_token = app.create_token(rep.id, "test").await.unwrap();
-        let router = router(AppState { app: app.clone(), max_body_bytes: 64 * 1024 });
-        out.push(TestApi { db, app, router, token, member_token });
+        let router = router(AppState {
+            app: app.clone(),
+            max_body_bytes: 64 * 1024,
+        });
+        out.push(TestApi {
+            db,
+            app,
+            router,
+            token,
+            member_token,
+        });
     }
     out
 }

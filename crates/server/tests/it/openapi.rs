@@ -34,10 +34,23 @@ async fn the_document_lists_every_route_and_only_those() {
         ("/api/v1/users", vec!["get", "post"]),
         ("/api/v1/me", vec!["get"]),
     ];
-    assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(
+        paths.len(),
+        expected.len(),
+        "{:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
     for (path, methods) in expected {
-        let item = paths.get(path).unwrap_or_else(|| panic!("{path} missing from the document"));
-        let mut got: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).filter(|k| ["get", "post", "patch", "put", "delete"].contains(k)).collect();
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} missing from the document"));
+        let mut got: Vec<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| ["get", "post", "patch", "put", "delete"].contains(k))
+            .collect();
         got.sort_unstable();
         assert_eq!(got, methods, "{path}");
         // Every documented route answers (401 without a token, never 404/405).
