@@ -31,7 +31,7 @@ impl Default for DemoSize {
         DemoSize {
             accounts: 3_000,
             contacts: 20_000,
-            touches_per_contact: 21.0,
+            touches_per_contact: 24.0,
             months: 12,
         }
     }
@@ -788,7 +788,7 @@ fn build(
         let mut t = created_ms;
         for j in 0..n_touches {
             if j > 0 {
-                t += (rng.random::<f64>().powi(2) * 9.0 * DAY as f64) as i64
+                t += (rng.random::<f64>().powi(2) * 12.0 * DAY as f64) as i64
                     + rng.random_range(10 * 60_000..6 * HOUR);
             }
             if t >= end {
@@ -800,24 +800,28 @@ fn build(
                 pick_index(&mut rng, &journey_weights)
             };
             let (channel, _, _, _, kinds, _) = CHANNELS[ci];
+            // Hand-raisers are rarer than the raw kind lists suggest: most
+            // people read and click for weeks before they ask for a demo.
             let kind = if j == 0 {
                 let ident: Vec<&str> = kinds
                     .iter()
                     .copied()
                     .filter(|k| IDENTIFYING.contains(k))
                     .collect();
-                if ident.is_empty() {
-                    "form_submit"
-                } else {
-                    ident[rng.random_range(0..ident.len())]
+                match ident[..] {
+                    [] => "form_submit",
+                    _ => match ident[rng.random_range(0..ident.len())] {
+                        "demo_request" if rng.random_bool(0.9) => "form_submit",
+                        k => k,
+                    },
                 }
             } else {
-                let k = kinds[rng.random_range(0..kinds.len())];
-                // Hand-raisers are rarer than the raw list suggests.
-                if k == "demo_request" && rng.random_bool(0.7) {
-                    kinds[0]
-                } else {
-                    k
+                // Most later touches are the channel's lightest kind (a view,
+                // an open, an ad click); a few are forms, meetings, demos.
+                match kinds[rng.random_range(0..kinds.len())] {
+                    _ if rng.random_bool(0.7) => kinds[0],
+                    "demo_request" if rng.random_bool(0.85) => kinds[0],
+                    k => k,
                 }
             };
             let month = months

@@ -1,6 +1,7 @@
 //! The `smarketing` command: serve the API, run the demo, migrate, import and
 //! export CSV, manage the playbook, users and tokens, print the configuration.
 
+mod bench;
 mod config;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -97,6 +98,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Measure: API latency over real HTTP on loopback (median, p90, p99).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Configuration.
     Config {
         #[command(subcommand)]
@@ -154,6 +160,18 @@ enum UserCommand {
     },
     /// List users.
     List,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Time GET requests of one API route against the configured database.
+    Api {
+        /// The route to request.
+        #[arg(long, default_value = "/api/v1/contacts?stage=mql")]
+        path: String,
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -403,6 +421,29 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
         }
         Command::Playbook { command } => playbook(command, &cfg).await,
         Command::User { command } => user(command, &cfg).await,
+        Command::Bench {
+            command: BenchCommand::Api { path, requests },
+        } => {
+            let app = open(&cfg).await?;
+            let f = bench::api(app, &path, requests, cfg.max_body_bytes).await?;
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            println!(
+                "GET {path} on {} ({} items per page)",
+                describe_location(&cfg.database_url),
+                f.items
+            );
+            println!(
+                "  {} requests: median {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms, mean {:.3} ms ({:.0} requests/s on one connection)",
+                f.requests,
+                ms(f.median),
+                ms(f.p90),
+                ms(f.p99),
+                ms(f.max),
+                ms(f.mean),
+                1e3 / ms(f.mean)
+            );
+            Ok(())
+        }
         Command::Config { .. } => unreachable!("handled before the runtime starts"),
     }
 }

@@ -1,0 +1,98 @@
+//! `smarketing bench api`: request latency of one API route over real HTTP on
+//! loopback, against the configured database, with median and tail figures.
+
+use anyhow::{Context, Result, bail};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use smarketing_app::App;
+use smarketing_app::input::UserInput;
+use std::time::{Duration, Instant};
+
+/// Latency figures of one run.
+pub struct Figures {
+    pub requests: usize,
+    pub median: Duration,
+    pub p90: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+    pub mean: Duration,
+    pub items: usize,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    // Nearest rank, so that p99 of 1,000 samples is the 990th.
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Serves the app on an ephemeral port and times `requests` sequential GETs
+/// of `path` over one keep-alive connection, after a warm-up.
+pub async fn api(app: App, path: &str, requests: usize, max_body_bytes: usize) -> Result<Figures> {
+    if requests == 0 {
+        bail!("--requests must be at least 1");
+    }
+    let user = app
+        .ensure_user(UserInput {
+            name: "Benchmark".into(),
+            email: "bench@smarketing.invalid".into(),
+            team: "sales".into(),
+            role: "member".into(),
+        })
+        .await?;
+    let token = app.create_token(user.id, "bench").await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = smarketing_server::AppState {
+        app,
+        max_body_bytes,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(smarketing_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let mut items = 0;
+    let mut once = async |sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>| -> Result<Duration> {
+        let req = hyper::Request::get(path)
+            .header("host", addr.to_string())
+            .header("authorization", format!("Bearer {token}"))
+            .body(Empty::<Bytes>::new())?;
+        sender.ready().await?;
+        let started = Instant::now();
+        let res = sender.send_request(req).await?;
+        let status = res.status();
+        let body = res.into_body().collect().await?.to_bytes();
+        let took = started.elapsed();
+        if !status.is_success() {
+            bail!("{path} answered {status}: {}", String::from_utf8_lossy(&body));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).context("the answer is not JSON")?;
+        items = v["items"].as_array().map(Vec::len).unwrap_or(0);
+        Ok(took)
+    };
+    for _ in 0..requests.min(50) {
+        once(&mut sender).await?;
+    }
+    let mut times = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        times.push(once(&mut sender).await?);
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+    times.sort_unstable();
+    let total: Duration = times.iter().sum();
+    Ok(Figures {
+        requests,
+        median: percentile(&times, 0.5),
+        p90: percentile(&times, 0.9),
+        p99: percentile(&times, 0.99),
+        max: *times.last().expect("non-empty"),
+        mean: total / requests as u32,
+        items,
+    })
+}

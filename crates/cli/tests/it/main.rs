@@ -1,0 +1,245 @@
+//! The `smarketing` binary end to end: configuration, playbook validation,
+//! import errors that name file, line and column, export, demo and serve.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_smarketing"));
+    // Keep the user's configuration and environment out of the tests.
+    c.env_remove("SMARKETING_DATABASE_URL")
+        .env_remove("SMARKETING_LISTEN")
+        .env("SMARKETING_CONFIG", "/nonexistent/smarketing.toml")
+        .env("RUST_BACKTRACE", "0");
+    c
+}
+
+fn run(args: &[&str], db: &Path) -> Output {
+    bin()
+        .arg("--database")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn shared(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(p)
+}
+
+#[test]
+fn config_default_prints_the_documented_defaults() {
+    let out = bin().args(["config", "default"]).output().unwrap();
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("database_url = \"sqlite://./smarketing.db\"")
+            && s.contains("listen = \"127.0.0.1:8080\""),
+        "{s}"
+    );
+}
+
+#[test]
+fn playbook_validate_names_file_line_column_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    let out = run(&["playbook", "export"], &db);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let good = text(&out.stdout);
+    let file = dir.path().join("playbook.toml");
+    std::fs::write(&file, &good).unwrap();
+    assert!(
+        run(&["playbook", "validate", file.to_str().unwrap()], &db)
+            .status
+            .success()
+    );
+
+    let at = good.find("engagement_half_life_days").unwrap();
+    let broken = format!(
+        "{}{}",
+        &good[..at],
+        good[at..].replacen(
+            "engagement_half_life_days = 30.0",
+            "engagement_half_life_days = 0.0",
+            1
+        )
+    );
+    std::fs::write(&file, &broken).unwrap();
+    let out = run(&["playbook", "validate", file.to_str().unwrap()], &db);
+    assert!(!out.status.success());
+    let line = broken
+        .lines()
+        .position(|l| l.starts_with("engagement_half_life_days = 0.0"))
+        .unwrap()
+        + 1;
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "playbook.toml:{line}:1: scoring.engagement_half_life_days: the half-life must be"
+        )),
+        "{err}"
+    );
+
+    // Import stores a new version; the diff shows the change.
+    let fixed = broken.replace(
+        "engagement_half_life_days = 0.0",
+        "engagement_half_life_days = 14.0",
+    );
+    std::fs::write(&file, fixed).unwrap();
+    let out = run(
+        &[
+            "playbook",
+            "import",
+            file.to_str().unwrap(),
+            "--author",
+            "Mona",
+            "--note",
+            "faster decay",
+        ],
+        &db,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("version 2 by Mona"));
+    let out = run(&["playbook", "diff", "1", "2"], &db);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "scoring.engagement_half_life_days: 30.0 -> 14.0"
+    );
+}
+
+#[test]
+fn import_reports_bad_rows_and_writes_nothing_then_skips_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    let dirty = shared("sample-dirty");
+    let out = run(&["import", dirty.to_str().unwrap()], &db);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("contacts.csv:24: column email: \"giulia.rossi.silverhilltechnologies.co.uk\" is not an e-mail address"), "{err}");
+    assert!(
+        err.contains("touchpoints.csv:35: column channel: \"linkedin\" is not a channel"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+    let out = run(&["export", "contacts"], &db);
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        1,
+        "only the header: nothing was imported"
+    );
+
+    let out = run(&["import", dirty.to_str().unwrap(), "--skip-invalid"], &db);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("contacts.csv: 500 rows, 490 imported, 10 skipped"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("skipped "),
+        "the rejected rows are listed"
+    );
+}
+
+#[test]
+fn import_export_round_trip_of_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    let sample = shared("sample");
+    let out = run(&["import", sample.to_str().unwrap()], &db);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("rows/s"));
+    let out = run(&["export", "deals", "--format", "csv"], &db);
+    let csv = text(&out.stdout);
+    assert_eq!(csv.lines().count(), 327);
+    assert!(csv.starts_with("deal_id,contact_id,created_at,closed_at,status,amount\n"));
+    let out_file = dir.path().join("touchpoints.json");
+    let out = run(
+        &[
+            "export",
+            "touchpoints",
+            "--format",
+            "json",
+            "--output",
+            out_file.to_str().unwrap(),
+        ],
+        &db,
+    );
+    assert!(out.status.success());
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 31_962);
+    let bad = run(&["export", "contacts", "--format", "xml"], &db);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("\"xml\" is not a format"));
+}
+
+#[test]
+fn demo_then_serve_over_real_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let out = run(
+        &[
+            "demo",
+            "--no-serve",
+            "--contacts",
+            "300",
+            "--accounts",
+            "40",
+            "--seed",
+            "3",
+        ],
+        &db,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    let token = s
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("API token:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(token.starts_with("smk_"));
+    assert!(s.contains("300 contacts") && s.contains("data:"), "{s}");
+
+    let mut child = bin()
+        .arg("--database")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first.rsplit("http://").next().unwrap().trim().to_string();
+    let get = |path: &str, auth: Option<&str>| {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        let auth = auth
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: test\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut resp = String::new();
+        stream.read_to_string(&mut resp).unwrap();
+        resp
+    };
+    assert!(get("/readyz", None).starts_with("HTTP/1.1 200"));
+    assert!(get("/api/v1/contacts?stage=mql", None).starts_with("HTTP/1.1 401"));
+    let ok = get("/api/v1/contacts?stage=mql&limit=3", Some(&token));
+    assert!(
+        ok.starts_with("HTTP/1.1 200") && ok.contains("\"stage\":\"mql\""),
+        "{ok}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
