@@ -268,3 +268,127 @@ async fn every_sample_job_title_gets_the_sample_persona() {
         );
     }
 }
+
+#[tokio::test]
+async fn each_kind_of_bad_cell_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = |name: &str, body: &str| std::fs::write(dir.path().join(name), body).unwrap();
+    w(
+        "accounts.csv",
+        "account_id,name,domain,industry,company_size,region\n1,Acme,acme.io,software,smb,EMEA\n1,Acme again,acme2.io,software,smb,EMEA\n2,Other,acme.io,,smb,NA\n3,Bad size,bad.io,,huge,NA\n",
+    );
+    w(
+        "campaigns.csv",
+        "campaign_id,name,channel,started_at,ended_at,spend\n10,Launch,email,2024-01-01,2024-01-31T23:59:59Z,100\n11,Other,email,2024-01-01T00:00:00Z,2024-01-31T23:59:59Z,-5\n",
+    );
+    w(
+        "contacts.csv",
+        "contact_id,account_id,email,first_name,last_name,job_title,persona,company_size,region,source,created_at,current_stage\n1,1,a@acme.io,A,B,CEO,executive,smb,EMEA,email,2024-01-02T00:00:00Z,won\n2,1,b@acme.io,A,B,CEO,wizard,smb,EMEA,email,2024-01-02T00:00:00Z,lead\n",
+    );
+    w(
+        "stage_changes.csv",
+        "contact_id,from_stage,to_stage,changed_at,touchpoint_id\n1,,lead,2024-01-02T00:00:00Z,\n1,lead,prospect,2024-01-03T00:00:00Z,\n",
+    );
+    w(
+        "deals.csv",
+        "deal_id,contact_id,created_at,closed_at,status,amount\n1,1,2024-02-01T00:00:00Z,,open,-100\n2,1,2024-02-01T00:00:00Z,,won,100\n",
+    );
+    for (db, app) in apps().await {
+        let err = app
+            .import_dir(dir.path(), ImportOptions::default(), &Quiet)
+            .await
+            .unwrap_err();
+        let ImportError::InvalidRows { rejected } = err else {
+            panic!("{}: {err}", db.label)
+        };
+        let got: Vec<(String, u64, String)> = rejected
+            .iter()
+            .map(|e| {
+                (
+                    std::path::Path::new(&e.file)
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                    e.line,
+                    e.column.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let want = [
+            ("accounts.csv", 3, "account_id"),      // duplicate key
+            ("accounts.csv", 4, "domain"),          // duplicate domain
+            ("accounts.csv", 5, "company_size"),    // unknown code
+            ("campaigns.csv", 2, "started_at"),     // date that does not parse
+            ("campaigns.csv", 3, "spend"),          // negative amount
+            ("contacts.csv", 2, "current_stage"),   // unknown stage name
+            ("contacts.csv", 3, "persona"),         // unknown persona
+            ("stage_changes.csv", 2, "contact_id"), // its contact was rejected
+            ("stage_changes.csv", 3, "contact_id"),
+            ("deals.csv", 2, "contact_id"),
+            ("deals.csv", 3, "contact_id"),
+        ];
+        let want: Vec<(String, u64, String)> = want
+            .iter()
+            .map(|(f, l, c)| (f.to_string(), *l, c.to_string()))
+            .collect();
+        assert_eq!(got, want, "{}", db.label);
+        assert!(
+            rejected
+                .iter()
+                .any(|e| e.message.contains("account_id 1 already appears on line 2"))
+        );
+        assert_eq!(counts(&app).await.values().sum::<i64>(), 0);
+    }
+}
+
+#[tokio::test]
+async fn stage_names_and_amounts_are_checked_in_their_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = |name: &str, body: &str| std::fs::write(dir.path().join(name), body).unwrap();
+    w(
+        "accounts.csv",
+        "account_id,name,domain,industry,company_size,region\n1,Acme,acme.io,software,smb,EMEA\n",
+    );
+    w(
+        "contacts.csv",
+        "contact_id,account_id,email,first_name,last_name,job_title,persona,company_size,region,source,created_at,current_stage\n1,1,a@acme.io,A,B,CEO,executive,smb,EMEA,email,2024-01-02T00:00:00Z,mql\n",
+    );
+    w(
+        "stage_changes.csv",
+        "contact_id,from_stage,to_stage,changed_at,touchpoint_id\n1,,lead,2024-01-02T00:00:00Z,\n1,lead,prospect,2024-01-03T00:00:00Z,\n1,mql,lead,2024-01-04T00:00:00Z,\n",
+    );
+    w(
+        "deals.csv",
+        "deal_id,contact_id,created_at,closed_at,status,amount\n1,1,2024-02-01T00:00:00Z,,open,-100\n2,1,2024-02-01T00:00:00Z,,won,100\n3,1,2024-02-01T00:00:00Z,2024-03-01T00:00:00Z,won,100\n",
+    );
+    for (db, app) in apps().await {
+        let err = app
+            .import_dir(dir.path(), ImportOptions::default(), &Quiet)
+            .await
+            .unwrap_err();
+        let ImportError::InvalidRows { rejected } = err else {
+            panic!("{}: {err}", db.label)
+        };
+        let got: Vec<(u64, &str, &str)> = rejected
+            .iter()
+            .map(|e| {
+                (
+                    e.line,
+                    e.column.as_deref().unwrap_or(""),
+                    e.message.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(got.len(), 4, "{}: {got:?}", db.label);
+        assert_eq!((got[0].0, got[0].1), (3, "to_stage"), "{got:?}");
+        assert!(got[0].2.contains("\"prospect\" is not a lifecycle stage"));
+        assert_eq!(
+            (got[1].0, got[1].1),
+            (4, "to_stage"),
+            "backwards without recycling: {got:?}"
+        );
+        assert_eq!((got[2].0, got[2].1), (2, "amount"), "{got:?}");
+        assert_eq!((got[3].0, got[3].1), (3, "closed_at"), "{got:?}");
+    }
+}
