@@ -235,9 +235,9 @@ fn demo_then_serve_over_real_http() {
     };
     assert!(get("/readyz", None).starts_with("HTTP/1.1 200"));
     assert!(get("/api/v1/contacts?stage=mql", None).starts_with("HTTP/1.1 401"));
-    let ok = get("/api/v1/contacts?stage=mql&limit=3", Some(&token));
+    let ok = get("/api/v1/contacts?stage=lead&limit=3", Some(&token));
     assert!(
-        ok.starts_with("HTTP/1.1 200") && ok.contains("\"stage\":\"mql\""),
+        ok.starts_with("HTTP/1.1 200") && ok.contains("\"stage\":\"lead\""),
         "{ok}"
     );
     child.kill().unwrap();
