@@ -58,6 +58,9 @@ pub struct Playbook {
     /// The stages of an open deal in the sales pipeline, in order.
     pub pipeline_stages: Vec<String>,
     pub sla: SlaPolicy,
+    /// How MQLs are routed to reps.
+    #[serde(default)]
+    pub routing: crate::routing::RoutingPolicy,
 }
 
 /// Which team owns a stage (and which team a user belongs to).
@@ -677,6 +680,28 @@ impl Playbook {
                 "sales needs at least one rejection reason".into(),
             );
         }
+        let r = &self.routing;
+        if !(r.skip_if_off_hours_longer_than_hours.is_finite() && r.skip_if_off_hours_longer_than_hours >= 0.0) {
+            bad(vec![Seg::Key("routing"), Seg::Key("skip_if_off_hours_longer_than_hours")], "must be a number of hours ≥ 0".into());
+        }
+        if r.default_capacity == 0 {
+            bad(vec![Seg::Key("routing"), Seg::Key("default_capacity")], "must be at least 1".into());
+        }
+        for (i, t) in r.territories.iter().enumerate() {
+            let base = vec![Seg::Key("routing"), Seg::Key("territories"), Seg::Index(i)];
+            if t.name.trim().is_empty() {
+                let mut p = base.clone();
+                p.push(Seg::Key("name"));
+                bad(p, "a territory needs a name".into());
+            }
+            if t.reps.is_empty() {
+                let mut p = base.clone();
+                p.push(Seg::Key("reps"));
+                bad(p, "a territory needs at least one rep".into());
+            }
+            check_conditions(&t.when, PROFILE_FIELDS, base, &mut bad);
+        }
+
         let sla = &self.sla;
         let at = |k| vec![Seg::Key("sla"), Seg::Key(k)];
         for (key, v) in [
