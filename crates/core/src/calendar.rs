@@ -209,6 +209,21 @@ impl WorkingCalendar {
         })
     }
 
+    /// Weekly working time divided by the weekdays that have any (8 h for
+    /// a 09:00-17:00 Monday-to-Friday week); 8 h when the week is empty.
+    pub fn typical_working_day(&self) -> SignedDuration {
+        let days: Vec<i64> = self
+            .week
+            .iter()
+            .map(|d| d.iter().map(|(a, b)| (*b - *a) as i64).sum::<i64>())
+            .filter(|m| *m > 0)
+            .collect();
+        if days.is_empty() {
+            return SignedDuration::from_hours(8);
+        }
+        SignedDuration::from_mins(days.iter().sum::<i64>() / days.len() as i64)
+    }
+
     fn hours_of(&self, date: Date) -> &[(u16, u16)] {
         match self.holidays.get(&date) {
             Some(h) => h,

@@ -13,6 +13,7 @@ pub mod money;
 pub mod playbook;
 pub mod routing;
 pub mod scoring;
+pub mod sla;
 
 pub use email::Email;
 pub use instant::Instant;

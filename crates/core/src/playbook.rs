@@ -681,11 +681,22 @@ impl Playbook {
             );
         }
         let r = &self.routing;
-        if !(r.skip_if_off_hours_longer_than_hours.is_finite() && r.skip_if_off_hours_longer_than_hours >= 0.0) {
-            bad(vec![Seg::Key("routing"), Seg::Key("skip_if_off_hours_longer_than_hours")], "must be a number of hours ≥ 0".into());
+        if !(r.skip_if_off_hours_longer_than_hours.is_finite()
+            && r.skip_if_off_hours_longer_than_hours >= 0.0)
+        {
+            bad(
+                vec![
+                    Seg::Key("routing"),
+                    Seg::Key("skip_if_off_hours_longer_than_hours"),
+                ],
+                "must be a number of hours ≥ 0".into(),
+            );
         }
         if r.default_capacity == 0 {
-            bad(vec![Seg::Key("routing"), Seg::Key("default_capacity")], "must be at least 1".into());
+            bad(
+                vec![Seg::Key("routing"), Seg::Key("default_capacity")],
+                "must be at least 1".into(),
+            );
         }
         for (i, t) in r.territories.iter().enumerate() {
             let base = vec![Seg::Key("routing"), Seg::Key("territories"), Seg::Index(i)];
