@@ -11,6 +11,7 @@ pub mod invalid;
 pub mod lifecycle;
 pub mod money;
 pub mod playbook;
+pub mod reverse_funnel;
 pub mod routing;
 pub mod scoring;
 pub mod sla;
