@@ -61,6 +61,20 @@ pub struct Playbook {
     /// How MQLs are routed to reps.
     #[serde(default)]
     pub routing: crate::routing::RoutingPolicy,
+    /// The company's working calendar: the SLA clocks of a rep without a
+    /// calendar of their own run in it, and its holidays apply to everyone.
+    #[serde(default = "default_calendar")]
+    pub calendar: crate::calendar::CalendarSpec,
+}
+
+fn default_calendar() -> crate::calendar::CalendarSpec {
+    let day = vec!["09:00-17:00".to_string()];
+    crate::calendar::CalendarSpec {
+        time_zone: "UTC".into(),
+        weekly: ["mon", "tue", "wed", "thu", "fri"].iter().map(|d| (d.to_string(), day.clone())).collect(),
+        holidays: vec![],
+        out_of_office: vec![],
+    }
 }
 
 /// Which team owns a stage (and which team a user belongs to).
@@ -711,6 +725,15 @@ impl Playbook {
                 bad(p, "a territory needs at least one rep".into());
             }
             check_conditions(&t.when, PROFILE_FIELDS, base, &mut bad);
+        }
+
+        if let Err(e) = crate::calendar::WorkingCalendar::from_spec(&self.calendar) {
+            let mut path = vec![Seg::Key("calendar")];
+            // The calendar names its own fields; point at the table.
+            if e.field == "time_zone" {
+                path.push(Seg::Key("time_zone"));
+            }
+            bad(path, format!("{}: {}", e.field, e.message));
         }
 
         let sla = &self.sla;

@@ -425,3 +425,152 @@ pub struct TokenOwner {
     pub token_id: i64,
     pub user: User,
 }
+
+/// An MQL handed to sales: who has it, why, and what they decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Handoff {
+    pub id: i64,
+    pub contact_id: i64,
+    /// The stage change into MQL that created it.
+    pub mql_change_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub assigned_at: Option<Instant>,
+    /// `account_owner`, `territory`, `round_robin`, `unassigned` or `reassigned`.
+    pub route_rule: String,
+    pub route_reason: String,
+    /// `accepted` or `rejected`; absent while open.
+    pub decision: Option<String>,
+    pub decided_at: Option<Instant>,
+    pub decided_by: Option<i64>,
+    pub reason_code: Option<String>,
+    pub decision_note: Option<String>,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+impl FromRow for Handoff {
+    const COLUMNS: &'static str = "id, contact_id, mql_change_id, assignee_id, assigned_at, route_rule, route_reason, decision, decided_at, decided_by, reason_code, decision_note, created_at, updated_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Handoff {
+            id: get(r, "id")?,
+            contact_id: get(r, "contact_id")?,
+            mql_change_id: get(r, "mql_change_id")?,
+            assignee_id: get(r, "assignee_id")?,
+            assigned_at: opt_instant(r, "assigned_at")?,
+            route_rule: get(r, "route_rule")?,
+            route_reason: get(r, "route_reason")?,
+            decision: get(r, "decision")?,
+            decided_at: opt_instant(r, "decided_at")?,
+            decided_by: get(r, "decided_by")?,
+            reason_code: get(r, "reason_code")?,
+            decision_note: get(r, "decision_note")?,
+            created_at: instant(r, "created_at")?,
+            updated_at: instant(r, "updated_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct HandoffAssignment {
+    pub id: i64,
+    pub handoff_id: i64,
+    pub user_id: Option<i64>,
+    pub assigned_at: Instant,
+    pub actor: String,
+    pub actor_user_id: Option<i64>,
+    pub rule: String,
+    pub reason: String,
+}
+
+impl FromRow for HandoffAssignment {
+    const COLUMNS: &'static str = "id, handoff_id, user_id, assigned_at, actor, actor_user_id, rule, reason";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(HandoffAssignment {
+            id: get(r, "id")?,
+            handoff_id: get(r, "handoff_id")?,
+            user_id: get(r, "user_id")?,
+            assigned_at: instant(r, "assigned_at")?,
+            actor: get(r, "actor")?,
+            actor_user_id: get(r, "actor_user_id")?,
+            rule: get(r, "rule")?,
+            reason: get(r, "reason")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SlaEvent {
+    pub id: i64,
+    pub handoff_id: i64,
+    pub clock: String,
+    pub state: String,
+    pub at: Instant,
+    pub recorded_at: Instant,
+}
+
+impl FromRow for SlaEvent {
+    const COLUMNS: &'static str = "id, handoff_id, clock, state, at, recorded_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(SlaEvent {
+            id: get(r, "id")?,
+            handoff_id: get(r, "handoff_id")?,
+            clock: get(r, "clock")?,
+            state: get(r, "state")?,
+            at: instant(r, "at")?,
+            recorded_at: instant(r, "recorded_at")?,
+        })
+    }
+}
+
+/// A rep's routing weight, cap and calendar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RepSettings {
+    pub user_id: i64,
+    pub weight: i64,
+    pub capacity: Option<i64>,
+    /// JSON of a calendar spec; absent = the playbook's calendar.
+    pub calendar: Option<String>,
+    pub routing_tag: f64,
+}
+
+impl FromRow for RepSettings {
+    const COLUMNS: &'static str = "user_id, weight, capacity, calendar, routing_tag";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(RepSettings {
+            user_id: get(r, "user_id")?,
+            weight: get(r, "weight")?,
+            capacity: get(r, "capacity")?,
+            calendar: get(r, "calendar")?,
+            routing_tag: get(r, "routing_tag")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OutOfOffice {
+    pub id: i64,
+    pub user_id: i64,
+    pub starts_at: Instant,
+    pub ends_at: Instant,
+    pub note: Option<String>,
+    pub created_at: Instant,
+}
+
+impl FromRow for OutOfOffice {
+    const COLUMNS: &'static str = "id, user_id, starts_at, ends_at, note, created_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(OutOfOffice {
+            id: get(r, "id")?,
+            user_id: get(r, "user_id")?,
+            starts_at: instant(r, "starts_at")?,
+            ends_at: instant(r, "ends_at")?,
+            note: get(r, "note")?,
+            created_at: instant(r, "created_at")?,
+        })
+    }
+}
