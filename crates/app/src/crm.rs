@@ -657,6 +657,9 @@ impl App {
             self.now(),
         )
         .await?;
+        if to == Stage::Mql {
+            crate::handoffs::open_handoff(&mut tx, &playbook, &c, &change, self.now()).await?;
+        }
         tx.commit()
             .await
             .map_err(smarketing_store::StoreError::from)?;

@@ -7,6 +7,7 @@ pub mod crm;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod handoffs;
 pub mod import;
 pub mod input;
 pub mod people;

@@ -24,6 +24,8 @@ pub struct TouchOutcome {
     pub contact_created: bool,
     /// The move to MQL this touch caused, if any.
     pub stage_change: Option<StageChange>,
+    /// The handoff that move opened.
+    pub handoff_id: Option<i64>,
     pub fit_score: Option<i64>,
     pub engagement_score: Option<f64>,
 }
@@ -233,6 +235,7 @@ async fn record_one(
             touchpoint: touch,
             contact_created,
             stage_change: None,
+            handoff_id: None,
             fit_score: None,
             engagement_score: None,
         });
@@ -265,7 +268,15 @@ async fn record_one(
         ),
         _ => None,
     };
+    // A new MQL is handed to sales at once.
+    let handoff = match &stage_change {
+        Some(change) => {
+            crate::handoffs::open_handoff(conn, playbook, &contact, change, now).await?
+        }
+        None => None,
+    };
     Ok(TouchOutcome {
+        handoff_id: handoff.map(|h| h.id),
         touchpoint: touch,
         contact_created,
         stage_change,

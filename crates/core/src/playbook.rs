@@ -71,7 +71,10 @@ fn default_calendar() -> crate::calendar::CalendarSpec {
     let day = vec!["09:00-17:00".to_string()];
     crate::calendar::CalendarSpec {
         time_zone: "UTC".into(),
-        weekly: ["mon", "tue", "wed", "thu", "fri"].iter().map(|d| (d.to_string(), day.clone())).collect(),
+        weekly: ["mon", "tue", "wed", "thu", "fri"]
+            .iter()
+            .map(|d| (d.to_string(), day.clone()))
+            .collect(),
         holidays: vec![],
         out_of_office: vec![],
     }

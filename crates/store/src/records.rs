@@ -485,7 +485,8 @@ pub struct HandoffAssignment {
 }
 
 impl FromRow for HandoffAssignment {
-    const COLUMNS: &'static str = "id, handoff_id, user_id, assigned_at, actor, actor_user_id, rule, reason";
+    const COLUMNS: &'static str =
+        "id, handoff_id, user_id, assigned_at, actor, actor_user_id, rule, reason";
     fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
         Ok(HandoffAssignment {
             id: get(r, "id")?,

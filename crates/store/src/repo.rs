@@ -786,7 +786,15 @@ impl Table for Handoff {
 
 impl Table for HandoffAssignment {
     const TABLE: &'static str = "handoff_assignments";
-    const WRITE: &'static [&'static str] = &["handoff_id", "user_id", "assigned_at", "actor", "actor_user_id", "rule", "reason"];
+    const WRITE: &'static [&'static str] = &[
+        "handoff_id",
+        "user_id",
+        "assigned_at",
+        "actor",
+        "actor_user_id",
+        "rule",
+        "reason",
+    ];
     fn id(&self) -> i64 {
         self.id
     }
@@ -805,35 +813,62 @@ impl Table for HandoffAssignment {
 
 impl Table for OutOfOffice {
     const TABLE: &'static str = "out_of_office";
-    const WRITE: &'static [&'static str] = &["user_id", "starts_at", "ends_at", "note", "created_at"];
+    const WRITE: &'static [&'static str] =
+        &["user_id", "starts_at", "ends_at", "note", "created_at"];
     fn id(&self) -> i64 {
         self.id
     }
     fn write_args(&self) -> Vec<Arg> {
-        vec![self.user_id.into(), ms(self.starts_at), ms(self.ends_at), self.note.clone().into(), ms(self.created_at)]
+        vec![
+            self.user_id.into(),
+            ms(self.starts_at),
+            ms(self.ends_at),
+            self.note.clone().into(),
+            ms(self.created_at),
+        ]
     }
 }
 
 /// Routing settings of every user who has them.
 pub async fn rep_settings(conn: &mut AnyConnection) -> Result<Vec<RepSettings>, StoreError> {
-    let sql = format!("SELECT {} FROM rep_settings ORDER BY user_id", RepSettings::COLUMNS);
+    let sql = format!(
+        "SELECT {} FROM rep_settings ORDER BY user_id",
+        RepSettings::COLUMNS
+    );
     fetch(conn, &sql, &[]).await
 }
 
 /// Creates or replaces a rep's weight, cap and calendar (keeping the tag).
-pub async fn upsert_rep_settings(conn: &mut AnyConnection, user_id: i64, weight: i64, capacity: Option<i64>, calendar: Option<&str>) -> Result<RepSettings, StoreError> {
+pub async fn upsert_rep_settings(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    weight: i64,
+    capacity: Option<i64>,
+    calendar: Option<&str>,
+) -> Result<RepSettings, StoreError> {
     let sql = format!(
         "INSERT INTO rep_settings (user_id, weight, capacity, calendar, routing_tag) VALUES ($1, $2, $3, $4, 0) \
          ON CONFLICT (user_id) DO UPDATE SET weight = excluded.weight, capacity = excluded.capacity, calendar = excluded.calendar \
          RETURNING {}",
         RepSettings::COLUMNS
     );
-    let row = sqlx::query(&sql).bind(user_id).bind(weight).bind(capacity).bind(calendar.map(str::to_string)).fetch_one(conn).await?;
+    let row = sqlx::query(&sql)
+        .bind(user_id)
+        .bind(weight)
+        .bind(capacity)
+        .bind(calendar.map(str::to_string))
+        .fetch_one(conn)
+        .await?;
     RepSettings::from_row(&row)
 }
 
 /// Stores a rep's new fair-queueing tag and the team's virtual time.
-pub async fn save_routing_tags(conn: &mut AnyConnection, user_id: i64, tag: f64, virtual_time: f64) -> Result<(), StoreError> {
+pub async fn save_routing_tags(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    tag: f64,
+    virtual_time: f64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO rep_settings (user_id, weight, routing_tag) VALUES ($1, 1, $2) ON CONFLICT (user_id) DO UPDATE SET routing_tag = excluded.routing_tag",
     )
@@ -850,18 +885,32 @@ pub async fn save_routing_tags(conn: &mut AnyConnection, user_id: i64, tag: f64,
 
 pub async fn virtual_time(conn: &mut AnyConnection) -> Result<f64, StoreError> {
     use sqlx::Row;
-    let row = sqlx::query("SELECT virtual_time FROM routing_state WHERE id = 1").fetch_optional(conn).await?;
-    Ok(row.map(|r| r.try_get::<f64, _>(0)).transpose()?.unwrap_or(0.0))
+    let row = sqlx::query("SELECT virtual_time FROM routing_state WHERE id = 1")
+        .fetch_optional(conn)
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<f64, _>(0))
+        .transpose()?
+        .unwrap_or(0.0))
 }
 
 /// Absences that overlap `[from, to)`.
-pub async fn out_of_office_between(conn: &mut AnyConnection, from: Instant, to: Instant) -> Result<Vec<OutOfOffice>, StoreError> {
-    let sql = format!("SELECT {} FROM out_of_office WHERE starts_at < $1 AND ends_at > $2 ORDER BY user_id, starts_at", OutOfOffice::COLUMNS);
+pub async fn out_of_office_between(
+    conn: &mut AnyConnection,
+    from: Instant,
+    to: Instant,
+) -> Result<Vec<OutOfOffice>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM out_of_office WHERE starts_at < $1 AND ends_at > $2 ORDER BY user_id, starts_at",
+        OutOfOffice::COLUMNS
+    );
     fetch(conn, &sql, &[to.millis().into(), from.millis().into()]).await
 }
 
 /// Open handoffs per assignee.
-pub async fn open_handoff_counts(conn: &mut AnyConnection) -> Result<std::collections::HashMap<i64, i64>, StoreError> {
+pub async fn open_handoff_counts(
+    conn: &mut AnyConnection,
+) -> Result<std::collections::HashMap<i64, i64>, StoreError> {
     use sqlx::Row;
     let rows = sqlx::query("SELECT assignee_id, COUNT(*) FROM handoffs WHERE decision IS NULL AND assignee_id IS NOT NULL GROUP BY assignee_id")
         .fetch_all(conn)
@@ -872,23 +921,48 @@ pub async fn open_handoff_counts(conn: &mut AnyConnection) -> Result<std::collec
         .map_err(StoreError::from_sqlx)
 }
 
-pub async fn open_handoff_of_contact(conn: &mut AnyConnection, contact_id: i64) -> Result<Option<Handoff>, StoreError> {
-    let sql = format!("SELECT {} FROM handoffs WHERE contact_id = $1 AND decision IS NULL", Handoff::COLUMNS);
+pub async fn open_handoff_of_contact(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+) -> Result<Option<Handoff>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM handoffs WHERE contact_id = $1 AND decision IS NULL",
+        Handoff::COLUMNS
+    );
     Ok(fetch(conn, &sql, &[contact_id.into()]).await?.pop())
 }
 
-pub async fn assignments_of(conn: &mut AnyConnection, handoff_id: i64) -> Result<Vec<HandoffAssignment>, StoreError> {
-    let sql = format!("SELECT {} FROM handoff_assignments WHERE handoff_id = $1 ORDER BY assigned_at, id", HandoffAssignment::COLUMNS);
+pub async fn assignments_of(
+    conn: &mut AnyConnection,
+    handoff_id: i64,
+) -> Result<Vec<HandoffAssignment>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM handoff_assignments WHERE handoff_id = $1 ORDER BY assigned_at, id",
+        HandoffAssignment::COLUMNS
+    );
     fetch(conn, &sql, &[handoff_id.into()]).await
 }
 
-pub async fn sla_events_of(conn: &mut AnyConnection, handoff_id: i64) -> Result<Vec<SlaEvent>, StoreError> {
-    let sql = format!("SELECT {} FROM sla_events WHERE handoff_id = $1 ORDER BY at, id", SlaEvent::COLUMNS);
+pub async fn sla_events_of(
+    conn: &mut AnyConnection,
+    handoff_id: i64,
+) -> Result<Vec<SlaEvent>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM sla_events WHERE handoff_id = $1 ORDER BY at, id",
+        SlaEvent::COLUMNS
+    );
     fetch(conn, &sql, &[handoff_id.into()]).await
 }
 
 /// Records a clock change once; returns whether it was new.
-pub async fn record_sla_event(conn: &mut AnyConnection, handoff_id: i64, clock: &str, state: &str, at: Instant, now: Instant) -> Result<bool, StoreError> {
+pub async fn record_sla_event(
+    conn: &mut AnyConnection,
+    handoff_id: i64,
+    clock: &str,
+    state: &str,
+    at: Instant,
+    now: Instant,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO sla_events (handoff_id, clock, state, at, recorded_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (handoff_id, clock, state, at) DO NOTHING",

@@ -2,6 +2,7 @@
 //! SMARKETING_TEST_DATABASE_URL is set.
 
 mod demo;
+mod handoffs;
 mod import;
 mod lifecycle;
 mod touches;

@@ -3,6 +3,7 @@
 
 mod api;
 mod errors;
+mod handoffs;
 mod openapi;
 
 use axum::body::Body;
@@ -41,6 +42,22 @@ impl TestApi {
             method,
             uri,
             body.map(|b| ("application/json", b.to_string())),
+        )
+        .await
+    }
+
+    /// Sends a JSON request with the sales member's token.
+    pub async fn member(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Value,
+    ) -> (StatusCode, String, Value) {
+        self.call_as(
+            Some(&self.member_token),
+            method,
+            uri,
+            Some(("application/json", body.to_string())),
         )
         .await
     }

@@ -33,6 +33,14 @@ async fn the_document_lists_every_route_and_only_those() {
         ("/api/v1/playbook/diff", vec!["get"]),
         ("/api/v1/users", vec!["get", "post"]),
         ("/api/v1/me", vec!["get"]),
+        ("/api/v1/users/{id}/rep-settings", vec!["put"]),
+        ("/api/v1/users/{id}/out-of-office", vec!["post"]),
+        ("/api/v1/handoffs", vec!["get"]),
+        ("/api/v1/handoffs/{id}", vec!["get"]),
+        ("/api/v1/handoffs/{id}/accept", vec!["post"]),
+        ("/api/v1/handoffs/{id}/reject", vec!["post"]),
+        ("/api/v1/handoffs/{id}/reassign", vec!["post"]),
+        ("/api/v1/handoffs/{id}/activities", vec!["post"]),
     ];
     assert_eq!(
         paths.len(),

@@ -52,7 +52,10 @@ async fn every_foreign_key_has_an_index() {
                 .fetch_optional(pool)
                 .await
                 .unwrap();
-            assert!(leading.is_some() || rowid.is_some(), "{t}.{col} references another table but no index starts with it");
+            assert!(
+                leading.is_some() || rowid.is_some(),
+                "{t}.{col} references another table but no index starts with it"
+            );
         }
     }
 }
