@@ -3,10 +3,12 @@
 //! The JSON API, the CLI and (later) the web UI all go through here, so they
 //! never disagree.
 
+pub mod agreements;
 pub mod crm;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod goals;
 pub mod handoffs;
 pub mod import;
 pub mod input;
@@ -69,6 +71,8 @@ impl App {
     /// when there is none yet. Safe to call at every start.
     pub async fn prepare(&self) -> Result<(), AppError> {
         self.store.migrate().await?;
-        self.ensure_playbook().await
+        self.ensure_playbook().await?;
+        let (version, playbook) = self.playbook().await?;
+        self.sync_agreement(version, &playbook).await
     }
 }

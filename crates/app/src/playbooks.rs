@@ -95,6 +95,10 @@ impl App {
         let mut conn = self.store().acquire().await?;
         let stored =
             repo::insert_playbook_version(&mut conn, author, note, toml_text, self.now()).await?;
+        drop(conn);
+        // A change of the SLA numbers is a new agreement, pending both sign-offs.
+        let (version, playbook) = self.playbook().await?;
+        self.sync_agreement(version, &playbook).await?;
         Ok(VersionSummary::from(&stored))
     }
 

@@ -98,6 +98,21 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Revenue goals per period.
+    Goal {
+        #[command(subcommand)]
+        command: GoalCommand,
+    },
+    /// The reverse funnel: what a revenue goal needs, stage by stage.
+    Funnel {
+        #[command(subcommand)]
+        command: FunnelCommand,
+    },
+    /// The service level agreement between the teams.
+    Sla {
+        #[command(subcommand)]
+        command: SlaCommand,
+    },
     /// Measure: API latency over real HTTP on loopback (median, p90, p99).
     Bench {
         #[command(subcommand)]
@@ -160,6 +175,47 @@ enum UserCommand {
     },
     /// List users.
     List,
+}
+
+#[derive(Subcommand)]
+enum GoalCommand {
+    /// Set the revenue goal of a period (2026, 2026-Q4 or 2026-11).
+    Set {
+        #[arg(long)]
+        period: String,
+        /// Revenue in whole currency units.
+        #[arg(long)]
+        revenue: i64,
+        /// Share of the revenue marketing sources, in (0, 1].
+        #[arg(long, default_value_t = 1.0)]
+        marketing_share: f64,
+    },
+}
+
+#[derive(Subcommand)]
+enum FunnelCommand {
+    /// Deals, opportunities, SQLs, MQLs and leads needed for a goal, with pacing.
+    Reverse {
+        #[arg(long)]
+        period: String,
+        /// Revenue goal in whole currency units (default: the stored goal).
+        #[arg(long)]
+        goal: Option<i64>,
+        #[arg(long)]
+        marketing_share: Option<f64>,
+        /// Days before the period over which conversion rates are measured.
+        #[arg(long, default_value_t = 365)]
+        trailing_days: u32,
+        /// table or json
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SlaCommand {
+    /// The agreement versions, their summaries and sign-offs.
+    Agreements,
 }
 
 #[derive(Subcommand)]
@@ -421,6 +477,85 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
         }
         Command::Playbook { command } => playbook(command, &cfg).await,
         Command::User { command } => user(command, &cfg).await,
+        Command::Goal {
+            command:
+                GoalCommand::Set {
+                    period,
+                    revenue,
+                    marketing_share,
+                },
+        } => {
+            let app = open(&cfg).await?;
+            let minor = smarketing_core::Money::from_major(revenue, "revenue")
+                .map_err(|e| anyhow!("--revenue: {}", e.message))?
+                .minor();
+            let input = smarketing_app::goals::GoalInput {
+                revenue_minor: minor,
+                marketing_share: Some(marketing_share),
+            };
+            let g = app
+                .set_goal(&period, input, &smarketing_app::crm::Actor::system())
+                .await
+                .map_err(explain)?;
+            println!(
+                "goal for {}: {} (marketing share {:.0} %)",
+                g.period,
+                g.revenue_minor / 100,
+                g.marketing_share * 100.0
+            );
+            Ok(())
+        }
+        Command::Funnel {
+            command:
+                FunnelCommand::Reverse {
+                    period,
+                    goal,
+                    marketing_share,
+                    trailing_days,
+                    format,
+                },
+        } => {
+            let app = open(&cfg).await?;
+            let q = smarketing_app::goals::ReverseFunnelQuery {
+                goal_minor: goal
+                    .map(|g| smarketing_core::Money::from_major(g, "goal").map(|m| m.minor()))
+                    .transpose()
+                    .map_err(|e| anyhow!("--goal: {}", e.message))?,
+                marketing_share,
+                trailing_days: Some(trailing_days),
+                ..Default::default()
+            };
+            let r = app.reverse_funnel(&period, &q).await.map_err(explain)?;
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&r)?),
+                "table" => print_reverse_funnel(&r),
+                other => bail!("--format: {other:?} is not a format; use table or json"),
+            }
+            Ok(())
+        }
+        Command::Sla {
+            command: SlaCommand::Agreements,
+        } => {
+            let app = open(&cfg).await?;
+            for a in app.agreements().await? {
+                let who = |s: &Option<smarketing_store::SlaSignoff>| {
+                    s.as_ref()
+                        .map(|s| format!("user {} at {}", s.user_id, s.signed_at))
+                        .unwrap_or_else(|| "not yet".into())
+                };
+                println!(
+                    "version {} ({}), from playbook version {}",
+                    a.version, a.status, a.playbook_version
+                );
+                println!("  {}", a.summary);
+                println!(
+                    "  marketing: {}; sales: {}",
+                    who(&a.marketing_signoff),
+                    who(&a.sales_signoff)
+                );
+            }
+            Ok(())
+        }
         Command::Bench {
             command: BenchCommand::Api { path, requests },
         } => {
@@ -446,6 +581,59 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
         }
         Command::Config { .. } => unreachable!("handled before the runtime starts"),
     }
+}
+
+fn print_reverse_funnel(r: &smarketing_app::goals::ReverseFunnelReport) {
+    let pct = |x: f64| format!("{:.1} %", x * 100.0);
+    println!(
+        "Reverse funnel for {} (goal {} × marketing share {:.0} %, average deal {})",
+        r.period,
+        r.revenue_goal_minor / 100,
+        r.marketing_share * 100.0,
+        r.average_deal_minor / 100
+    );
+    println!(
+        "  rates {} over {} .. {}",
+        r.rates_source, r.window_start, r.window_end
+    );
+    println!("  {:<14} {:>8} {:>12}", "stage", "needed", "converts at");
+    let f = &r.funnel;
+    for (stage, n, rate) in [
+        ("won", f.won, None),
+        (
+            "opportunity",
+            f.opportunities,
+            Some(r.rates.opportunity_to_won),
+        ),
+        ("sql", f.sqls, Some(r.rates.sql_to_opportunity)),
+        ("mql", f.mqls, Some(r.rates.mql_to_sql)),
+        ("lead", f.leads, Some(r.rates.lead_to_mql)),
+    ] {
+        println!(
+            "  {:<14} {:>8} {:>12}",
+            stage,
+            n,
+            rate.map(pct).unwrap_or_default()
+        );
+    }
+    let p = &r.mql_pacing;
+    let or_dash = |x: Option<String>| x.unwrap_or_else(|| "-".into());
+    println!(
+        "  MQL commitment {}: delivered {}, expected to date {:.1}, pace {}, projection {}",
+        r.mql_commitment,
+        p.delivered,
+        p.expected_to_date,
+        or_dash(p.pace.map(|x| format!("{:.0} %", x * 100.0))),
+        or_dash(p.projection.map(|x| format!("{x:.0}")))
+    );
+    println!(
+        "  acceptance {} (minimum {:.0} %); agreement in force: {}",
+        or_dash(r.acceptance_rate.map(|x| format!("{:.0} %", x * 100.0))),
+        r.min_acceptance_rate * 100.0,
+        r.agreement_in_force
+            .map(|v| format!("version {v}"))
+            .unwrap_or_else(|| "none signed yet".into())
+    );
 }
 
 fn describe_location(url: &str) -> String {

@@ -224,6 +224,10 @@ impl WorkingCalendar {
         SignedDuration::from_mins(days.iter().sum::<i64>() / days.len() as i64)
     }
 
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
     fn hours_of(&self, date: Date) -> &[(u16, u16)] {
         match self.holidays.get(&date) {
             Some(h) => h,

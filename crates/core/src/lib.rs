@@ -10,6 +10,7 @@ pub mod instant;
 pub mod invalid;
 pub mod lifecycle;
 pub mod money;
+pub mod period;
 pub mod playbook;
 pub mod reverse_funnel;
 pub mod routing;

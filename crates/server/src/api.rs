@@ -58,6 +58,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reject_handoff))
         .routes(routes!(reassign_handoff))
         .routes(routes!(log_handoff_activity))
+        .routes(routes!(set_goal))
+        .routes(routes!(reverse_funnel))
+        .routes(routes!(list_agreements))
+        .routes(routes!(sign_agreement))
 }
 
 // ---------------- accounts ----------------
@@ -727,6 +731,56 @@ async fn log_handoff_activity(
                 .log_handoff_activity(path_id(&id, "handoff")?, input, &a.actor())
                 .await?,
         ),
+    ))
+}
+
+// ---------------- goals and the agreement ----------------
+
+#[utoipa::path(put, path = "/api/v1/goals/{period}", tag = "goals", params(("period" = String, Path, description = "2026, 2026-Q4 or 2026-11")), request_body = smarketing_app::goals::GoalInput,
+    responses((status = 200, body = smarketing_store::Goal), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn set_goal(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(period): Path<String>,
+    ApiJson(input): ApiJson<smarketing_app::goals::GoalInput>,
+) -> Res<smarketing_store::Goal> {
+    Ok(Json(s.app.set_goal(&period, input, &a.actor()).await?))
+}
+
+/// The reverse funnel of a period: the deals, opportunities, SQLs, MQLs and
+/// leads the revenue goal needs, marketing's MQL commitment and pacing.
+#[utoipa::path(get, path = "/api/v1/goals/{period}/reverse-funnel", tag = "goals",
+    params(("period" = String, Path, description = "2026, 2026-Q4 or 2026-11"), smarketing_app::goals::ReverseFunnelQuery),
+    responses((status = 200, body = smarketing_app::goals::ReverseFunnelReport), (status = 422, body = Problem)))]
+async fn reverse_funnel(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(period): Path<String>,
+    ApiQuery(q): ApiQuery<smarketing_app::goals::ReverseFunnelQuery>,
+) -> Res<smarketing_app::goals::ReverseFunnelReport> {
+    Ok(Json(s.app.reverse_funnel(&period, &q).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/sla/agreements", tag = "sla", responses((status = 200, body = Vec<smarketing_app::agreements::AgreementView>)))]
+async fn list_agreements(
+    State(s): State<AppState>,
+    _a: Auth,
+) -> Res<Vec<smarketing_app::agreements::AgreementView>> {
+    Ok(Json(s.app.agreements().await?))
+}
+
+/// Signs the latest agreement for the caller's team (managers and admins).
+#[utoipa::path(post, path = "/api/v1/sla/agreements/{version}/sign", tag = "sla", params(("version" = i64, Path)),
+    responses((status = 200, body = smarketing_app::agreements::AgreementView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn sign_agreement(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(v): Path<String>,
+) -> Res<smarketing_app::agreements::AgreementView> {
+    Ok(Json(
+        s.app
+            .sign_agreement(path_id(&v, "agreement")?, &a.0)
+            .await?,
     ))
 }
 

@@ -575,3 +575,82 @@ impl FromRow for OutOfOffice {
         })
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Goal {
+    pub id: i64,
+    /// `2026`, `2026-Q4` or `2026-11`.
+    pub period: String,
+    pub revenue_minor: i64,
+    /// Share of the revenue marketing sources (0 to 1].
+    pub marketing_share: f64,
+    pub created_by: Option<i64>,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+}
+
+impl FromRow for Goal {
+    const COLUMNS: &'static str =
+        "id, period, revenue_minor, marketing_share, created_by, created_at, updated_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Goal {
+            id: get(r, "id")?,
+            period: get(r, "period")?,
+            revenue_minor: get(r, "revenue_minor")?,
+            marketing_share: get(r, "marketing_share")?,
+            created_by: get(r, "created_by")?,
+            created_at: instant(r, "created_at")?,
+            updated_at: instant(r, "updated_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SlaAgreement {
+    pub id: i64,
+    pub version: i64,
+    pub playbook_version: i64,
+    /// JSON of the SLA numbers.
+    pub policy: String,
+    pub summary: String,
+    pub created_at: Instant,
+}
+
+impl FromRow for SlaAgreement {
+    const COLUMNS: &'static str = "id, version, playbook_version, policy, summary, created_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(SlaAgreement {
+            id: get(r, "id")?,
+            version: get(r, "version")?,
+            playbook_version: get(r, "playbook_version")?,
+            policy: get(r, "policy")?,
+            summary: get(r, "summary")?,
+            created_at: instant(r, "created_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SlaSignoff {
+    pub id: i64,
+    pub agreement_id: i64,
+    pub team: String,
+    pub user_id: i64,
+    pub signed_at: Instant,
+}
+
+impl FromRow for SlaSignoff {
+    const COLUMNS: &'static str = "id, agreement_id, team, user_id, signed_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(SlaSignoff {
+            id: get(r, "id")?,
+            agreement_id: get(r, "agreement_id")?,
+            team: get(r, "team")?,
+            user_id: get(r, "user_id")?,
+            signed_at: instant(r, "signed_at")?,
+        })
+    }
+}

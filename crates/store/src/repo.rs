@@ -976,3 +976,152 @@ pub async fn record_sla_event(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Creates or replaces the goal of a period.
+pub async fn upsert_goal(
+    conn: &mut AnyConnection,
+    period: &str,
+    revenue_minor: i64,
+    marketing_share: f64,
+    user_id: Option<i64>,
+    now: Instant,
+) -> Result<Goal, StoreError> {
+    let sql = format!(
+        "INSERT INTO goals (period, revenue_minor, marketing_share, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
+         ON CONFLICT (period) DO UPDATE SET revenue_minor = excluded.revenue_minor, marketing_share = excluded.marketing_share, updated_at = excluded.updated_at \
+         RETURNING {}",
+        Goal::COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(period)
+        .bind(revenue_minor)
+        .bind(marketing_share)
+        .bind(user_id)
+        .bind(now.millis())
+        .fetch_one(conn)
+        .await?;
+    Goal::from_row(&row)
+}
+
+pub async fn goal(conn: &mut AnyConnection, period: &str) -> Result<Option<Goal>, StoreError> {
+    let sql = format!("SELECT {} FROM goals WHERE period = $1", Goal::COLUMNS);
+    Ok(fetch(conn, &sql, &[period.into()]).await?.pop())
+}
+
+/// Distinct contacts that entered each stage in `[from, to)`.
+pub async fn stage_reach(
+    conn: &mut AnyConnection,
+    from: Instant,
+    to: Instant,
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT to_stage, COUNT(DISTINCT contact_id) FROM stage_changes WHERE changed_at >= $1 AND changed_at < $2 GROUP BY to_stage")
+        .bind(from.millis())
+        .bind(to.millis())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from_sqlx)
+}
+
+/// Number and total amount of deals won in `[from, to)`.
+pub async fn won_deals(
+    conn: &mut AnyConnection,
+    from: Instant,
+    to: Instant,
+) -> Result<(i64, i64), StoreError> {
+    use sqlx::Row;
+    // SUM of a BIGINT is NUMERIC on PostgreSQL; cast so both backends return an integer.
+    let row = sqlx::query(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM deals WHERE status = 'won' AND closed_at >= $1 AND closed_at < $2",
+    )
+    .bind(from.millis())
+    .bind(to.millis())
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
+}
+
+/// Handoffs decided in `[from, to)`: (accepted, rejected).
+pub async fn handoff_decisions(
+    conn: &mut AnyConnection,
+    from: Instant,
+    to: Instant,
+) -> Result<(i64, i64), StoreError> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT COALESCE(SUM(CASE WHEN decision = 'accepted' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN decision = 'rejected' THEN 1 ELSE 0 END), 0) \
+         FROM handoffs WHERE decided_at >= $1 AND decided_at < $2",
+    )
+    .bind(from.millis())
+    .bind(to.millis())
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
+}
+
+pub async fn sla_agreements(conn: &mut AnyConnection) -> Result<Vec<SlaAgreement>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM sla_agreements ORDER BY version",
+        SlaAgreement::COLUMNS
+    );
+    fetch(conn, &sql, &[]).await
+}
+
+pub async fn insert_sla_agreement(
+    conn: &mut AnyConnection,
+    playbook_version: i64,
+    policy: &str,
+    summary: &str,
+    now: Instant,
+) -> Result<SlaAgreement, StoreError> {
+    use sqlx::Row;
+    let next: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM sla_agreements")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    let sql = format!(
+        "INSERT INTO sla_agreements (version, playbook_version, policy, summary, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+        SlaAgreement::COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(next)
+        .bind(playbook_version)
+        .bind(policy)
+        .bind(summary)
+        .bind(now.millis())
+        .fetch_one(conn)
+        .await?;
+    SlaAgreement::from_row(&row)
+}
+
+pub async fn sla_signoffs(conn: &mut AnyConnection) -> Result<Vec<SlaSignoff>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM sla_signoffs ORDER BY agreement_id, signed_at",
+        SlaSignoff::COLUMNS
+    );
+    fetch(conn, &sql, &[]).await
+}
+
+pub async fn insert_sla_signoff(
+    conn: &mut AnyConnection,
+    agreement_id: i64,
+    team: &str,
+    user_id: i64,
+    now: Instant,
+) -> Result<SlaSignoff, StoreError> {
+    let sql = format!(
+        "INSERT INTO sla_signoffs (agreement_id, team, user_id, signed_at) VALUES ($1, $2, $3, $4) RETURNING {}",
+        SlaSignoff::COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(agreement_id)
+        .bind(team)
+        .bind(user_id)
+        .bind(now.millis())
+        .fetch_one(conn)
+        .await?;
+    SlaSignoff::from_row(&row)
+}

@@ -2,6 +2,7 @@
 //! SMARKETING_TEST_DATABASE_URL is set.
 
 mod demo;
+mod goals;
 mod handoffs;
 mod import;
 mod lifecycle;

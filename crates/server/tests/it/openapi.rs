@@ -41,6 +41,10 @@ async fn the_document_lists_every_route_and_only_those() {
         ("/api/v1/handoffs/{id}/reject", vec!["post"]),
         ("/api/v1/handoffs/{id}/reassign", vec!["post"]),
         ("/api/v1/handoffs/{id}/activities", vec!["post"]),
+        ("/api/v1/goals/{period}", vec!["put"]),
+        ("/api/v1/goals/{period}/reverse-funnel", vec!["get"]),
+        ("/api/v1/sla/agreements", vec!["get"]),
+        ("/api/v1/sla/agreements/{version}/sign", vec!["post"]),
     ];
     assert_eq!(
         paths.len(),
@@ -63,7 +67,10 @@ async fn the_document_lists_every_route_and_only_those() {
         assert_eq!(got, methods, "{path}");
         // Every documented route answers (401 without a token, never 404/405).
         for m in &methods {
-            let concrete = path.replace("{id}", "1").replace("{version}", "1");
+            let concrete = path
+                .replace("{id}", "1")
+                .replace("{version}", "1")
+                .replace("{period}", "2026-Q4");
             let (s, _, _) = api.call_as(None, &m.to_uppercase(), &concrete, None).await;
             assert_eq!(s, StatusCode::UNAUTHORIZED, "{m} {concrete}");
         }

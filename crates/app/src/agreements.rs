@@ -1,0 +1,175 @@
+//! The SLA as an agreement both teams sign: each change of the playbook's SLA
+//! numbers is a new version with a generated summary, pending until a
+//! marketing lead and a sales lead have both signed it.
+
+use crate::{App, AppError};
+use serde::Serialize;
+use smarketing_core::playbook::SlaPolicy;
+use smarketing_core::sla::agreement_summary;
+use smarketing_core::{Instant, Invalid, Playbook};
+use smarketing_store::{SlaAgreement, SlaSignoff, User, repo};
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgreementView {
+    pub version: i64,
+    pub playbook_version: i64,
+    pub summary: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub policy: serde_json::Value,
+    /// `pending` (awaiting a sign-off), `in_force` or `superseded`.
+    pub status: String,
+    pub marketing_signoff: Option<SlaSignoff>,
+    pub sales_signoff: Option<SlaSignoff>,
+    pub created_at: Instant,
+}
+
+fn views(agreements: Vec<SlaAgreement>, signoffs: &[SlaSignoff]) -> Vec<AgreementView> {
+    let signed = |id: i64, team: &str| {
+        signoffs
+            .iter()
+            .find(|s| s.agreement_id == id && s.team == team)
+            .cloned()
+    };
+    let in_force = agreements
+        .iter()
+        .rev()
+        .find(|a| signed(a.id, "marketing").is_some() && signed(a.id, "sales").is_some())
+        .map(|a| a.version);
+    agreements
+        .into_iter()
+        .map(|a| AgreementView {
+            status: match in_force {
+                Some(v) if v == a.version => "in_force",
+                Some(v) if a.version < v => "superseded",
+                _ => "pending",
+            }
+            .into(),
+            marketing_signoff: signed(a.id, "marketing"),
+            sales_signoff: signed(a.id, "sales"),
+            policy: serde_json::from_str(&a.policy).unwrap_or(serde_json::Value::Null),
+            version: a.version,
+            playbook_version: a.playbook_version,
+            summary: a.summary,
+            created_at: a.created_at,
+        })
+        .collect()
+}
+
+impl App {
+    /// Adds an agreement version when the playbook's SLA numbers differ from
+    /// the latest agreement's.
+    pub(crate) async fn sync_agreement(
+        &self,
+        playbook_version: i64,
+        playbook: &Playbook,
+    ) -> Result<(), AppError> {
+        let mut conn = self.store().acquire().await?;
+        let latest = repo::sla_agreements(&mut conn).await?.pop();
+        let same = latest
+            .as_ref()
+            .and_then(|a| serde_json::from_str::<SlaPolicy>(&a.policy).ok())
+            .is_some_and(|p| p == playbook.sla);
+        if !same {
+            let policy = serde_json::to_string(&playbook.sla).expect("the SLA policy serialises");
+            let summary = agreement_summary(&playbook.sla, None);
+            match repo::insert_sla_agreement(
+                &mut conn,
+                playbook_version,
+                &policy,
+                &summary,
+                self.now(),
+            )
+            .await
+            {
+                // Another process added the same version first.
+                Ok(_) | Err(smarketing_store::StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn agreements(&self) -> Result<Vec<AgreementView>, AppError> {
+        let mut conn = self.store().acquire().await?;
+        let signoffs = repo::sla_signoffs(&mut conn).await?;
+        Ok(views(repo::sla_agreements(&mut conn).await?, &signoffs))
+    }
+
+    /// The version signed by both teams most recently, if any.
+    pub async fn agreement_in_force(&self) -> Result<Option<i64>, AppError> {
+        Ok(self
+            .agreements()
+            .await?
+            .into_iter()
+            .find(|a| a.status == "in_force")
+            .map(|a| a.version))
+    }
+
+    /// Signs the latest agreement for the signer's team. Signers are leads:
+    /// managers or admins of marketing or sales.
+    pub async fn sign_agreement(
+        &self,
+        version: i64,
+        signer: &User,
+    ) -> Result<AgreementView, AppError> {
+        if !matches!(signer.role.as_str(), "manager" | "admin") {
+            return Err(AppError::Forbidden(
+                "the agreement is signed by a marketing lead and a sales lead (managers or admins)"
+                    .into(),
+            ));
+        }
+        let list = self.agreements().await?;
+        let latest = list
+            .last()
+            .ok_or_else(|| AppError::not_found("agreement", version))?;
+        let target = list
+            .iter()
+            .find(|a| a.version == version)
+            .ok_or_else(|| AppError::not_found("agreement", version))?;
+        if target.version != latest.version {
+            return Err(Invalid::new(
+                "superseded",
+                "version",
+                format!(
+                    "version {version} was replaced by version {}; sign that one",
+                    latest.version
+                ),
+            )
+            .into());
+        }
+        let already = match signer.team.as_str() {
+            "marketing" => &target.marketing_signoff,
+            _ => &target.sales_signoff,
+        };
+        if already.is_some() {
+            return Err(AppError::Conflict {
+                what: "sign-off",
+                field: "team".into(),
+            });
+        }
+        let mut conn = self.store().acquire().await?;
+        let agreement_id = repo::sla_agreements(&mut conn)
+            .await?
+            .into_iter()
+            .find(|a| a.version == version)
+            .map(|a| a.id)
+            .expect("listed above");
+        repo::insert_sla_signoff(&mut conn, agreement_id, &signer.team, signer.id, self.now())
+            .await
+            .map_err(|e| match e {
+                smarketing_store::StoreError::Conflict { .. } => AppError::Conflict {
+                    what: "sign-off",
+                    field: "team".into(),
+                },
+                other => other.into(),
+            })?;
+        drop(conn);
+        Ok(self
+            .agreements()
+            .await?
+            .into_iter()
+            .find(|a| a.version == version)
+            .expect("exists"))
+    }
+}

@@ -1,0 +1,261 @@
+//! Marketing's side of the agreement: a revenue goal per period, the reverse
+//! funnel that turns it into an MQL commitment (from conversion rates
+//! measured over a trailing window, or set by hand), and pacing.
+
+use crate::crm::Actor;
+use crate::{App, AppError};
+use serde::{Deserialize, Serialize};
+use smarketing_core::calendar::WorkingCalendar;
+use smarketing_core::period::Period;
+use smarketing_core::reverse_funnel::{Pacing, ReverseFunnel, StageRates, pacing, reverse_funnel};
+use smarketing_core::{Instant, Invalid};
+use smarketing_store::{Goal, repo};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GoalInput {
+    /// Revenue goal in minor units (cents).
+    pub revenue_minor: i64,
+    /// Share of the revenue marketing sources (default 1).
+    pub marketing_share: Option<f64>,
+}
+
+/// Inputs of a reverse-funnel report; anything absent is taken from the
+/// stored goal or measured on the data.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct ReverseFunnelQuery {
+    /// Revenue goal in minor units, instead of the stored goal.
+    pub goal_minor: Option<i64>,
+    pub marketing_share: Option<f64>,
+    /// Average deal size in minor units, instead of the measured one.
+    pub average_deal_minor: Option<i64>,
+    /// Days before the period's start over which rates are measured (default 365).
+    pub trailing_days: Option<u32>,
+    pub lead_to_mql: Option<f64>,
+    pub mql_to_sql: Option<f64>,
+    pub sql_to_opportunity: Option<f64>,
+    pub opportunity_to_won: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReverseFunnelReport {
+    pub period: String,
+    pub period_start: Instant,
+    pub period_end: Instant,
+    pub revenue_goal_minor: i64,
+    pub marketing_share: f64,
+    pub average_deal_minor: i64,
+    pub rates: StageRates,
+    /// `measured` (over `window_start`..`window_end`), `set` or `mixed`.
+    pub rates_source: String,
+    pub window_start: Instant,
+    pub window_end: Instant,
+    pub funnel: ReverseFunnel,
+    /// The MQLs marketing commits to: the agreement's fixed number, or the funnel's.
+    pub mql_commitment: u64,
+    pub mql_pacing: Pacing,
+    pub accepted: i64,
+    pub rejected: i64,
+    pub acceptance_rate: Option<f64>,
+    pub min_acceptance_rate: f64,
+    /// The SLA agreement version in force (signed by both teams), if any.
+    pub agreement_in_force: Option<i64>,
+}
+
+fn rate(num: i64, den: i64, field: &str) -> Result<f64, Invalid> {
+    if den == 0 || num == 0 {
+        return Err(Invalid::new(
+            "not_enough_data",
+            field,
+            format!(
+                "no conversions to measure {field} on in the window; set it by hand or widen trailing_days"
+            ),
+        ));
+    }
+    Ok((num as f64 / den as f64).min(1.0))
+}
+
+impl App {
+    pub async fn set_goal(
+        &self,
+        period: &str,
+        input: GoalInput,
+        actor: &Actor,
+    ) -> Result<Goal, AppError> {
+        if actor.user_id.is_some() && !matches!(actor.role.as_deref(), Some("admin" | "manager")) {
+            return Err(AppError::Forbidden(
+                "only a manager or an admin may set a goal".into(),
+            ));
+        }
+        let period: Period = period.parse()?;
+        if input.revenue_minor < 0 {
+            return Err(Invalid::new(
+                "negative_amount",
+                "revenue_minor",
+                "the revenue goal must not be negative",
+            )
+            .into());
+        }
+        let share = input.marketing_share.unwrap_or(1.0);
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(Invalid::new(
+                "invalid_share",
+                "marketing_share",
+                "marketing's share must be in (0, 1]",
+            )
+            .into());
+        }
+        let mut conn = self.store().acquire().await?;
+        Ok(repo::upsert_goal(
+            &mut conn,
+            &period.to_string(),
+            input.revenue_minor,
+            share,
+            actor.user_id,
+            self.now(),
+        )
+        .await?)
+    }
+
+    /// The reverse funnel of a period with pacing to date.
+    pub async fn reverse_funnel(
+        &self,
+        period: &str,
+        q: &ReverseFunnelQuery,
+    ) -> Result<ReverseFunnelReport, AppError> {
+        let period: Period = period.parse()?;
+        let (_, playbook) = self.playbook().await?;
+        let calendar = WorkingCalendar::from_spec(&playbook.calendar)?;
+        let (start, end) = period.instants(calendar.time_zone());
+        let (start, end) = (Instant::from(start), Instant::from(end));
+        let days = q.trailing_days.unwrap_or(365);
+        if !(1..=3650).contains(&days) {
+            return Err(Invalid::new(
+                "invalid_window",
+                "trailing_days",
+                "trailing_days must be between 1 and 3650",
+            )
+            .into());
+        }
+        let window_end = start.min(self.now());
+        let window_start = Instant::from_millis(window_end.millis() - days as i64 * 86_400_000)?;
+        let mut conn = self.store().acquire().await?;
+        let stored = repo::goal(&mut conn, &period.to_string()).await?;
+        let goal = match (q.goal_minor, &stored) {
+            (Some(g), _) => g,
+            (None, Some(s)) => s.revenue_minor,
+            (None, None) => {
+                return Err(Invalid::new(
+                    "no_goal",
+                    "goal_minor",
+                    format!("no revenue goal is set for {period}; set one or pass goal_minor"),
+                )
+                .into());
+            }
+        };
+        let share = q
+            .marketing_share
+            .or(stored.as_ref().map(|s| s.marketing_share))
+            .unwrap_or(1.0);
+
+        let reach = repo::stage_reach(&mut conn, window_start, window_end).await?;
+        let n = |s: &str| reach.get(s).copied().unwrap_or(0);
+        let measured =
+            |set: Option<f64>, num: i64, den: i64, field: &str| -> Result<(f64, bool), Invalid> {
+                match set {
+                    Some(r) => Ok((r, true)),
+                    None => rate(num, den, field).map(|r| (r, false)),
+                }
+            };
+        let (lead_to_mql, s1) = measured(q.lead_to_mql, n("mql"), n("lead"), "lead_to_mql")?;
+        let (mql_to_sql, s2) = measured(q.mql_to_sql, n("sql"), n("mql"), "mql_to_sql")?;
+        let (sql_to_opportunity, s3) = measured(
+            q.sql_to_opportunity,
+            n("opportunity"),
+            n("sql"),
+            "sql_to_opportunity",
+        )?;
+        let (opportunity_to_won, s4) = measured(
+            q.opportunity_to_won,
+            n("customer"),
+            n("opportunity"),
+            "opportunity_to_won",
+        )?;
+        let set_count = [s1, s2, s3, s4].iter().filter(|s| **s).count();
+        let rates = StageRates {
+            lead_to_mql,
+            mql_to_sql,
+            sql_to_opportunity,
+            opportunity_to_won,
+        };
+        let average_deal = match q.average_deal_minor {
+            Some(a) => a,
+            None => {
+                let (count, sum) = repo::won_deals(&mut conn, window_start, window_end).await?;
+                if count == 0 {
+                    return Err(Invalid::new(
+                        "not_enough_data",
+                        "average_deal_minor",
+                        "no deals were won in the window; set average_deal_minor",
+                    )
+                    .into());
+                }
+                sum / count
+            }
+        };
+        let funnel = reverse_funnel(goal, share, average_deal, rates)?;
+        let commitment = playbook
+            .sla
+            .mql_commitment
+            .map(u64::from)
+            .unwrap_or(funnel.mqls);
+
+        let now = self.now().max(start).min(end);
+        let delivered = repo::stage_reach(&mut conn, start, now)
+            .await?
+            .get("mql")
+            .copied()
+            .unwrap_or(0) as u64;
+        let day = calendar.typical_working_day().as_secs_f64();
+        let elapsed = calendar
+            .working_between(start.timestamp(), now.timestamp())
+            .as_secs_f64()
+            / day;
+        let total = calendar
+            .working_between(start.timestamp(), end.timestamp())
+            .as_secs_f64()
+            / day;
+        let (accepted, rejected) = repo::handoff_decisions(&mut conn, start, now).await?;
+        drop(conn);
+        let agreement_in_force = self.agreement_in_force().await?;
+        Ok(ReverseFunnelReport {
+            period: period.to_string(),
+            period_start: start,
+            period_end: end,
+            revenue_goal_minor: goal,
+            marketing_share: share,
+            average_deal_minor: average_deal,
+            rates,
+            rates_source: match set_count {
+                0 => "measured",
+                4 => "set",
+                _ => "mixed",
+            }
+            .into(),
+            window_start,
+            window_end,
+            funnel,
+            mql_commitment: commitment,
+            mql_pacing: pacing(commitment, delivered, elapsed, total),
+            accepted,
+            rejected,
+            acceptance_rate: (accepted + rejected > 0)
+                .then(|| accepted as f64 / (accepted + rejected) as f64),
+            min_acceptance_rate: playbook.sla.min_acceptance_rate,
+            agreement_in_force,
+        })
+    }
+}

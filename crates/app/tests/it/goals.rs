@@ -1,0 +1,183 @@
+//! The reverse funnel on the sample company, pacing, and the SLA agreement
+//! signed by both teams.
+
+use crate::{apps, shared};
+use smarketing_app::AppError;
+use smarketing_app::crm::Actor;
+use smarketing_app::goals::{GoalInput, ReverseFunnelQuery};
+use smarketing_app::import::{ImportOptions, Quiet};
+use smarketing_app::input::UserInput;
+use smarketing_core::reverse_funnel::{StageRates, reverse_funnel};
+
+#[tokio::test]
+async fn the_goal_becomes_an_mql_commitment() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet)
+            .await
+            .unwrap();
+        let none = app
+            .reverse_funnel("2025-Q1", &ReverseFunnelQuery::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(none, AppError::Invalid(ref i) if i.code == "no_goal"),
+            "{l}: {none:?}"
+        );
+        let manager = app
+            .create_user(UserInput {
+                name: "Mia".into(),
+                email: "mia@x.io".into(),
+                team: "marketing".into(),
+                role: "manager".into(),
+            })
+            .await
+            .unwrap();
+        app.set_goal(
+            "2026-Q1",
+            GoalInput {
+                revenue_minor: 120_000_000,
+                marketing_share: Some(0.8),
+            },
+            &Actor::user(&manager),
+        )
+        .await
+        .unwrap();
+        // Seen from mid-January 2026, two weeks into the quarter.
+        let app = smarketing_app::App::new(
+            app.store().clone(),
+            smarketing_app::Clock::Fixed(
+                smarketing_core::Instant::parse("2026-01-15T12:00:00Z", "t").unwrap(),
+            ),
+        );
+        let q = ReverseFunnelQuery {
+            trailing_days: Some(1500),
+            ..Default::default()
+        };
+        let r = app.reverse_funnel("2026-Q1", &q).await.unwrap();
+        assert_eq!(r.rates_source, "measured");
+        // Over a window holding the whole sample, the flow ratios are the sample's.
+        assert!(
+            (r.rates.lead_to_mql - 954.0 / 3000.0).abs() < 1e-12,
+            "{l}: {:?}",
+            r.rates
+        );
+        assert!((r.rates.opportunity_to_won - 127.0 / 326.0).abs() < 1e-12);
+        assert_eq!(r.average_deal_minor, 5_780_812 * 100 / 127);
+        let expected = reverse_funnel(120_000_000, 0.8, r.average_deal_minor, r.rates).unwrap();
+        assert_eq!(r.funnel, expected);
+        assert_eq!(r.mql_commitment, expected.mqls);
+        assert_eq!(r.agreement_in_force, None, "nobody has signed yet");
+        // Two weeks in: no MQLs yet against a pro-rata share of the commitment.
+        assert_eq!(r.mql_pacing.delivered, 0);
+        assert!(
+            r.mql_pacing.expected_to_date > 0.0
+                && r.mql_pacing.expected_to_date < expected.mqls as f64 / 4.0,
+            "{l}: {:?}",
+            r.mql_pacing
+        );
+        assert_eq!(r.mql_pacing.pace, Some(0.0));
+
+        let set = ReverseFunnelQuery {
+            goal_minor: Some(300),
+            average_deal_minor: Some(100),
+            lead_to_mql: Some(0.1),
+            mql_to_sql: Some(0.5),
+            sql_to_opportunity: Some(0.5),
+            opportunity_to_won: Some(0.5),
+            marketing_share: Some(1.0),
+            ..Default::default()
+        };
+        let r = app.reverse_funnel("2026-Q1", &set).await.unwrap();
+        assert_eq!(r.rates_source, "set");
+        assert_eq!((r.funnel.won, r.funnel.mqls, r.funnel.leads), (3, 24, 240));
+        let bad = app.reverse_funnel("2025-Q5", &set).await.unwrap_err();
+        assert!(matches!(bad, AppError::Invalid(ref i) if i.code == "invalid_period"));
+        let zero = ReverseFunnelQuery {
+            mql_to_sql: Some(0.0),
+            ..set.clone()
+        };
+        assert!(
+            matches!(app.reverse_funnel("2026-Q1", &zero).await.unwrap_err(), AppError::Invalid(ref i) if i.field == "mql_to_sql")
+        );
+        let _ = StageRates {
+            lead_to_mql: 1.0,
+            mql_to_sql: 1.0,
+            sql_to_opportunity: 1.0,
+            opportunity_to_won: 1.0,
+        };
+    }
+}
+
+#[tokio::test]
+async fn the_agreement_needs_both_leads() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        let mk = |name: &str, team: &str, role: &str| UserInput {
+            name: name.into(),
+            email: format!("{}@x.io", name.to_lowercase()),
+            team: team.into(),
+            role: role.into(),
+        };
+        let mona = app
+            .create_user(mk("Mona", "marketing", "manager"))
+            .await
+            .unwrap();
+        let sam = app
+            .create_user(mk("Sam", "sales", "manager"))
+            .await
+            .unwrap();
+        let rob = app.create_user(mk("Rob", "sales", "member")).await.unwrap();
+        let list = app.agreements().await.unwrap();
+        assert_eq!(list.len(), 1, "{l}");
+        assert_eq!(list[0].status, "pending");
+        assert!(
+            list[0]
+                .summary
+                .starts_with("Sales will make a first touch on every MQL within 4 working hours")
+        );
+        assert!(matches!(
+            app.sign_agreement(1, &rob).await.unwrap_err(),
+            AppError::Forbidden(_)
+        ));
+        assert_eq!(
+            app.sign_agreement(1, &mona).await.unwrap().status,
+            "pending"
+        );
+        assert!(matches!(
+            app.sign_agreement(1, &mona).await.unwrap_err(),
+            AppError::Conflict { .. }
+        ));
+        assert_eq!(
+            app.sign_agreement(1, &sam).await.unwrap().status,
+            "in_force"
+        );
+        assert_eq!(app.agreement_in_force().await.unwrap(), Some(1));
+
+        // Tighter numbers: version 2 waits for both, version 1 stays in force.
+        let (_, p) = app.playbook().await.unwrap();
+        let toml = p.to_toml().replace(
+            "first_touch_working_hours = 4.0",
+            "first_touch_working_hours = 2.0",
+        );
+        app.import_playbook(&toml, "Mona", Some("faster first touch"))
+            .await
+            .unwrap();
+        let list = app.agreements().await.unwrap();
+        assert_eq!(
+            list.iter().map(|a| a.status.as_str()).collect::<Vec<_>>(),
+            ["in_force", "pending"],
+            "{l}"
+        );
+        assert!(list[1].summary.contains("within 2 working hours"));
+        let old = app.sign_agreement(1, &mona).await.unwrap_err();
+        assert!(
+            matches!(old, AppError::Invalid(ref i) if i.code == "superseded"),
+            "{old:?}"
+        );
+        // A playbook change that leaves the SLA alone adds no version.
+        let toml2 = toml.replace("name = \"Default playbook\"", "name = \"Renamed playbook\"");
+        app.import_playbook(&toml2, "Mona", None).await.unwrap();
+        assert_eq!(app.agreements().await.unwrap().len(), 2);
+    }
+}
