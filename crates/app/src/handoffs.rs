@@ -154,14 +154,19 @@ fn rep_calendar(
 }
 
 /// What routing and the clocks need to know about the sales team now.
-struct Team {
+pub(crate) struct Team {
     reps: Vec<User>,
     settings: HashMap<i64, smarketing_store::RepSettings>,
     away: Vec<OutOfOffice>,
 }
 
 impl Team {
-    async fn load(conn: &mut Conn, now: Instant) -> Result<Team, AppError> {
+    /// Sales managers, who hear about breaches.
+    pub(crate) fn managers(&self) -> impl Iterator<Item = &User> {
+        self.reps.iter().filter(|u| u.role == "manager")
+    }
+
+    pub(crate) async fn load(conn: &mut Conn, now: Instant) -> Result<Team, AppError> {
         let reps = repo::users(conn)
             .await?
             .into_iter()
@@ -183,7 +188,7 @@ impl Team {
         })
     }
 
-    fn calendar(
+    pub(crate) fn calendar(
         &self,
         playbook: &Playbook,
         user_id: Option<i64>,
@@ -208,6 +213,74 @@ fn hours_until_working(cal: &WorkingCalendar, now: Instant) -> f64 {
     }
 }
 
+/// Every rep as routing sees them now; `except` is left out (the rep a
+/// breached lead is taken from).
+pub(crate) fn rep_states(
+    playbook: &Playbook,
+    team: &Team,
+    open: &HashMap<i64, i64>,
+    now: Instant,
+    except: Option<i64>,
+) -> Result<Vec<RepState>, AppError> {
+    let mut states = Vec::with_capacity(team.reps.len());
+    for r in team.reps.iter().filter(|r| Some(r.id) != except) {
+        let s = team.settings.get(&r.id);
+        let cal = team.calendar(playbook, Some(r.id))?;
+        states.push(RepState {
+            user_id: r.id,
+            name: r.name.clone(),
+            email: r.email.clone(),
+            weight: s.map(|s| s.weight.max(1) as u32).unwrap_or(1),
+            open_handoffs: open.get(&r.id).copied().unwrap_or(0) as u32,
+            capacity: s.and_then(|s| s.capacity).map(|c| c as u32),
+            out_of_office: team
+                .away
+                .iter()
+                .any(|a| a.user_id == r.id && a.starts_at <= now && now < a.ends_at),
+            hours_until_working: hours_until_working(&cal, now),
+            tag: s.map(|s| s.routing_tag).unwrap_or(0.0),
+        });
+    }
+    Ok(states)
+}
+
+/// Routes a lead among the team and stores the fair-queueing state.
+pub(crate) async fn route_lead(
+    conn: &mut Conn,
+    playbook: &Playbook,
+    team: &Team,
+    contact: &Contact,
+    now: Instant,
+    except: Option<i64>,
+) -> Result<smarketing_core::routing::RouteDecision, AppError> {
+    let account = match contact.account_id {
+        Some(a) => Some(repo::get::<Account>(conn, a).await?),
+        None => None,
+    };
+    let open = repo::open_handoff_counts(conn).await?;
+    let states = rep_states(playbook, team, &open, now, except)?;
+    let vt = repo::virtual_time(conn).await?;
+    let owner = account
+        .as_ref()
+        .and_then(|a| a.owner_id)
+        .filter(|o| Some(*o) != except);
+    let decision = route(
+        &playbook.routing,
+        &profile(contact, account.as_ref()),
+        owner,
+        &states,
+        vt,
+    );
+    if let (Some(user), Some(tag), Some(vt)) = (
+        decision.assignee,
+        decision.new_tag,
+        decision.new_virtual_time,
+    ) {
+        repo::save_routing_tags(conn, user, tag, vt).await?;
+    }
+    Ok(decision)
+}
+
 /// Opens and routes a handoff for a contact that just became an MQL (unless
 /// one is already open). Runs inside the caller's transaction.
 pub(crate) async fn open_handoff(
@@ -224,46 +297,7 @@ pub(crate) async fn open_handoff(
         return Ok(None);
     }
     let team = Team::load(conn, now).await?;
-    let account = match contact.account_id {
-        Some(a) => Some(repo::get::<Account>(conn, a).await?),
-        None => None,
-    };
-    let open = repo::open_handoff_counts(conn).await?;
-    let mut states = Vec::with_capacity(team.reps.len());
-    for r in &team.reps {
-        let s = team.settings.get(&r.id);
-        let cal = team.calendar(playbook, Some(r.id))?;
-        let away_now = team
-            .away
-            .iter()
-            .any(|a| a.user_id == r.id && a.starts_at <= now && now < a.ends_at);
-        states.push(RepState {
-            user_id: r.id,
-            name: r.name.clone(),
-            email: r.email.clone(),
-            weight: s.map(|s| s.weight.max(1) as u32).unwrap_or(1),
-            open_handoffs: open.get(&r.id).copied().unwrap_or(0) as u32,
-            capacity: s.and_then(|s| s.capacity).map(|c| c as u32),
-            out_of_office: away_now,
-            hours_until_working: hours_until_working(&cal, now),
-            tag: s.map(|s| s.routing_tag).unwrap_or(0.0),
-        });
-    }
-    let vt = repo::virtual_time(conn).await?;
-    let decision = route(
-        &playbook.routing,
-        &profile(contact, account.as_ref()),
-        account.as_ref().and_then(|a| a.owner_id),
-        &states,
-        vt,
-    );
-    if let (Some(user), Some(tag), Some(vt)) = (
-        decision.assignee,
-        decision.new_tag,
-        decision.new_virtual_time,
-    ) {
-        repo::save_routing_tags(conn, user, tag, vt).await?;
-    }
+    let decision = route_lead(conn, playbook, &team, contact, now, None).await?;
     let rule = serde_json::to_value(decision.rule)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -302,6 +336,15 @@ pub(crate) async fn open_handoff(
         },
     )
     .await?;
+    // Start the clocks (and schedule the escalation ladder) at once.
+    clocks(conn, playbook, &team, &handoff, now).await?;
+    crate::jobs::emit(
+        conn,
+        "handoff.created",
+        &serde_json::json!({ "handoff": &handoff }),
+        now,
+    )
+    .await?;
     // The contact's owner follows the handoff.
     if let Some(user) = decision.assignee
         && contact.owner_id != Some(user)
@@ -314,7 +357,7 @@ pub(crate) async fn open_handoff(
 }
 
 /// The clocks of a handoff now, recording any change not yet recorded.
-async fn clocks(
+pub(crate) async fn clocks(
     conn: &mut Conn,
     playbook: &Playbook,
     team: &Team,
@@ -345,6 +388,12 @@ async fn clocks(
             )
             .await?;
         }
+    }
+    if h.decision.is_none()
+        && let Some(assigned_at) = h.assigned_at
+    {
+        crate::jobs::schedule_escalations(conn, playbook, &cal, h.id, assigned_at, &clocks, now)
+            .await?;
     }
     Ok(clocks)
 }
@@ -680,6 +729,13 @@ impl App {
                 rule: "reassigned".into(),
                 reason,
             },
+        )
+        .await?;
+        crate::jobs::emit(
+            &mut tx,
+            "handoff.reassigned",
+            &serde_json::json!({ "handoff": &h, "by": actor.label }),
+            now,
         )
         .await?;
         let mut c: Contact = repo::get(&mut tx, h.contact_id).await?;

@@ -12,6 +12,7 @@ pub mod goals;
 pub mod handoffs;
 pub mod import;
 pub mod input;
+pub mod jobs;
 pub mod people;
 pub mod playbooks;
 pub mod touches;
@@ -42,12 +43,20 @@ impl Clock {
 /// The playbook in force and its version number, once read.
 type PlaybookCache = Arc<RwLock<Option<(i64, Arc<Playbook>)>>>;
 
+/// Settings of the application that come from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Allow webhook targets on loopback and private addresses.
+    pub allow_private_webhooks: bool,
+}
+
 /// The application: a store, the clock and a cache of the current playbook.
 #[derive(Clone)]
 pub struct App {
     store: Store,
     clock: Clock,
     playbook: PlaybookCache,
+    options: Options,
 }
 
 impl App {
@@ -56,7 +65,14 @@ impl App {
             store,
             clock,
             playbook: Arc::new(RwLock::new(None)),
+            options: Options::default(),
         }
+    }
+
+    /// The same application with these options.
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
     }
 
     pub fn store(&self) -> &Store {

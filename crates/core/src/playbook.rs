@@ -216,6 +216,15 @@ pub struct SlaPolicy {
     /// revenue goal through the reverse funnel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mql_commitment: Option<u32>,
+    /// Escalation ladder: the rep is notified when a clock is at risk, their
+    /// managers at a breach, and an untouched lead is reassigned this many
+    /// working hours after its first-touch breach.
+    #[serde(default = "default_reassign_after")]
+    pub reassign_after_breach_working_hours: f64,
+}
+
+fn default_reassign_after() -> f64 {
+    4.0
 }
 
 /// One problem found in a playbook document.

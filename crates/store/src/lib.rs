@@ -100,12 +100,29 @@ impl Store {
         self.backend
     }
 
+    /// Appended to a SELECT that claims rows for work: PostgreSQL skips rows
+    /// another process holds; SQLite serialises writers anyway.
+    pub fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
+    /// Begins a transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
+    /// can meet another one doing the same and fail with "database is
+    /// locked" instead of waiting its turn.
     pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
-        self.pool.begin().await.map_err(StoreError::from_sqlx)
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(StoreError::from_sqlx)
     }
 
     pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {

@@ -654,3 +654,133 @@ impl FromRow for SlaSignoff {
         })
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Escalation {
+    pub id: i64,
+    pub handoff_id: i64,
+    pub clock: String,
+    /// `notify_rep`, `notify_manager` or `reassign`.
+    pub step: String,
+    /// The assignment this step belongs to; a reassignment makes it moot.
+    pub assigned_at: Instant,
+    pub due_at: Instant,
+    pub fired_at: Option<Instant>,
+    /// `fired` or `skipped` (the clock was met, or the handoff moved on).
+    pub outcome: Option<String>,
+    pub created_at: Instant,
+}
+
+impl FromRow for Escalation {
+    const COLUMNS: &'static str =
+        "id, handoff_id, clock, step, assigned_at, due_at, fired_at, outcome, created_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Escalation {
+            id: get(r, "id")?,
+            handoff_id: get(r, "handoff_id")?,
+            clock: get(r, "clock")?,
+            step: get(r, "step")?,
+            assigned_at: instant(r, "assigned_at")?,
+            due_at: instant(r, "due_at")?,
+            fired_at: opt_instant(r, "fired_at")?,
+            outcome: get(r, "outcome")?,
+            created_at: instant(r, "created_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Notification {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub handoff_id: Option<i64>,
+    pub title: String,
+    pub body: String,
+    pub created_at: Instant,
+    pub read_at: Option<Instant>,
+}
+
+impl FromRow for Notification {
+    const COLUMNS: &'static str = "id, user_id, kind, handoff_id, title, body, created_at, read_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Notification {
+            id: get(r, "id")?,
+            user_id: get(r, "user_id")?,
+            kind: get(r, "kind")?,
+            handoff_id: get(r, "handoff_id")?,
+            title: get(r, "title")?,
+            body: get(r, "body")?,
+            created_at: instant(r, "created_at")?,
+            read_at: opt_instant(r, "read_at")?,
+        })
+    }
+}
+
+/// A webhook receiver. The secret is never serialised to API callers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookEndpoint {
+    pub id: i64,
+    pub url: String,
+    #[serde(skip)]
+    pub secret: String,
+    /// Comma-separated event names, or `*`.
+    pub events: String,
+    pub active: bool,
+    pub created_at: Instant,
+}
+
+impl FromRow for WebhookEndpoint {
+    const COLUMNS: &'static str = "id, url, secret, events, active, created_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(WebhookEndpoint {
+            id: get(r, "id")?,
+            url: get(r, "url")?,
+            secret: get(r, "secret")?,
+            events: get(r, "events")?,
+            active: get::<i64>(r, "active")? != 0,
+            created_at: instant(r, "created_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub endpoint_id: i64,
+    /// The `webhook-id` header: the same on every retry.
+    pub message_id: String,
+    pub event: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub next_attempt_at: Instant,
+    pub delivered_at: Option<Instant>,
+    pub failed_at: Option<Instant>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: Instant,
+}
+
+impl FromRow for WebhookDelivery {
+    const COLUMNS: &'static str = "id, endpoint_id, message_id, event, payload, attempts, next_attempt_at, delivered_at, failed_at, last_status, last_error, created_at";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(WebhookDelivery {
+            id: get(r, "id")?,
+            endpoint_id: get(r, "endpoint_id")?,
+            message_id: get(r, "message_id")?,
+            event: get(r, "event")?,
+            payload: get(r, "payload")?,
+            attempts: get(r, "attempts")?,
+            next_attempt_at: instant(r, "next_attempt_at")?,
+            delivered_at: opt_instant(r, "delivered_at")?,
+            failed_at: opt_instant(r, "failed_at")?,
+            last_status: get(r, "last_status")?,
+            last_error: get(r, "last_error")?,
+            created_at: instant(r, "created_at")?,
+        })
+    }
+}

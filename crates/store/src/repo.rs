@@ -1125,3 +1125,293 @@ pub async fn insert_sla_signoff(
         .await?;
     SlaSignoff::from_row(&row)
 }
+
+/// Schedules an escalation step once per assignment.
+pub async fn schedule_escalation(
+    conn: &mut AnyConnection,
+    handoff_id: i64,
+    clock: &str,
+    step: &str,
+    assigned_at: Instant,
+    due_at: Instant,
+    now: Instant,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO escalations (handoff_id, clock, step, assigned_at, due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (handoff_id, clock, step, assigned_at) DO NOTHING",
+    )
+    .bind(handoff_id)
+    .bind(clock)
+    .bind(step)
+    .bind(assigned_at.millis())
+    .bind(due_at.millis())
+    .bind(now.millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Handoffs with escalations due by `now`, locked for this transaction so
+/// that one scheduler works through a handoff's steps in order while others
+/// take other handoffs (`lock` from `Store::skip_locked`).
+pub async fn handoffs_with_due_escalations(
+    conn: &mut AnyConnection,
+    now: Instant,
+    limit: i64,
+    lock: &str,
+) -> Result<Vec<i64>, StoreError> {
+    use sqlx::Row;
+    let sql = format!(
+        "SELECT id FROM handoffs WHERE id IN (SELECT handoff_id FROM escalations WHERE fired_at IS NULL AND due_at <= $1) ORDER BY id LIMIT $2{lock}"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now.millis())
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from_sqlx)
+}
+
+/// A handoff's unfired escalations due by `now`, in due order.
+pub async fn due_escalations_of(
+    conn: &mut AnyConnection,
+    handoff_id: i64,
+    now: Instant,
+) -> Result<Vec<Escalation>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM escalations WHERE handoff_id = $1 AND fired_at IS NULL AND due_at <= $2 ORDER BY due_at, id",
+        Escalation::COLUMNS
+    );
+    fetch(conn, &sql, &[handoff_id.into(), now.millis().into()]).await
+}
+
+/// Claims an escalation for firing; false when another process already did.
+pub async fn claim_escalation(
+    conn: &mut AnyConnection,
+    id: i64,
+    now: Instant,
+    outcome: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE escalations SET fired_at = $1, outcome = $2 WHERE id = $3 AND fired_at IS NULL",
+    )
+    .bind(now.millis())
+    .bind(outcome)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn escalations_of(
+    conn: &mut AnyConnection,
+    handoff_id: i64,
+) -> Result<Vec<Escalation>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM escalations WHERE handoff_id = $1 ORDER BY due_at, id",
+        Escalation::COLUMNS
+    );
+    fetch(conn, &sql, &[handoff_id.into()]).await
+}
+
+pub async fn insert_notification(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    kind: &str,
+    handoff_id: Option<i64>,
+    title: &str,
+    body: &str,
+    now: Instant,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO notifications (user_id, kind, handoff_id, title, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(user_id)
+        .bind(kind)
+        .bind(handoff_id)
+        .bind(title)
+        .bind(body)
+        .bind(now.millis())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn notifications_of(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    unread_only: bool,
+    limit: i64,
+) -> Result<Vec<Notification>, StoreError> {
+    let unread = if unread_only {
+        " AND read_at IS NULL"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {} FROM notifications WHERE user_id = $1{unread} ORDER BY created_at DESC, id DESC LIMIT $2",
+        Notification::COLUMNS
+    );
+    fetch(conn, &sql, &[user_id.into(), limit.into()]).await
+}
+
+/// Marks a user's notification read; false when it is not theirs.
+pub async fn mark_notification_read(
+    conn: &mut AnyConnection,
+    id: i64,
+    user_id: i64,
+    now: Instant,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3",
+    )
+    .bind(now.millis())
+    .bind(id)
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn insert_webhook_endpoint(
+    conn: &mut AnyConnection,
+    url: &str,
+    secret: &str,
+    events: &str,
+    now: Instant,
+) -> Result<WebhookEndpoint, StoreError> {
+    let sql = format!(
+        "INSERT INTO webhook_endpoints (url, secret, events, active, created_at) VALUES ($1, $2, $3, 1, $4) RETURNING {}",
+        WebhookEndpoint::COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(url)
+        .bind(secret)
+        .bind(events)
+        .bind(now.millis())
+        .fetch_one(conn)
+        .await?;
+    WebhookEndpoint::from_row(&row)
+}
+
+pub async fn webhook_endpoints(
+    conn: &mut AnyConnection,
+) -> Result<Vec<WebhookEndpoint>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM webhook_endpoints ORDER BY id",
+        WebhookEndpoint::COLUMNS
+    );
+    fetch(conn, &sql, &[]).await
+}
+
+/// Queues one delivery of an event to an endpoint (once per message id).
+pub async fn enqueue_delivery(
+    conn: &mut AnyConnection,
+    endpoint_id: i64,
+    message_id: &str,
+    event: &str,
+    payload: &str,
+    now: Instant,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (endpoint_id, message_id, event, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 0, $5, $5) \
+         ON CONFLICT (endpoint_id, message_id) DO NOTHING",
+    )
+    .bind(endpoint_id)
+    .bind(message_id)
+    .bind(event)
+    .bind(payload)
+    .bind(now.millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deliveries due by `now` that are neither delivered nor given up.
+pub async fn due_deliveries(
+    conn: &mut AnyConnection,
+    now: Instant,
+    limit: i64,
+) -> Result<Vec<WebhookDelivery>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+        WebhookDelivery::COLUMNS
+    );
+    fetch(conn, &sql, &[now.millis().into(), limit.into()]).await
+}
+
+/// Leases a delivery until `until` if nobody else moved it; false otherwise.
+pub async fn lease_delivery(
+    conn: &mut AnyConnection,
+    id: i64,
+    seen_next: Instant,
+    until: Instant,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL")
+        .bind(until.millis())
+        .bind(id)
+        .bind(seen_next.millis())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records an attempt's result.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_attempt(
+    conn: &mut AnyConnection,
+    id: i64,
+    attempts: i64,
+    status: Option<i64>,
+    error: Option<&str>,
+    delivered_at: Option<Instant>,
+    next_attempt_at: Instant,
+    failed_at: Option<Instant>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET attempts = $1, last_status = $2, last_error = $3, delivered_at = $4, next_attempt_at = $5, failed_at = $6 WHERE id = $7",
+    )
+    .bind(attempts)
+    .bind(status)
+    .bind(error.map(str::to_string))
+    .bind(delivered_at.map(Instant::millis))
+    .bind(next_attempt_at.millis())
+    .bind(failed_at.map(Instant::millis))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn deliveries(conn: &mut AnyConnection) -> Result<Vec<WebhookDelivery>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM webhook_deliveries ORDER BY id",
+        WebhookDelivery::COLUMNS
+    );
+    fetch(conn, &sql, &[]).await
+}
+
+/// Ids of open handoffs with an assignee (for the scheduler's sweep).
+pub async fn open_assigned_handoffs(conn: &mut AnyConnection) -> Result<Vec<Handoff>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM handoffs WHERE decision IS NULL AND assignee_id IS NOT NULL ORDER BY id",
+        Handoff::COLUMNS
+    );
+    fetch(conn, &sql, &[]).await
+}
+
+/// Overwrites the outcome of a claimed escalation.
+pub async fn set_escalation_outcome(
+    conn: &mut AnyConnection,
+    id: i64,
+    outcome: &str,
+    _now: Instant,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE escalations SET outcome = $1 WHERE id = $2")
+        .bind(outcome)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -5,6 +5,7 @@ mod demo;
 mod goals;
 mod handoffs;
 mod import;
+mod jobs;
 mod lifecycle;
 mod touches;
 
