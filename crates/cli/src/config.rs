@@ -18,6 +18,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub sqlite_synchronous: SqliteSync,
     pub log: String,
+    pub scheduler_interval_seconds: u64,
+    pub allow_private_webhooks: bool,
 }
 
 impl Default for Config {
@@ -29,6 +31,8 @@ impl Default for Config {
             max_body_bytes: smarketing_server::DEFAULT_MAX_BODY_BYTES,
             sqlite_synchronous: SqliteSync::Normal,
             log: "info".into(),
+            scheduler_interval_seconds: 15,
+            allow_private_webhooks: false,
         }
     }
 }
@@ -57,6 +61,14 @@ sqlite_synchronous = "normal"
 
 # Log filter, in the syntax of RUST_LOG (for example "info,sqlx=warn").
 log = "info"
+
+# How often the server fires due SLA escalations and sends webhooks, in
+# seconds. Due times live in the database, so several servers on one
+# PostgreSQL share the work and nothing fires twice.
+scheduler_interval_seconds = 15
+
+# Allow webhook targets on loopback and private network addresses.
+allow_private_webhooks = false
 "#;
 
 /// Loads the configuration from `file` (when it exists) and the environment.

@@ -216,6 +216,9 @@ enum FunnelCommand {
 enum SlaCommand {
     /// The agreement versions, their summaries and sign-offs.
     Agreements,
+    /// Fire every escalation that is due now, once, and print what happened
+    /// (what the server's scheduler does every few seconds).
+    Escalate,
 }
 
 #[derive(Subcommand)]
@@ -308,7 +311,9 @@ async fn open(cfg: &config::Config) -> Result<App> {
     )
     .await
     .with_context(|| format!("opening the database {}", redact(&cfg.database_url)))?;
-    let app = App::new(store, Clock::System);
+    let app = App::new(store, Clock::System).with_options(smarketing_app::Options {
+        allow_private_webhooks: cfg.allow_private_webhooks,
+    });
     app.prepare().await.context("preparing the database")?;
     Ok(app)
 }
@@ -534,6 +539,14 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
             Ok(())
         }
         Command::Sla {
+            command: SlaCommand::Escalate,
+        } => {
+            let app = open(&cfg).await?;
+            let run = app.run_due_escalations(200).await?;
+            println!("{}", serde_json::to_string(&run)?);
+            Ok(())
+        }
+        Command::Sla {
             command: SlaCommand::Agreements,
         } => {
             let app = open(&cfg).await?;
@@ -658,6 +671,13 @@ async fn serve(app: App, cfg: &config::Config, _token: Option<String>) -> Result
         "  try:         curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/contacts?stage=mql"
     );
     println!("  stop with Ctrl-C");
+    // The scheduler fires due SLA escalations and sends webhooks.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = {
+        let app = app.clone();
+        let every = std::time::Duration::from_secs(cfg.scheduler_interval_seconds.max(1));
+        tokio::spawn(async move { app.run_scheduler(every, stopped).await })
+    };
     let state = smarketing_server::AppState {
         app,
         max_body_bytes: cfg.max_body_bytes,
@@ -666,6 +686,8 @@ async fn serve(app: App, cfg: &config::Config, _token: Option<String>) -> Result
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    let _ = stop.send(true);
+    let _ = scheduler.await;
     Ok(())
 }
 

@@ -243,3 +243,92 @@ fn demo_then_serve_over_real_http() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Two `smarketing` processes fire the due escalations of one database at
+/// the same time; each escalation fires once (PostgreSQL when
+/// SMARKETING_TEST_DATABASE_URL is set, SQLite always).
+#[tokio::test]
+async fn two_processes_fire_each_escalation_once() {
+    use smarketing_app::crm::Actor;
+    use smarketing_app::input::{TouchpointInput, UserInput};
+    for db in smarketing_store::testing::all().await {
+        // Leads handed over a week ago by a clock in the past; nobody worked them.
+        let past = smarketing_core::Instant::parse("2025-06-02T09:00:00Z", "t").unwrap();
+        let app = smarketing_app::App::new(db.store.clone(), smarketing_app::Clock::Fixed(past));
+        app.prepare().await.unwrap();
+        for (name, role) in [("Ana", "member"), ("Ben", "member"), ("Sam", "manager")] {
+            app.create_user(UserInput {
+                name: name.into(),
+                email: format!("{}@t.io", name.to_lowercase()),
+                team: "sales".into(),
+                role: role.into(),
+            })
+            .await
+            .unwrap();
+        }
+        for i in 0..20 {
+            app.record_touchpoints(
+                vec![TouchpointInput {
+                    email: Some(format!("l{i}@p.io")),
+                    kind: Some("demo_request".into()),
+                    ..Default::default()
+                }],
+                &Actor::system(),
+            )
+            .await
+            .unwrap();
+        }
+        let spawn = || {
+            bin()
+                .arg("--database")
+                .arg(&db.url)
+                .args(["sla", "escalate"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        assert!(
+            a.status.success() && b.status.success(),
+            "{}{}",
+            text(&a.stderr),
+            text(&b.stderr)
+        );
+        let run = |o: &Output| serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap();
+        let fired = run(&a)["fired"].as_u64().unwrap() + run(&b)["fired"].as_u64().unwrap();
+        let mut conn = db.store.acquire().await.unwrap();
+        let rows: Vec<smarketing_store::Escalation> = smarketing_store::repo::fetch(
+            &mut conn,
+            &format!(
+                "SELECT {} FROM escalations WHERE outcome = 'fired'",
+                <smarketing_store::Escalation as smarketing_store::records::FromRow>::COLUMNS
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            fired as usize,
+            rows.len(),
+            "{}: every fired step is one row",
+            db.label
+        );
+        // Each lead's first-touch ladder ran in full exactly once: at risk,
+        // breach and reassignment — and every lead was reassigned once.
+        let breaches = rows
+            .iter()
+            .filter(|e| e.clock == "first_touch" && e.step == "notify_manager")
+            .count();
+        let moves = rows.iter().filter(|e| e.step == "reassign").count();
+        assert_eq!(
+            (breaches, moves),
+            (20, 20),
+            "{}: {} / {}",
+            db.label,
+            text(&a.stdout),
+            text(&b.stdout)
+        );
+    }
+}
