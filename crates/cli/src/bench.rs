@@ -96,3 +96,41 @@ pub async fn api(app: App, path: &str, requests: usize, max_body_bytes: usize) -
         items,
     })
 }
+
+/// Clock maths throughput: evaluates the three SLA clocks of `handoffs` open
+/// handoffs (so 3 × `handoffs` clocks) spread over a year in the demo's
+/// company calendar, and returns the wall time of the evaluation alone.
+pub fn clocks(
+    playbook: &smarketing_core::Playbook,
+    handoffs: usize,
+    now: jiff::Timestamp,
+) -> Result<(usize, Duration)> {
+    use smarketing_core::calendar::WorkingCalendar;
+    use smarketing_core::sla::{HandoffFacts, evaluate_all};
+    let cal = WorkingCalendar::from_spec(&playbook.calendar)
+        .map_err(|e| anyhow::anyhow!("the playbook calendar: {e}"))?;
+    // Deterministic spread of assignment instants over the past year, some
+    // with a first touch, some decided.
+    let year_ms = 365 * 86_400_000i64;
+    let facts: Vec<HandoffFacts> = (0..handoffs as i64)
+        .map(|i| {
+            let start = now.as_millisecond() - (i * 7_919_993) % year_ms;
+            let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).expect("in range");
+            HandoffFacts {
+                started_at: Some(at(start)),
+                activities: if i % 3 == 0 {
+                    vec![(at(start + 3_600_000), false)]
+                } else {
+                    vec![]
+                },
+                decided_at: (i % 5 == 0).then(|| at(start + 86_400_000)),
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    let mut n = 0;
+    for f in &facts {
+        n += evaluate_all(&playbook.sla, &cal, f, now).len();
+    }
+    Ok((n, started.elapsed()))
+}

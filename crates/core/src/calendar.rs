@@ -68,7 +68,24 @@ pub struct WorkingCalendar {
     holidays: BTreeMap<Date, DayHours>,
     /// Sorted, merged, in epoch milliseconds.
     away: Vec<(i64, i64)>,
+    /// Working time per local day, as prefix sums, built on first need: long
+    /// ranges are then a subtraction instead of a walk over every day.
+    days: std::sync::Arc<std::sync::Mutex<Option<DayTable>>>,
 }
+
+/// Local days `first .. first + n`: where each starts, and the working time
+/// of all days before it.
+#[derive(Debug)]
+struct DayTable {
+    first: Date,
+    /// `n + 1` day starts (epoch ms); the last is the end of the last day.
+    starts: Vec<i64>,
+    /// `n + 1` prefix sums of working ms; `cum[i]` covers days before `i`.
+    cum: Vec<i64>,
+}
+
+/// Ranges longer than this use the day table.
+const LONG_RANGE_MS: i64 = 2 * 24 * 60 * MINUTE_MS;
 
 const DAYS: [(&str, Weekday); 7] = [
     ("mon", Weekday::Monday),
@@ -202,6 +219,7 @@ impl WorkingCalendar {
             }
         }
         Ok(WorkingCalendar {
+            days: Default::default(),
             tz,
             week,
             holidays,
@@ -346,7 +364,89 @@ impl WorkingCalendar {
         if b <= a {
             return SignedDuration::ZERO;
         }
-        SignedDuration::from_millis(self.working_pieces(a, b).map(|(p, q)| q - p).sum())
+        if b - a > LONG_RANGE_MS
+            && let Some(ms) = self.long_between(a, b)
+        {
+            return SignedDuration::from_millis(ms);
+        }
+        SignedDuration::from_millis(self.direct_between(a, b))
+    }
+
+    fn direct_between(&self, a: i64, b: i64) -> i64 {
+        self.working_pieces(a, b).map(|(p, q)| q - p).sum()
+    }
+
+    /// The instant a local day starts (its first candidate instant).
+    fn day_start(&self, d: Date) -> Option<i64> {
+        d.to_zoned(self.tz.clone())
+            .ok()
+            .map(|z| z.timestamp().as_millisecond())
+    }
+
+    /// Working time of `[a, b)` from the day table: the partial first and
+    /// last days directly, every whole day between by prefix sums. Exact,
+    /// because working time is additive over any split. `None` when the
+    /// range is outside what the table can cover.
+    fn long_between(&self, a: i64, b: i64) -> Option<i64> {
+        let date_of = |ms: i64| {
+            Timestamp::from_millisecond(ms)
+                .ok()
+                .map(|t| self.tz.to_datetime(t).date())
+        };
+        let (da, db) = (date_of(a)?, date_of(b)?);
+        let mut guard = self.days.lock().ok()?;
+        let covers = |t: &DayTable, lo: Date, hi: Date| {
+            lo > t.first
+                && t.first
+                    .checked_add(((t.starts.len() - 2) as i64).days())
+                    .is_ok_and(|last| hi < last)
+        };
+        if !guard.as_ref().is_some_and(|t| covers(t, da, db)) {
+            // (Re)build around the range with a margin, so neighbouring
+            // requests reuse it.
+            let (lo, hi) = match guard.as_ref() {
+                Some(t) => (
+                    da.min(t.first),
+                    db.max(
+                        t.first
+                            .checked_add(((t.starts.len() - 1) as i64).days())
+                            .ok()?,
+                    ),
+                ),
+                None => (da, db),
+            };
+            let first = lo.checked_sub(400.days()).ok()?;
+            let last = hi.checked_add(400.days()).ok()?;
+            let n = first.until(last).ok()?.get_days() as usize;
+            if n > 40_000 {
+                return None;
+            }
+            let mut starts = Vec::with_capacity(n + 1);
+            let mut d = first;
+            for _ in 0..=n {
+                starts.push(self.day_start(d)?);
+                d = d.checked_add(1.day()).ok()?;
+            }
+            let mut cum = Vec::with_capacity(n + 1);
+            cum.push(0);
+            for w in starts.windows(2) {
+                let last = *cum.last().expect("non-empty");
+                cum.push(last + self.direct_between(w[0], w[1]));
+            }
+            *guard = Some(DayTable { first, starts, cum });
+        }
+        let t = guard.as_ref()?;
+        // Index of the table day holding an instant (by the table's own
+        // boundaries, so odd zones whose midnight moves still tile).
+        let index = |ms: i64| t.starts.partition_point(|s| *s <= ms).checked_sub(1);
+        let (ia, ib) = (index(a)?, index(b)?);
+        if ib <= ia + 1 || ib >= t.starts.len() - 1 {
+            return None;
+        }
+        let whole = t.cum[ib] - t.cum[ia + 1];
+        let (first_end, last_start) = (t.starts[ia + 1], t.starts[ib]);
+        drop(guard);
+        Some(self.direct_between(a, first_end) + whole + self.direct_between(last_start, b))
     }
 
     /// The instant when `duration` of working time has passed after `start`
