@@ -173,3 +173,32 @@ impl App {
             .expect("exists"))
     }
 }
+
+impl App {
+    /// The agreement versions in force at some moment of `[from, to)`: a
+    /// version comes into force when its second sign-off lands and stays so
+    /// until a later version does.
+    pub async fn agreements_in_force_between(
+        &self,
+        from: Instant,
+        to: Instant,
+    ) -> Result<Vec<i64>, AppError> {
+        let list = self.agreements().await?;
+        let mut starts: Vec<(i64, Instant)> = list
+            .iter()
+            .filter_map(|a| match (&a.marketing_signoff, &a.sales_signoff) {
+                (Some(m), Some(s)) => Some((a.version, m.signed_at.max(s.signed_at))),
+                _ => None,
+            })
+            .collect();
+        starts.sort_by_key(|(_, at)| *at);
+        let mut out = Vec::new();
+        for (i, (v, begins)) in starts.iter().enumerate() {
+            let ends = starts.get(i + 1).map(|(_, at)| *at);
+            if *begins < to && ends.is_none_or(|e| e > from) {
+                out.push(*v);
+            }
+        }
+        Ok(out)
+    }
+}

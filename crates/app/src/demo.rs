@@ -13,7 +13,8 @@ use serde::Serialize;
 use smarketing_core::scoring::{ScoredTouch, mql_trigger, score};
 use smarketing_core::{Instant, Playbook, Stage};
 use smarketing_store::{
-    Account, Activity, Campaign, Contact, Deal, Note, StageChange, Touchpoint, User, Where, repo,
+    Account, Activity, Campaign, Contact, Deal, Handoff, HandoffAssignment, Note, StageChange,
+    Touchpoint, User, Where, repo,
 };
 
 /// How big a demo company to make.
@@ -48,6 +49,7 @@ pub struct DemoSummary {
     pub deals: usize,
     pub activities: usize,
     pub notes: usize,
+    pub handoffs: usize,
     /// False when the database already held data and was reused as is.
     pub generated: bool,
 }
@@ -443,6 +445,19 @@ struct World {
     deals: Vec<(i64, Deal)>,
     activities: Vec<(i64, Activity)>,
     notes: Vec<(i64, Note)>,
+    handoffs: Vec<(i64, Handoff)>,
+    assignments: Vec<(i64, HandoffAssignment)>,
+}
+
+/// Records the rep's decision on the latest handoff.
+fn decide(w: &mut World, decision: &str, reason: Option<&str>, at_ms: i64, by: i64) {
+    if let Some((_, h)) = w.handoffs.last_mut() {
+        h.decision = Some(decision.into());
+        h.reason_code = reason.map(str::to_string);
+        h.decided_at = Some(at(at_ms));
+        h.decided_by = Some(by);
+        h.updated_at = at(at_ms);
+    }
 }
 
 impl App {
@@ -525,6 +540,7 @@ impl App {
             deals: world.deals.len(),
             activities: world.activities.len(),
             notes: world.notes.len(),
+            handoffs: world.handoffs.len(),
             generated: true,
         };
         let backend = self.store().backend();
@@ -554,6 +570,8 @@ impl App {
         put!(world.deals);
         put!(world.activities);
         put!(world.notes);
+        put!(world.handoffs);
+        put!(world.assignments);
         tx.commit()
             .await
             .map_err(smarketing_store::StoreError::from)?;
@@ -574,6 +592,7 @@ impl App {
             "deals",
             "activities",
             "notes",
+            "handoffs",
         ];
         let mut n = Vec::with_capacity(tables.len());
         for t in tables {
@@ -589,6 +608,7 @@ impl App {
             deals: n[6],
             activities: n[7],
             notes: n[8],
+            handoffs: n[9],
             generated: false,
         })
     }
@@ -738,7 +758,7 @@ fn build(
             x -= account_weights[ai];
             ai += 1;
         }
-        let account = &w.accounts[ai].1;
+        let account = &w.accounts[ai].1.clone();
         let domain = account.domain.clone().unwrap_or_default();
         let (persona, _, titles) = *pick_weighted(&mut rng, PERSONAS, |p| p.1);
         let first = FIRST[rng.random_range(0..FIRST.len())];
@@ -921,11 +941,47 @@ fn build(
                 Some(touch),
             );
             stage = Stage::Mql;
+            let mql_change_id = changes.last().map(|c| c.id);
             let owner = account.owner_id.unwrap_or_else(|| {
                 rep_turn += 1;
                 reps[rep_turn % reps.len()]
             });
             contact.owner_id = Some(owner);
+            let (rule, why) = if account.owner_id.is_some() {
+                ("account_owner", "account owner")
+            } else {
+                ("round_robin", "round-robin")
+            };
+            let handoff = Handoff {
+                id: w.handoffs.len() as i64 + 1,
+                contact_id: cid,
+                mql_change_id,
+                assignee_id: Some(owner),
+                assigned_at: Some(at(mql_ms)),
+                route_rule: rule.into(),
+                route_reason: why.into(),
+                decision: None,
+                decided_at: None,
+                decided_by: None,
+                reason_code: None,
+                decision_note: None,
+                created_at: at(mql_ms),
+                updated_at: at(mql_ms),
+            };
+            w.assignments.push((
+                w.assignments.len() as i64 + 1,
+                HandoffAssignment {
+                    id: w.assignments.len() as i64 + 1,
+                    handoff_id: handoff.id,
+                    user_id: Some(owner),
+                    assigned_at: at(mql_ms),
+                    actor: "system".into(),
+                    actor_user_id: None,
+                    rule: rule.into(),
+                    reason: why.into(),
+                },
+            ));
+            w.handoffs.push((handoff.id, handoff));
             if rng.random_bool(0.35) {
                 let nid = w.notes.len() as i64 + 1;
                 let author = marketers[rng.random_range(0..marketers.len())];
@@ -1017,11 +1073,12 @@ fn build(
                         to,
                         decided,
                         Some(owner),
-                        "rejected",
+                        "handoff_rejected",
                         Some(reason),
                         None,
                     );
                     stage = to;
+                    decide(&mut w, "rejected", Some(reason), decided, owner);
                 } else {
                     push_change(
                         &mut changes,
@@ -1030,11 +1087,12 @@ fn build(
                         Stage::Sal,
                         decided,
                         Some(owner),
-                        "accepted",
+                        "handoff_accepted",
                         None,
                         None,
                     );
                     stage = Stage::Sal;
+                    decide(&mut w, "accepted", None, decided, owner);
                     let sql_at = decided + rng.random_range(DAY..18 * DAY);
                     if sql_at < end && rng.random_bool(0.62) {
                         push_change(

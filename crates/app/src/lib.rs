@@ -15,6 +15,7 @@ pub mod input;
 pub mod jobs;
 pub mod people;
 pub mod playbooks;
+pub mod sla_reports;
 pub mod touches;
 
 pub use error::AppError;

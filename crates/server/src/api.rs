@@ -65,6 +65,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_webhooks, create_webhook))
         .routes(routes!(list_notifications))
         .routes(routes!(read_notification))
+        .routes(routes!(sla_report))
 }
 
 // ---------------- accounts ----------------
@@ -843,6 +844,25 @@ async fn read_notification(
         .mark_notification_read(path_id(&id, "notification")?, &a.0)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PeriodQuery {
+    /// `2026`, `2026-Q4` or `2026-11`.
+    period: String,
+}
+
+/// Sales SLA compliance by rep, marketing's SLA (MQLs, acceptance, rejection
+/// reasons by channel, campaign and persona) and the breach ledger.
+#[utoipa::path(get, path = "/api/v1/reports/sla", tag = "reports", params(PeriodQuery),
+    responses((status = 200, body = smarketing_app::sla_reports::SlaReport), (status = 422, body = Problem)))]
+async fn sla_report(
+    State(s): State<AppState>,
+    _a: Auth,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> Res<smarketing_app::sla_reports::SlaReport> {
+    Ok(Json(s.app.sla_report(&q.period).await?))
 }
 
 /// Types the document refers to that no handler names directly.

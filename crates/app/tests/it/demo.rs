@@ -20,6 +20,15 @@ async fn one_seed_one_company_with_a_real_funnel() {
         assert_eq!(summary.contacts, 1_500, "{}", db.label);
         assert!(summary.touchpoints > 10_000, "{summary:?}");
         assert!(summary.deals > 10 && summary.deals < 300, "{summary:?}");
+        // Every MQL of the story was handed to a rep, and most were decided.
+        assert!(summary.handoffs > 100, "{summary:?}");
+        let r = app.sla_report("2025").await.unwrap();
+        assert!(
+            r.marketing.accepted > 0 && r.marketing.rejected > 0,
+            "{}: {:?}",
+            db.label,
+            r.marketing
+        );
         let mqls = app
             .contacts(
                 &smarketing_app::crm::ContactFilter {

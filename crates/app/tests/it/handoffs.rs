@@ -343,3 +343,76 @@ async fn account_owners_get_their_leads_and_clocks_breach_in_working_time() {
         let _ = now();
     }
 }
+
+#[tokio::test]
+async fn the_sla_report_of_a_period() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        let ana = user(&app, "Ana", "sales", "member").await;
+        let (_, h1) = hand_raiser(&app, "one@prospect.io").await;
+        let (_, h2) = hand_raiser(&app, "two@prospect.io").await;
+        let (_, _h3) = hand_raiser(&app, "three@prospect.io").await;
+        let rep = Actor::user(&ana);
+        app.log_handoff_activity(
+            h1,
+            HandoffActivityInput {
+                kind: "call".into(),
+                outcome: Some("connect".into()),
+                subject: None,
+                body: None,
+                occurred_at: None,
+            },
+            &rep,
+        )
+        .await
+        .unwrap();
+        app.accept_handoff(h1, AcceptInput::default(), &rep)
+            .await
+            .unwrap();
+        app.reject_handoff(
+            h2,
+            RejectInput {
+                reason: Some("competitor".into()),
+                note: None,
+            },
+            &rep,
+        )
+        .await
+        .unwrap();
+        // Seen a week later: the third lead breached its first-touch clock.
+        let later = App::new(
+            app.store().clone(),
+            Clock::Fixed(Instant::parse("2025-06-09T12:00:00Z", "t").unwrap()),
+        );
+        let r = later.sla_report("2025-06").await.unwrap();
+        assert_eq!(r.sales_total.handoffs, 3, "{l}");
+        assert_eq!(r.sales.len(), 1);
+        assert_eq!(r.sales[0].name, "Ana");
+        assert_eq!(
+            r.sales_total.first_touch_p50_hours,
+            Some(0.0),
+            "{l}: touched at once"
+        );
+        assert_eq!(r.marketing.mqls, 3);
+        assert_eq!((r.marketing.accepted, r.marketing.rejected), (1, 1));
+        assert_eq!(r.marketing.acceptance_rate, Some(0.5));
+        assert_eq!(r.marketing.rejections_by_channel.len(), 1);
+        assert_eq!(r.marketing.rejections_by_channel[0].reason, "competitor");
+        let ft: Vec<_> = r
+            .breaches
+            .iter()
+            .filter(|b| b.clock == ClockKind::FirstTouch)
+            .collect();
+        assert_eq!(ft.len(), 1, "{l}: {:?}", r.breaches);
+        assert_eq!(ft[0].contact_email, "three@prospect.io");
+        assert!(
+            ft[0].late_working_hours > 20.0,
+            "{l}: {}",
+            ft[0].late_working_hours
+        );
+        assert!(r.sales_total.within_sla.unwrap() < 1.0);
+        assert!(r.agreement_versions.is_empty(), "nobody signed");
+        let bad = later.sla_report("June").await.unwrap_err();
+        assert!(matches!(bad, AppError::Invalid(ref i) if i.code == "invalid_period"));
+    }
+}

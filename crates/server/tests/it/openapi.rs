@@ -48,6 +48,7 @@ async fn the_document_lists_every_route_and_only_those() {
         ("/api/v1/webhooks", vec!["get", "post"]),
         ("/api/v1/notifications", vec!["get"]),
         ("/api/v1/notifications/{id}/read", vec!["post"]),
+        ("/api/v1/reports/sla", vec!["get"]),
     ];
     assert_eq!(
         paths.len(),
