@@ -158,6 +158,10 @@ pub(crate) struct Team {
     reps: Vec<User>,
     settings: HashMap<i64, smarketing_store::RepSettings>,
     away: Vec<OutOfOffice>,
+    /// Calendars built so far, by user (None: the company's). Building one
+    /// (and its day table) is costly; a team lives for one operation, in
+    /// which the playbook does not change.
+    cache: std::sync::Mutex<HashMap<Option<i64>, WorkingCalendar>>,
 }
 
 impl Team {
@@ -185,10 +189,31 @@ impl Team {
             reps,
             settings,
             away,
+            cache: Default::default(),
         })
     }
 
     pub(crate) fn calendar(
+        &self,
+        playbook: &Playbook,
+        user_id: Option<i64>,
+    ) -> Result<WorkingCalendar, AppError> {
+        if let Some(c) = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&user_id).cloned())
+        {
+            return Ok(c);
+        }
+        let built = self.build_calendar(playbook, user_id)?;
+        if let Ok(mut m) = self.cache.lock() {
+            m.insert(user_id, built.clone());
+        }
+        Ok(built)
+    }
+
+    fn build_calendar(
         &self,
         playbook: &Playbook,
         user_id: Option<i64>,
@@ -376,17 +401,24 @@ pub(crate) async fn clocks(
         decided_at: h.decided_at.map(Instant::timestamp),
     };
     let clocks = evaluate_all(&playbook.sla, &cal, &facts, now.timestamp());
+    // Record only what is new: one read instead of an insert per change.
+    let recorded: std::collections::HashSet<(String, String, i64)> =
+        repo::sla_events_of(conn, h.id)
+            .await?
+            .into_iter()
+            .map(|e| (e.clock, e.state, e.at.millis()))
+            .collect();
     for c in &clocks {
         for ch in &c.changes {
-            repo::record_sla_event(
-                conn,
-                h.id,
-                c.kind.as_str(),
-                ch.state.as_str(),
-                Instant::from(ch.at),
-                now,
-            )
-            .await?;
+            let at = Instant::from(ch.at);
+            if !recorded.contains(&(
+                c.kind.as_str().to_string(),
+                ch.state.as_str().to_string(),
+                at.millis(),
+            )) {
+                repo::record_sla_event(conn, h.id, c.kind.as_str(), ch.state.as_str(), at, now)
+                    .await?;
+            }
         }
     }
     if h.decision.is_none()

@@ -42,8 +42,22 @@ pub(crate) async fn schedule_escalations(
     clocks: &[Clock],
     now: Instant,
 ) -> Result<(), AppError> {
+    // Each assignment's ladder is scheduled once; skip the inserts when it is.
+    let have: std::collections::HashSet<(String, String)> = repo::escalations_of(conn, handoff_id)
+        .await?
+        .into_iter()
+        .filter(|e| e.assigned_at == assigned_at)
+        .map(|e| (e.clock, e.step))
+        .collect();
+    let wanted = |clock: &str, step: &str| !have.contains(&(clock.to_string(), step.to_string()));
     for c in clocks.iter().filter(|c| c.state != ClockState::Met) {
         let clock = c.kind.as_str();
+        if !(wanted(clock, "notify_rep")
+            || wanted(clock, "notify_manager")
+            || (c.kind == ClockKind::FirstTouch && wanted(clock, "reassign")))
+        {
+            continue;
+        }
         if let Some(at) = c.at_risk_at {
             repo::schedule_escalation(
                 conn,
@@ -151,6 +165,9 @@ pub struct DeliveryRun {
     pub delivered: u64,
     pub failed_attempts: u64,
     pub given_up: u64,
+    /// How long each request took, in the order sent.
+    #[serde(skip)]
+    pub latencies: Vec<Duration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -284,6 +301,25 @@ impl App {
         }
     }
 
+    /// Queues `count` `webhook.test` events for every endpoint (to check a
+    /// receiver, and for the delivery benchmark).
+    pub async fn send_test_events(&self, count: usize) -> Result<(), AppError> {
+        let mut tx = self.store().begin().await?;
+        for i in 0..count {
+            emit(
+                &mut tx,
+                "webhook.test",
+                &serde_json::json!({ "sequence": i }),
+                self.now(),
+            )
+            .await?;
+        }
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(())
+    }
+
     /// Re-evaluates the clocks of every open handoff (recording events and
     /// scheduling the ladder); run at start so nothing is missed after downtime.
     pub async fn sweep_clocks(&self) -> Result<usize, AppError> {
@@ -323,16 +359,27 @@ impl App {
             }
             let team = Team::load(&mut tx, now).await?;
             for id in &ids {
+                // The handoff and its clocks, re-read only after a step that
+                // changes them (a reassignment).
+                let mut state: Option<(Handoff, Vec<Clock>)> = None;
                 for e in repo::due_escalations_of(&mut tx, *id, now).await? {
                     // The claim is the exactly-once guard: a second process finds fired_at set.
                     if !repo::claim_escalation(&mut tx, e.id, now, "fired").await? {
                         continue;
                     }
-                    let h: Handoff = repo::get(&mut tx, e.handoff_id).await?;
+                    if state.is_none() {
+                        let h: Handoff = repo::get(&mut tx, e.handoff_id).await?;
+                        let c = if h.decision.is_none() {
+                            clocks(&mut tx, &playbook, &team, &h, now).await?
+                        } else {
+                            vec![]
+                        };
+                        state = Some((h, c));
+                    }
+                    let (h, cs) = state.as_ref().expect("loaded above");
                     let current = h.decision.is_none() && h.assigned_at == Some(e.assigned_at);
                     let live = current
-                        && clocks(&mut tx, &playbook, &team, &h, now)
-                            .await?
+                        && cs
                             .iter()
                             .any(|c| c.kind.as_str() == e.clock && c.state != ClockState::Met);
                     if !live {
@@ -340,8 +387,12 @@ impl App {
                         run.skipped += 1;
                         continue;
                     }
+                    let h = h.clone();
                     fire(&mut tx, &playbook, &team, &h, &e.clock, &e.step, now).await?;
                     run.fired += 1;
+                    if e.step == "reassign" {
+                        state = None;
+                    }
                 }
             }
             tx.commit()
@@ -376,6 +427,7 @@ impl App {
             };
             let ts = jiff::Timestamp::now().as_second();
             let signature = sign(&ep.secret, &d.message_id, ts, &d.payload)?;
+            let sent = std::time::Instant::now();
             let result = client
                 .post(&ep.url)
                 .header("content-type", "application/json")
@@ -386,6 +438,7 @@ impl App {
                 .timeout(Duration::from_secs(10))
                 .send()
                 .await;
+            run.latencies.push(sent.elapsed());
             let attempts = d.attempts + 1;
             let (status, error) = match &result {
                 Ok(r) => (

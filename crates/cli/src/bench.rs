@@ -134,3 +134,118 @@ pub fn clocks(
     }
     Ok((n, started.elapsed()))
 }
+
+/// Scheduler lag: opens `handoffs` hand-raiser leads in a fresh database a
+/// week before "now", so that their escalation steps are all overdue, then
+/// times how long one scheduler takes to fire every due step.
+pub async fn escalations(handoffs: usize) -> Result<(u64, u64, Duration, Duration)> {
+    use smarketing_app::crm::Actor;
+    use smarketing_app::input::TouchpointInput;
+    use smarketing_app::{App, Clock};
+    let dir = std::env::temp_dir().join(format!("smarketing-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let store =
+        smarketing_store::Store::connect(&url, 4, smarketing_store::SqliteSync::Normal).await?;
+    let past = smarketing_core::Instant::parse("2026-03-02T09:00:00Z", "t")
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let app = App::new(store.clone(), Clock::Fixed(past));
+    app.prepare().await?;
+    for (name, role) in [
+        ("Ana Rep", "member"),
+        ("Ben Rep", "member"),
+        ("Cy Rep", "member"),
+        ("Sam Lead", "manager"),
+    ] {
+        let email = format!(
+            "{}@bench.invalid",
+            name.split(' ').next().unwrap_or(name).to_lowercase()
+        );
+        let u = app
+            .create_user(UserInput {
+                name: name.into(),
+                email,
+                team: "sales".into(),
+                role: role.into(),
+            })
+            .await?;
+        // No cap on open handoffs, so every lead is assigned and runs clocks.
+        let settings = smarketing_app::handoffs::RepSettingsInput {
+            weight: None,
+            capacity: Some(1_000_000),
+            calendar: None,
+        };
+        app.set_rep_settings(u.id, settings, &Actor::system())
+            .await?;
+    }
+    let bar = indicatif::ProgressBar::new(handoffs as u64);
+    let setup = Instant::now();
+    for chunk in (0..handoffs).collect::<Vec<_>>().chunks(500) {
+        let batch = chunk
+            .iter()
+            .map(|i| TouchpointInput {
+                email: Some(format!("lead{i}@bench.invalid")),
+                kind: Some("demo_request".into()),
+                ..Default::default()
+            })
+            .collect();
+        app.record_touchpoints(batch, &Actor::system()).await?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let setup = setup.elapsed();
+    let later = App::new(
+        store.clone(),
+        Clock::Fixed(
+            smarketing_core::Instant::parse("2026-03-09T12:00:00Z", "t")
+                .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+    );
+    let started = Instant::now();
+    let run = later.run_due_escalations(500).await?;
+    let took = started.elapsed();
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((run.fired, run.skipped, took, setup))
+}
+
+/// Webhook delivery latency to a receiver on loopback: `events` events are
+/// queued and delivered; returns each request's time.
+pub async fn webhooks(events: usize) -> Result<Vec<Duration>> {
+    use smarketing_app::{App, Clock, Options};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
+    );
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let dir = std::env::temp_dir().join(format!("smarketing-bench-hooks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let store =
+        smarketing_store::Store::connect(&url, 4, smarketing_store::SqliteSync::Normal).await?;
+    let app = App::new(store.clone(), Clock::System).with_options(Options {
+        allow_private_webhooks: true,
+    });
+    app.prepare().await?;
+    let input = smarketing_app::jobs::WebhookInput {
+        url: format!("http://{addr}/hook"),
+        events: None,
+    };
+    app.create_webhook(input, &smarketing_app::crm::Actor::system())
+        .await?;
+    app.send_test_events(events).await?;
+    let client = reqwest::Client::new();
+    let mut times = Vec::with_capacity(events);
+    loop {
+        let run = app.deliver_webhooks(&client, 500).await?;
+        times.extend(run.latencies.iter().copied());
+        if run.delivered + run.failed_attempts == 0 {
+            break;
+        }
+    }
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(times)
+}

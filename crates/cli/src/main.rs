@@ -240,6 +240,17 @@ enum BenchCommand {
         #[arg(long, default_value_t = 333_334)]
         handoffs: usize,
     },
+    /// Scheduler lag: open leads a week back in a scratch database, then time
+    /// firing every overdue escalation step (about three per lead).
+    Escalations {
+        #[arg(long, default_value_t = 3_400)]
+        handoffs: usize,
+    },
+    /// Webhook delivery latency to a receiver on loopback (p50, p99).
+    Webhooks {
+        #[arg(long, default_value_t = 2_000)]
+        events: usize,
+    },
     /// Time GET requests of one API route against the configured database.
     Api {
         /// The route to request.
@@ -637,6 +648,38 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                     who(&a.sales_signoff)
                 );
             }
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Escalations { handoffs },
+        } => {
+            let (fired, skipped, took, setup) = bench::escalations(handoffs).await?;
+            println!(
+                "{handoffs} leads opened in {:.2} s; then {} overdue escalation steps ({fired} fired, {skipped} moot) drained in {:.3} s: {:.0} steps/s",
+                setup.as_secs_f64(),
+                fired + skipped,
+                took.as_secs_f64(),
+                (fired + skipped) as f64 / took.as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Webhooks { events },
+        } => {
+            let mut times = bench::webhooks(events).await?;
+            times.sort_unstable();
+            let pick = |p: f64| {
+                times[((p * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1]
+                    .as_secs_f64()
+                    * 1e3
+            };
+            println!(
+                "{} signed webhook deliveries to a loopback receiver: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+                times.len(),
+                pick(0.5),
+                pick(0.99),
+                pick(1.0)
+            );
             Ok(())
         }
         Command::Bench {
