@@ -49,6 +49,8 @@ pub struct HandoffCard {
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct HandoffFilter {
     pub assignee_id: Option<i64>,
+    /// Handoffs held by members of this team (`sales` or `marketing`).
+    pub team: Option<String>,
     /// `open`, `accepted` or `rejected`.
     pub decision: Option<String>,
     /// Only handoffs with a clock in this state: `on_track`, `at_risk`, `breached`, `met`.
@@ -430,6 +432,40 @@ pub(crate) async fn clocks(
     Ok(clocks)
 }
 
+/// The rep's decision on a handoff.
+fn record_decision(
+    h: &mut Handoff,
+    decision: &str,
+    reason: Option<&str>,
+    note: Option<String>,
+    actor: &Actor,
+    now: Instant,
+) {
+    h.decision = Some(decision.into());
+    h.decided_at = Some(now);
+    h.decided_by = actor.user_id;
+    h.reason_code = reason.map(str::to_string);
+    h.decision_note = note;
+    h.updated_at = now;
+}
+
+/// Saves a changed handoff, reads its clocks (recording their changes) and
+/// commits.
+async fn save_and_view(
+    mut tx: smarketing_store::Tx<'static>,
+    playbook: &Playbook,
+    h: &Handoff,
+    now: Instant,
+) -> Result<HandoffView, AppError> {
+    let h = repo::update(&mut tx, h.id, h).await?;
+    let team = Team::load(&mut tx, now).await?;
+    let clocks = clocks(&mut tx, playbook, &team, &h, now).await?;
+    tx.commit()
+        .await
+        .map_err(smarketing_store::StoreError::from)?;
+    Ok(HandoffView { handoff: h, clocks })
+}
+
 fn may_work(actor: &Actor, h: &Handoff) -> Result<(), AppError> {
     if actor.user_id.is_some()
         && h.assignee_id != actor.user_id
@@ -463,6 +499,13 @@ impl App {
         let now = self.now();
         let mut w = Where::new();
         w.and("handoffs.assignee_id = ?", f.assignee_id);
+        if let Some(t) = &f.team {
+            let team = one_of("team", t, crate::input::TEAMS)?;
+            w.and(
+                "handoffs.assignee_id IN (SELECT id FROM users WHERE team = ?)",
+                Some(team),
+            );
+        }
         w.and("handoffs.contact_id = ?", f.contact_id);
         match f.decision.as_deref() {
             None => {}
@@ -618,18 +661,8 @@ impl App {
             )
             .await?;
         }
-        h.decision = Some("accepted".into());
-        h.decided_at = Some(now);
-        h.decided_by = actor.user_id;
-        h.decision_note = note;
-        h.updated_at = now;
-        let h = repo::update(&mut tx, id, &h).await?;
-        let team = Team::load(&mut tx, now).await?;
-        let clocks = clocks(&mut tx, &playbook, &team, &h, now).await?;
-        tx.commit()
-            .await
-            .map_err(smarketing_store::StoreError::from)?;
-        Ok(HandoffView { handoff: h, clocks })
+        record_decision(&mut h, "accepted", None, note, actor, now);
+        save_and_view(tx, &playbook, &h, now).await
     }
 
     /// The rep rejects with a reason: the contact is disqualified or
@@ -687,19 +720,8 @@ impl App {
             now,
         )
         .await?;
-        h.decision = Some("rejected".into());
-        h.decided_at = Some(now);
-        h.decided_by = actor.user_id;
-        h.reason_code = Some(code.to_string());
-        h.decision_note = note;
-        h.updated_at = now;
-        let h = repo::update(&mut tx, id, &h).await?;
-        let team = Team::load(&mut tx, now).await?;
-        let clocks = clocks(&mut tx, &playbook, &team, &h, now).await?;
-        tx.commit()
-            .await
-            .map_err(smarketing_store::StoreError::from)?;
-        Ok(HandoffView { handoff: h, clocks })
+        record_decision(&mut h, "rejected", Some(code), note, actor, now);
+        save_and_view(tx, &playbook, &h, now).await
     }
 
     /// A manager hands the lead to another rep; the clocks restart for them.

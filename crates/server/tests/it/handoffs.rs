@@ -95,6 +95,18 @@ async fn the_rep_works_the_queue() {
             )
             .await;
         assert_eq!(s, StatusCode::FORBIDDEN);
+        let (_, _, by_team) = api.call("GET", "/api/v1/handoffs?team=sales", None).await;
+        assert_eq!(by_team["items"].as_array().unwrap().len(), 1, "{l}");
+        let (_, _, none) = api
+            .call("GET", "/api/v1/handoffs?team=marketing", None)
+            .await;
+        assert!(none["items"].as_array().unwrap().is_empty(), "{l}");
+        let (s, _, p) = api.call("GET", "/api/v1/handoffs?team=legal", None).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("team")),
+            "{l}"
+        );
         let (s, _, p) = api
             .call("GET", "/api/v1/handoffs?clock_state=late", None)
             .await;
