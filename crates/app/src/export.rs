@@ -80,14 +80,7 @@ impl App {
         let mut n = 0u64;
         match kind {
             ImportKind::Accounts => {
-                w.write_record([
-                    "account_id",
-                    "name",
-                    "domain",
-                    "industry",
-                    "company_size",
-                    "region",
-                ])?;
+                w.write_record(kind.columns())?;
                 for a in all::<Account>(self).await? {
                     w.write_record([
                         a.id.to_string(),
@@ -101,14 +94,7 @@ impl App {
                 }
             }
             ImportKind::Campaigns => {
-                w.write_record([
-                    "campaign_id",
-                    "name",
-                    "channel",
-                    "started_at",
-                    "ended_at",
-                    "spend",
-                ])?;
+                w.write_record(kind.columns())?;
                 for c in all::<Campaign>(self).await? {
                     let spend = smarketing_core::Money::from_minor(c.spend_minor, "spend")
                         .map(|m| m.major())
@@ -130,20 +116,7 @@ impl App {
                     .into_iter()
                     .map(|a| (a.id, a))
                     .collect();
-                w.write_record([
-                    "contact_id",
-                    "account_id",
-                    "email",
-                    "first_name",
-                    "last_name",
-                    "job_title",
-                    "persona",
-                    "company_size",
-                    "region",
-                    "source",
-                    "created_at",
-                    "current_stage",
-                ])?;
+                w.write_record(kind.columns())?;
                 for c in all::<Contact>(self).await? {
                     let acc = c.account_id.and_then(|id| accounts.get(&id));
                     w.write_record([
@@ -164,14 +137,7 @@ impl App {
                 }
             }
             ImportKind::Touchpoints => {
-                w.write_record([
-                    "touchpoint_id",
-                    "contact_id",
-                    "occurred_at",
-                    "channel",
-                    "campaign_id",
-                    "kind",
-                ])?;
+                w.write_record(kind.columns())?;
                 // Anonymous visitors' touches have no contact and are not part of this format.
                 for t in all::<Touchpoint>(self)
                     .await?
@@ -190,13 +156,7 @@ impl App {
                 }
             }
             ImportKind::StageChanges => {
-                w.write_record([
-                    "contact_id",
-                    "from_stage",
-                    "to_stage",
-                    "changed_at",
-                    "touchpoint_id",
-                ])?;
+                w.write_record(kind.columns())?;
                 let mut rows = all::<StageChange>(self).await?;
                 rows.sort_by_key(|s| (s.contact_id, s.changed_at, s.id));
                 for s in rows {
@@ -211,14 +171,7 @@ impl App {
                 }
             }
             ImportKind::Deals => {
-                w.write_record([
-                    "deal_id",
-                    "contact_id",
-                    "created_at",
-                    "closed_at",
-                    "status",
-                    "amount",
-                ])?;
+                w.write_record(kind.columns())?;
                 for d in all::<Deal>(self).await? {
                     let amount = smarketing_core::Money::from_minor(d.amount_minor, "amount")
                         .map(|m| m.major())

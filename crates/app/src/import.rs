@@ -49,7 +49,7 @@ impl ImportKind {
         }
     }
 
-    fn columns(self) -> &'static [&'static str] {
+    pub(crate) fn columns(self) -> &'static [&'static str] {
         match self {
             ImportKind::Accounts => &[
                 "account_id",
@@ -314,6 +314,23 @@ impl Row<'_> {
 const COMPANY_SIZES: &[&str] = &["smb", "mid_market", "enterprise"];
 const REGIONS: &[&str] = &["NA", "EMEA", "APAC", "LATAM"];
 
+/// Refuses a key seen on an earlier line of the same file.
+fn first_time(
+    seen: &HashMap<String, u64>,
+    key: &str,
+    col: &str,
+    what: String,
+) -> Result<(), Invalid> {
+    match seen.get(key) {
+        Some(first) => Err(Invalid::new(
+            "duplicate_key",
+            col,
+            format!("{what} already appears on line {first}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn channel(playbook: &Playbook, row: &Row, col: &str) -> Result<String, Invalid> {
     let v = row.req(col)?;
     if playbook.has_channel(&v) {
@@ -542,21 +559,9 @@ async fn validate(
             for (line, row) in rows {
                 let parsed = (|| -> Result<Account, Invalid> {
                     let ext = row.id("account_id")?;
-                    if let Some(first) = seen_ids.get(&ext) {
-                        return Err(Invalid::new(
-                            "duplicate_key",
-                            "account_id",
-                            format!("account_id {ext} already appears on line {first}"),
-                        ));
-                    }
+                    first_time(&seen_ids, &ext, "account_id", format!("account_id {ext}"))?;
                     let dom = domain(&row.req("domain")?).map_err(|e| e.at("domain"))?;
-                    if let Some(first) = seen_domains.get(&dom) {
-                        return Err(Invalid::new(
-                            "duplicate_key",
-                            "domain",
-                            format!("domain {dom} already appears on line {first}"),
-                        ));
-                    }
+                    first_time(&seen_domains, &dom, "domain", format!("domain {dom}"))?;
                     if let Some(other) = existing
                         .get(&dom)
                         .filter(|o| o.as_deref() != Some(ext.as_str()))
@@ -602,21 +607,9 @@ async fn validate(
             for (line, row) in rows {
                 let parsed = (|| -> Result<Campaign, Invalid> {
                     let ext = row.id("campaign_id")?;
-                    if let Some(first) = seen_ids.get(&ext) {
-                        return Err(Invalid::new(
-                            "duplicate_key",
-                            "campaign_id",
-                            format!("campaign_id {ext} already appears on line {first}"),
-                        ));
-                    }
+                    first_time(&seen_ids, &ext, "campaign_id", format!("campaign_id {ext}"))?;
                     let name = row.req("name")?;
-                    if let Some(first) = seen_names.get(&name) {
-                        return Err(Invalid::new(
-                            "duplicate_key",
-                            "name",
-                            format!("campaign name already appears on line {first}"),
-                        ));
-                    }
+                    first_time(&seen_names, &name, "name", "campaign name".to_string())?;
                     let started_at = row.instant("started_at")?;
                     let ended_at = row.opt_instant("ended_at")?;
                     if ended_at.is_some_and(|e| e < started_at) {
@@ -663,13 +656,7 @@ async fn validate(
                     } else {
                         sample_contact(playbook, &row, known)?
                     };
-                    if let Some(first) = seen_ids.get(&ext) {
-                        return Err(Invalid::new(
-                            "duplicate_key",
-                            "contact_id",
-                            format!("contact {ext} already appears on line {first}"),
-                        ));
-                    }
+                    first_time(&seen_ids, &ext, "contact_id", format!("contact {ext}"))?;
                     let email = Email::parse(&input.email)
                         .map_err(|e| e.at(if hubspot { "Email" } else { "email" }))?;
                     if let Some(first) = seen_emails.get(email.as_str()) {
@@ -714,13 +701,13 @@ async fn validate(
             for (line, row) in rows {
                 let parsed = (|| -> Result<Touchpoint, Vec<Invalid>> {
                     let ext = row.id("touchpoint_id").map_err(|e| vec![e])?;
-                    if let Some(first) = seen_ids.get(&ext) {
-                        return Err(vec![Invalid::new(
-                            "duplicate_key",
-                            "touchpoint_id",
-                            format!("touchpoint_id {ext} already appears on line {first}"),
-                        )]);
-                    }
+                    first_time(
+                        &seen_ids,
+                        &ext,
+                        "touchpoint_id",
+                        format!("touchpoint_id {ext}"),
+                    )
+                    .map_err(|e| vec![e])?;
                     // Check every column, so that a row with several defects
                     // reports all of them at once.
                     let contact_id = row
@@ -851,13 +838,7 @@ async fn validate(
             for (line, row) in rows {
                 let parsed = (|| -> Result<Deal, Invalid> {
                     let ext = row.id("deal_id")?;
-                    if let Some(first) = seen_ids.get(&ext) {
-                        return Err(Invalid::new(
-                            "duplicate_key",
-                            "deal_id",
-                            format!("deal_id {ext} already appears on line {first}"),
-                        ));
-                    }
+                    first_time(&seen_ids, &ext, "deal_id", format!("deal_id {ext}"))?;
                     let contact_id = resolve(
                         &known.contacts,
                         "contact",
