@@ -84,6 +84,8 @@ pub fn load(file: &Path) -> anyhow::Result<Config> {
         "max_body_bytes",
         "sqlite_synchronous",
         "log",
+        "scheduler_interval_seconds",
+        "allow_private_webhooks",
     ]));
     fig.extract().with_context(|| {
         format!(
@@ -113,9 +115,13 @@ mod tests {
                 "listen = \"0.0.0.0:9000\"\nmax_connections = 3\n",
             )?;
             jail.set_env("SMARKETING_MAX_CONNECTIONS", "5");
+            jail.set_env("SMARKETING_ALLOW_PRIVATE_WEBHOOKS", "true");
+            jail.set_env("SMARKETING_SCHEDULER_INTERVAL_SECONDS", "3");
             let c = load(Path::new("smarketing.toml")).map_err(|e| e.to_string())?;
             assert_eq!(c.listen, "0.0.0.0:9000");
             assert_eq!(c.max_connections, 5);
+            assert!(c.allow_private_webhooks);
+            assert_eq!(c.scheduler_interval_seconds, 3);
             assert_eq!(c.database_url, Config::default().database_url);
             Ok(())
         });
