@@ -383,7 +383,7 @@ impl App {
                             .iter()
                             .any(|c| c.kind.as_str() == e.clock && c.state != ClockState::Met);
                     if !live {
-                        repo::set_escalation_outcome(&mut tx, e.id, "skipped", now).await?;
+                        repo::set_escalation_outcome(&mut tx, e.id, "skipped").await?;
                         run.skipped += 1;
                         continue;
                     }

@@ -73,10 +73,6 @@ impl Instant {
             .map(Instant::from)
             .map_err(|_| bad())
     }
-
-    pub fn now_from(ts: Timestamp) -> Self {
-        Instant::from(ts)
-    }
 }
 
 impl From<Timestamp> for Instant {

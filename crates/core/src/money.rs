@@ -60,10 +60,6 @@ impl Money {
     pub fn major(self) -> i64 {
         self.0 / MINOR_PER_MAJOR
     }
-
-    pub fn checked_add(self, other: Money) -> Option<Money> {
-        self.0.checked_add(other.0).map(Money)
-    }
 }
 
 #[cfg(test)]

@@ -182,14 +182,6 @@ pub fn migration_names(backend: Backend) -> Vec<String> {
         .collect()
 }
 
-/// Runs a closure-free statement on a connection (for setup in tests and CLI).
-pub async fn execute(conn: &mut AnyConnection, sql: &str) -> Result<(), StoreError> {
-    conn.execute(sql)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::from_sqlx)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1406,7 +1406,6 @@ pub async fn set_escalation_outcome(
     conn: &mut AnyConnection,
     id: i64,
     outcome: &str,
-    _now: Instant,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE escalations SET outcome = $1 WHERE id = $2")
         .bind(outcome)
