@@ -32,13 +32,6 @@ impl Actor {
             role: None,
         }
     }
-    pub fn import() -> Self {
-        Actor {
-            label: "import".into(),
-            user_id: None,
-            role: None,
-        }
-    }
     pub fn user(u: &User) -> Self {
         Actor {
             label: format!("user:{}", u.id),
@@ -66,7 +59,7 @@ pub struct Paging {
 }
 
 impl Paging {
-    fn limit(&self) -> Result<u32, Invalid> {
+    pub(crate) fn limit(&self) -> Result<u32, Invalid> {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
@@ -77,7 +70,7 @@ impl Paging {
             )),
         }
     }
-    fn cursor(&self) -> Result<Option<&str>, Invalid> {
+    pub(crate) fn cursor(&self) -> Result<Option<&str>, Invalid> {
         match self.cursor.as_deref() {
             Some(c) if smarketing_store::sql::decode_cursor(c).is_none() => Err(Invalid::new(
                 "invalid_cursor",

@@ -533,25 +533,12 @@ impl App {
         let mut conn = self.store().begin().await?;
         let team = Team::load(&mut conn, now).await?;
         // Clock states are computed, so a clock filter reads on until the page is full.
-        let limit = paging.limit.unwrap_or(crate::crm::DEFAULT_LIMIT);
-        let mut cursor = paging.cursor.clone();
+        let limit = paging.limit()?;
+        let mut cursor = paging.cursor()?.map(str::to_string);
         let mut items = Vec::new();
         let next = loop {
-            let page = repo::page::<Handoff>(
-                &mut conn,
-                w.clone(),
-                cursor.as_deref(),
-                limit.clamp(1, crate::crm::MAX_LIMIT),
-            )
-            .await
-            .map_err(|e| match e {
-                smarketing_store::StoreError::Check(_) => AppError::Invalid(Invalid::new(
-                    "invalid_cursor",
-                    "cursor",
-                    "the cursor is not one this API returned",
-                )),
-                other => other.into(),
-            })?;
+            let page =
+                repo::page::<Handoff>(&mut conn, w.clone(), cursor.as_deref(), limit).await?;
             for h in page.items {
                 let clocks = clocks(&mut conn, &playbook, &team, &h, now).await?;
                 let keep = state

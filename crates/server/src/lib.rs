@@ -50,21 +50,12 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The OpenAPI document of the routes [`router`] serves.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut doc) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
-        .merge(api::router())
-        .split_for_parts();
-    doc.merge(api::ExtraSchemas::openapi());
-    doc
-}
-
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    // The document is generated from the very routes mounted below.
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::router())
         .split_for_parts();
-    let mut doc = doc;
     doc.merge(api::ExtraSchemas::openapi());
     let doc = std::sync::Arc::new(doc);
     let max = state.max_body_bytes;

@@ -7,7 +7,7 @@ use smarketing_app::crm::Actor;
 use smarketing_app::goals::{GoalInput, ReverseFunnelQuery};
 use smarketing_app::import::{ImportOptions, Quiet};
 use smarketing_app::input::UserInput;
-use smarketing_core::reverse_funnel::{StageRates, reverse_funnel};
+use smarketing_core::reverse_funnel::reverse_funnel;
 
 #[tokio::test]
 async fn the_goal_becomes_an_mql_commitment() {
@@ -100,12 +100,6 @@ async fn the_goal_becomes_an_mql_commitment() {
         assert!(
             matches!(app.reverse_funnel("2026-Q1", &zero).await.unwrap_err(), AppError::Invalid(ref i) if i.field == "mql_to_sql")
         );
-        let _ = StageRates {
-            lead_to_mql: 1.0,
-            mql_to_sql: 1.0,
-            sql_to_opportunity: 1.0,
-            opportunity_to_won: 1.0,
-        };
     }
 }
 
