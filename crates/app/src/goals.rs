@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use smarketing_core::calendar::WorkingCalendar;
 use smarketing_core::period::Period;
 use smarketing_core::reverse_funnel::{Pacing, ReverseFunnel, StageRates, pacing, reverse_funnel};
+use smarketing_core::segment::Segment;
 use smarketing_core::{Instant, Invalid};
 use smarketing_store::{Goal, repo};
 
@@ -19,6 +20,10 @@ pub struct GoalInput {
     pub revenue_minor: i64,
     /// Share of the revenue marketing sources (default 1).
     pub marketing_share: Option<f64>,
+    /// A goal for one segment, `dimension=value` (`region=EMEA`); absent for
+    /// the whole company.
+    #[serde(default)]
+    pub segment: Option<String>,
 }
 
 /// Inputs of a reverse-funnel report; anything absent is taken from the
@@ -26,6 +31,9 @@ pub struct GoalInput {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct ReverseFunnelQuery {
+    /// Limit the funnel to one segment, `dimension=value` (`region=EMEA`):
+    /// its goal, and rates and deal size measured on its contacts.
+    pub segment: Option<String>,
     /// Revenue goal in minor units, instead of the stored goal.
     pub goal_minor: Option<i64>,
     pub marketing_share: Option<f64>,
@@ -43,6 +51,8 @@ pub struct ReverseFunnelQuery {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReverseFunnelReport {
     pub period: String,
+    /// The segment the funnel is for; absent for the whole company.
+    pub segment: Option<String>,
     pub period_start: Instant,
     pub period_end: Instant,
     pub revenue_goal_minor: i64,
@@ -63,6 +73,12 @@ pub struct ReverseFunnelReport {
     pub min_acceptance_rate: f64,
     /// The SLA agreement version in force (signed by both teams), if any.
     pub agreement_in_force: Option<i64>,
+}
+
+fn parse_segment(s: Option<&str>) -> Result<Option<Segment>, Invalid> {
+    s.filter(|s| !s.trim().is_empty())
+        .map(str::parse)
+        .transpose()
 }
 
 fn rate(num: i64, den: i64, field: &str) -> Result<f64, Invalid> {
@@ -99,6 +115,7 @@ impl App {
             )
             .into());
         }
+        let segment = parse_segment(input.segment.as_deref())?;
         let share = input.marketing_share.unwrap_or(1.0);
         if !(share > 0.0 && share <= 1.0) {
             return Err(Invalid::new(
@@ -112,12 +129,20 @@ impl App {
         Ok(repo::upsert_goal(
             &mut conn,
             &period.to_string(),
+            segment.as_ref(),
             input.revenue_minor,
             share,
             actor.user_id,
             self.now(),
         )
         .await?)
+    }
+
+    /// The goals of a period: the company's first, then each segment's.
+    pub async fn goals(&self, period: &str) -> Result<Vec<Goal>, AppError> {
+        let period: Period = period.parse()?;
+        let mut conn = self.store().acquire().await?;
+        Ok(repo::goals(&mut conn, &period.to_string()).await?)
     }
 
     /// The reverse funnel of a period with pacing to date.
@@ -143,7 +168,9 @@ impl App {
         let window_end = start.min(self.now());
         let window_start = Instant::from_millis(window_end.millis() - days as i64 * 86_400_000)?;
         let mut conn = self.store().acquire().await?;
-        let stored = repo::goal(&mut conn, &period.to_string()).await?;
+        let segment = parse_segment(q.segment.as_deref())?;
+        let seg = segment.as_ref();
+        let stored = repo::goal(&mut conn, &period.to_string(), seg).await?;
         let goal = match (q.goal_minor, &stored) {
             (Some(g), _) => g,
             (None, Some(s)) => s.revenue_minor,
@@ -151,7 +178,14 @@ impl App {
                 return Err(Invalid::new(
                     "no_goal",
                     "goal_minor",
-                    format!("no revenue goal is set for {period}; set one or pass goal_minor"),
+                    match seg {
+                        Some(s) => format!(
+                            "no revenue goal is set for {period} in {s}; set one or pass goal_minor"
+                        ),
+                        None => format!(
+                            "no revenue goal is set for {period}; set one or pass goal_minor"
+                        ),
+                    },
                 )
                 .into());
             }
@@ -161,7 +195,7 @@ impl App {
             .or(stored.as_ref().map(|s| s.marketing_share))
             .unwrap_or(1.0);
 
-        let reach = repo::stage_reach(&mut conn, window_start, window_end).await?;
+        let reach = repo::stage_reach(&mut conn, window_start, window_end, seg).await?;
         let n = |s: &str| reach.get(s).copied().unwrap_or(0);
         let measured =
             |set: Option<f64>, num: i64, den: i64, field: &str| -> Result<(f64, bool), Invalid> {
@@ -194,7 +228,8 @@ impl App {
         let average_deal = match q.average_deal_minor {
             Some(a) => a,
             None => {
-                let (count, sum) = repo::won_deals(&mut conn, window_start, window_end).await?;
+                let (count, sum) =
+                    repo::won_deals(&mut conn, window_start, window_end, seg).await?;
                 if count == 0 {
                     return Err(Invalid::new(
                         "not_enough_data",
@@ -207,14 +242,16 @@ impl App {
             }
         };
         let funnel = reverse_funnel(goal, share, average_deal, rates)?;
-        let commitment = playbook
-            .sla
-            .mql_commitment
-            .map(u64::from)
-            .unwrap_or(funnel.mqls);
+        // A number fixed in the agreement is the company's; a segment's
+        // commitment is always its own funnel's.
+        let commitment = match seg {
+            None => playbook.sla.mql_commitment.map(u64::from),
+            Some(_) => None,
+        }
+        .unwrap_or(funnel.mqls);
 
         let now = self.now().max(start).min(end);
-        let delivered = repo::stage_reach(&mut conn, start, now)
+        let delivered = repo::stage_reach(&mut conn, start, now, seg)
             .await?
             .get("mql")
             .copied()
@@ -228,11 +265,12 @@ impl App {
             .working_between(start.timestamp(), end.timestamp())
             .as_secs_f64()
             / day;
-        let (accepted, rejected) = repo::handoff_decisions(&mut conn, start, now).await?;
+        let (accepted, rejected) = repo::handoff_decisions(&mut conn, start, now, seg).await?;
         drop(conn);
         let agreement_in_force = self.agreement_in_force().await?;
         Ok(ReverseFunnelReport {
             period: period.to_string(),
+            segment: segment.as_ref().map(Segment::to_string),
             period_start: start,
             period_end: end,
             revenue_goal_minor: goal,

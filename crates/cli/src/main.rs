@@ -189,6 +189,15 @@ enum GoalCommand {
         /// Share of the revenue marketing sources, in (0, 1].
         #[arg(long, default_value_t = 1.0)]
         marketing_share: f64,
+        /// A goal for one segment, dimension=value (region=EMEA,
+        /// company_size=mid_market, persona=…, source_channel=…, owner=EMAIL).
+        #[arg(long)]
+        segment: Option<String>,
+    },
+    /// The goals of a period: the company's and each segment's.
+    List {
+        #[arg(long)]
+        period: String,
     },
 }
 
@@ -206,6 +215,9 @@ enum FunnelCommand {
         /// Days before the period over which conversion rates are measured.
         #[arg(long, default_value_t = 365)]
         trailing_days: u32,
+        /// The funnel of one segment, dimension=value (region=EMEA).
+        #[arg(long)]
+        segment: Option<String>,
         /// table or json
         #[arg(long, default_value = "table")]
         format: String,
@@ -517,6 +529,7 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                     period,
                     revenue,
                     marketing_share,
+                    segment,
                 },
         } => {
             let app = open(&cfg).await?;
@@ -526,17 +539,22 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
             let input = smarketing_app::goals::GoalInput {
                 revenue_minor: minor,
                 marketing_share: Some(marketing_share),
+                segment,
             };
             let g = app
                 .set_goal(&period, input, &smarketing_app::crm::Actor::system())
                 .await
                 .map_err(explain)?;
-            println!(
-                "goal for {}: {} (marketing share {:.0} %)",
-                g.period,
-                g.revenue_minor / 100,
-                g.marketing_share * 100.0
-            );
+            println!("{}", goal_line(&g));
+            Ok(())
+        }
+        Command::Goal {
+            command: GoalCommand::List { period },
+        } => {
+            let app = open(&cfg).await?;
+            for g in app.goals(&period).await.map_err(explain)? {
+                println!("{}", goal_line(&g));
+            }
             Ok(())
         }
         Command::Funnel {
@@ -546,6 +564,7 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                     goal,
                     marketing_share,
                     trailing_days,
+                    segment,
                     format,
                 },
         } => {
@@ -557,6 +576,7 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                     .map_err(|e| anyhow!("--goal: {}", e.message))?,
                 marketing_share,
                 trailing_days: Some(trailing_days),
+                segment,
                 ..Default::default()
             };
             let r = app.reverse_funnel(&period, &q).await.map_err(explain)?;
@@ -804,11 +824,29 @@ fn print_sla_report(r: &smarketing_app::sla_reports::SlaReport) {
     }
 }
 
+fn goal_line(g: &smarketing_store::Goal) -> String {
+    format!(
+        "goal for {}{}: {} (marketing share {:.0} %)",
+        g.period,
+        if g.segment.is_empty() {
+            String::new()
+        } else {
+            format!(" in {}", g.segment)
+        },
+        g.revenue_minor / 100,
+        g.marketing_share * 100.0
+    )
+}
+
 fn print_reverse_funnel(r: &smarketing_app::goals::ReverseFunnelReport) {
     let pct = |x: f64| format!("{:.1} %", x * 100.0);
     println!(
-        "Reverse funnel for {} (goal {} × marketing share {:.0} %, average deal {})",
+        "Reverse funnel for {}{} (goal {} × marketing share {:.0} %, average deal {})",
         r.period,
+        r.segment
+            .as_ref()
+            .map(|s| format!(" in {s}"))
+            .unwrap_or_default(),
         r.revenue_goal_minor / 100,
         r.marketing_share * 100.0,
         r.average_deal_minor / 100

@@ -15,6 +15,7 @@ pub mod playbook;
 pub mod reverse_funnel;
 pub mod routing;
 pub mod scoring;
+pub mod segment;
 pub mod sla;
 
 pub use email::Email;

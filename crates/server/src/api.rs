@@ -58,7 +58,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reject_handoff))
         .routes(routes!(reassign_handoff))
         .routes(routes!(log_handoff_activity))
-        .routes(routes!(set_goal))
+        .routes(routes!(set_goal, list_goals))
         .routes(routes!(reverse_funnel))
         .routes(routes!(list_agreements))
         .routes(routes!(sign_agreement))
@@ -749,6 +749,17 @@ async fn set_goal(
     ApiJson(input): ApiJson<smarketing_app::goals::GoalInput>,
 ) -> Res<smarketing_store::Goal> {
     Ok(Json(s.app.set_goal(&period, input, &a.actor()).await?))
+}
+
+/// The goals of a period: the company's (segment "") and each segment's.
+#[utoipa::path(get, path = "/api/v1/goals/{period}", tag = "goals", params(("period" = String, Path, description = "2026, 2026-Q4 or 2026-11")),
+    responses((status = 200, body = Vec<smarketing_store::Goal>), (status = 422, body = Problem)))]
+async fn list_goals(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(period): Path<String>,
+) -> Res<Vec<smarketing_store::Goal>> {
+    Ok(Json(s.app.goals(&period).await?))
 }
 
 /// The reverse funnel of a period: the deals, opportunities, SQLs, MQLs and

@@ -582,6 +582,8 @@ pub struct Goal {
     pub id: i64,
     /// `2026`, `2026-Q4` or `2026-11`.
     pub period: String,
+    /// `''` for the whole company, else `dimension=value` (`region=EMEA`).
+    pub segment: String,
     pub revenue_minor: i64,
     /// Share of the revenue marketing sources (0 to 1].
     pub marketing_share: f64,
@@ -592,11 +594,12 @@ pub struct Goal {
 
 impl FromRow for Goal {
     const COLUMNS: &'static str =
-        "id, period, revenue_minor, marketing_share, created_by, created_at, updated_at";
+        "id, period, segment, revenue_minor, marketing_share, created_by, created_at, updated_at";
     fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
         Ok(Goal {
             id: get(r, "id")?,
             period: get(r, "period")?,
+            segment: get(r, "segment")?,
             revenue_minor: get(r, "revenue_minor")?,
             marketing_share: get(r, "marketing_share")?,
             created_by: get(r, "created_by")?,

@@ -6,6 +6,7 @@ use crate::StoreError;
 use crate::records::*;
 use crate::sql::{Arg, Page, Where, bind_all, decode_cursor, encode_cursor, insert_many};
 use smarketing_core::Instant;
+use smarketing_core::segment::{Dimension, Segment};
 use sqlx::AnyConnection;
 
 /// A table whose rows are written from a record.
@@ -981,19 +982,21 @@ pub async fn record_sla_event(
 pub async fn upsert_goal(
     conn: &mut AnyConnection,
     period: &str,
+    segment: Option<&Segment>,
     revenue_minor: i64,
     marketing_share: f64,
     user_id: Option<i64>,
     now: Instant,
 ) -> Result<Goal, StoreError> {
     let sql = format!(
-        "INSERT INTO goals (period, revenue_minor, marketing_share, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
-         ON CONFLICT (period) DO UPDATE SET revenue_minor = excluded.revenue_minor, marketing_share = excluded.marketing_share, updated_at = excluded.updated_at \
+        "INSERT INTO goals (period, segment, revenue_minor, marketing_share, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+         ON CONFLICT (period, segment) DO UPDATE SET revenue_minor = excluded.revenue_minor, marketing_share = excluded.marketing_share, updated_at = excluded.updated_at \
          RETURNING {}",
         Goal::COLUMNS
     );
     let row = sqlx::query(&sql)
         .bind(period)
+        .bind(segment_key(segment))
         .bind(revenue_minor)
         .bind(marketing_share)
         .bind(user_id)
@@ -1003,62 +1006,128 @@ pub async fn upsert_goal(
     Goal::from_row(&row)
 }
 
-pub async fn goal(conn: &mut AnyConnection, period: &str) -> Result<Option<Goal>, StoreError> {
-    let sql = format!("SELECT {} FROM goals WHERE period = $1", Goal::COLUMNS);
-    Ok(fetch(conn, &sql, &[period.into()]).await?.pop())
+/// The goal of a period for the whole company (`segment` None) or a segment.
+pub async fn goal(
+    conn: &mut AnyConnection,
+    period: &str,
+    segment: Option<&Segment>,
+) -> Result<Option<Goal>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM goals WHERE period = $1 AND segment = $2",
+        Goal::COLUMNS
+    );
+    Ok(
+        fetch(conn, &sql, &[period.into(), segment_key(segment).into()])
+            .await?
+            .pop(),
+    )
 }
 
-/// Distinct contacts that entered each stage in `[from, to)`.
+/// Goals of a period: the company's first, then each segment's.
+pub async fn goals(conn: &mut AnyConnection, period: &str) -> Result<Vec<Goal>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM goals WHERE period = $1 ORDER BY segment",
+        Goal::COLUMNS
+    );
+    fetch(conn, &sql, &[period.into()]).await
+}
+
+fn segment_key(segment: Option<&Segment>) -> String {
+    segment.map(Segment::to_string).unwrap_or_default()
+}
+
+/// SQL saying that the contact id in `col` belongs to `segment` (always true
+/// without one), the segment's value bound as `$n`.
+pub(crate) fn contact_in_segment(col: &str, segment: Option<&Segment>, n: usize) -> String {
+    let Some(segment) = segment else {
+        return "1 = 1".into();
+    };
+    let test = match segment.dimension {
+        Dimension::SourceChannel => format!("c.source_channel = ${n}"),
+        Dimension::Persona => format!("c.persona = ${n}"),
+        Dimension::Region => format!("a.region = ${n}"),
+        Dimension::CompanySize => format!("a.company_size = ${n}"),
+        Dimension::Owner => format!("u.email = ${n}"),
+        Dimension::Campaign => format!(
+            "(SELECT cp.name FROM touchpoints t JOIN campaigns cp ON cp.id = t.campaign_id \
+              WHERE t.contact_id = c.id ORDER BY t.occurred_at, t.id LIMIT 1) = ${n}"
+        ),
+    };
+    format!(
+        "{col} IN (SELECT c.id FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id \
+         LEFT JOIN users u ON u.id = c.owner_id WHERE {test})"
+    )
+}
+
+fn segment_arg(segment: Option<&Segment>) -> Option<&str> {
+    segment.map(|s| s.value.as_str())
+}
+
+/// Distinct contacts (of the segment, if one) that entered each stage in
+/// `[from, to)`.
 pub async fn stage_reach(
     conn: &mut AnyConnection,
     from: Instant,
     to: Instant,
+    segment: Option<&Segment>,
 ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
     use sqlx::Row;
-    let rows = sqlx::query("SELECT to_stage, COUNT(DISTINCT contact_id) FROM stage_changes WHERE changed_at >= $1 AND changed_at < $2 GROUP BY to_stage")
-        .bind(from.millis())
-        .bind(to.millis())
-        .fetch_all(conn)
-        .await?;
+    let sql = format!(
+        "SELECT to_stage, COUNT(DISTINCT contact_id) FROM stage_changes WHERE changed_at >= $1 AND changed_at < $2 AND {} GROUP BY to_stage",
+        contact_in_segment("contact_id", segment, 3)
+    );
+    let mut q = sqlx::query(&sql).bind(from.millis()).bind(to.millis());
+    if let Some(v) = segment_arg(segment) {
+        q = q.bind(v);
+    }
+    let rows = q.fetch_all(conn).await?;
     rows.iter()
         .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::from_sqlx)
 }
 
-/// Number and total amount of deals won in `[from, to)`.
+/// Number and total amount of deals (of the segment's contacts, if one) won
+/// in `[from, to)`.
 pub async fn won_deals(
     conn: &mut AnyConnection,
     from: Instant,
     to: Instant,
+    segment: Option<&Segment>,
 ) -> Result<(i64, i64), StoreError> {
     use sqlx::Row;
     // SUM of a BIGINT is NUMERIC on PostgreSQL; cast so both backends return an integer.
-    let row = sqlx::query(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM deals WHERE status = 'won' AND closed_at >= $1 AND closed_at < $2",
-    )
-    .bind(from.millis())
-    .bind(to.millis())
-    .fetch_one(conn)
-    .await?;
+    let sql = format!(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM deals WHERE status = 'won' AND closed_at >= $1 AND closed_at < $2 AND {}",
+        contact_in_segment("contact_id", segment, 3)
+    );
+    let mut q = sqlx::query(&sql).bind(from.millis()).bind(to.millis());
+    if let Some(v) = segment_arg(segment) {
+        q = q.bind(v);
+    }
+    let row = q.fetch_one(conn).await?;
     Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
 }
 
-/// Handoffs decided in `[from, to)`: (accepted, rejected).
+/// Handoffs (of the segment's contacts, if one) decided in `[from, to)`:
+/// (accepted, rejected).
 pub async fn handoff_decisions(
     conn: &mut AnyConnection,
     from: Instant,
     to: Instant,
+    segment: Option<&Segment>,
 ) -> Result<(i64, i64), StoreError> {
     use sqlx::Row;
-    let row = sqlx::query(
+    let sql = format!(
         "SELECT COALESCE(SUM(CASE WHEN decision = 'accepted' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN decision = 'rejected' THEN 1 ELSE 0 END), 0) \
-         FROM handoffs WHERE decided_at >= $1 AND decided_at < $2",
-    )
-    .bind(from.millis())
-    .bind(to.millis())
-    .fetch_one(conn)
-    .await?;
+         FROM handoffs WHERE decided_at >= $1 AND decided_at < $2 AND {}",
+        contact_in_segment("contact_id", segment, 3)
+    );
+    let mut q = sqlx::query(&sql).bind(from.millis()).bind(to.millis());
+    if let Some(v) = segment_arg(segment) {
+        q = q.bind(v);
+    }
+    let row = q.fetch_one(conn).await?;
     Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
 }
 

@@ -38,6 +38,7 @@ async fn the_goal_becomes_an_mql_commitment() {
             GoalInput {
                 revenue_minor: 120_000_000,
                 marketing_share: Some(0.8),
+                segment: None,
             },
             &Actor::user(&manager),
         )
@@ -173,5 +174,119 @@ async fn the_agreement_needs_both_leads() {
         let toml2 = toml.replace("name = \"Default playbook\"", "name = \"Renamed playbook\"");
         app.import_playbook(&toml2, "Mona", None).await.unwrap();
         assert_eq!(app.agreements().await.unwrap().len(), 2);
+    }
+}
+
+/// Counts of the sample's contacts in `region` that reached each stage, from
+/// the CSV itself (stages are never skipped, so "reached" is "current stage
+/// or later").
+fn sample_reach(region: &str) -> [f64; 5] {
+    let order = ["lead", "mql", "sql", "opportunity", "customer"];
+    let mut reach = [0.0; 5];
+    let mut r = csv::Reader::from_path(shared("sample").join("contacts.csv")).unwrap();
+    for row in r.records() {
+        let row = row.unwrap();
+        if &row[8] != region {
+            continue;
+        }
+        let at = order.iter().position(|s| *s == &row[11]).unwrap();
+        for n in reach.iter_mut().take(at + 1) {
+            *n += 1.0;
+        }
+    }
+    reach
+}
+
+#[tokio::test]
+async fn a_segment_has_its_own_goal_and_funnel() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet)
+            .await
+            .unwrap();
+        let goal = |revenue_minor, segment: Option<&str>| GoalInput {
+            revenue_minor,
+            marketing_share: None,
+            segment: segment.map(str::to_string),
+        };
+        app.set_goal("2026-Q1", goal(100_000_000, None), &Actor::system())
+            .await
+            .unwrap();
+        app.set_goal(
+            "2026-Q1",
+            goal(40_000_000, Some("region=EMEA")),
+            &Actor::system(),
+        )
+        .await
+        .unwrap();
+        // Setting again replaces the segment's goal, not the company's.
+        app.set_goal(
+            "2026-Q1",
+            goal(30_000_000, Some("region = EMEA")),
+            &Actor::system(),
+        )
+        .await
+        .unwrap();
+        let goals = app.goals("2026-Q1").await.unwrap();
+        let listed: Vec<_> = goals
+            .iter()
+            .map(|g| (g.segment.as_str(), g.revenue_minor))
+            .collect();
+        assert_eq!(
+            listed,
+            [("", 100_000_000), ("region=EMEA", 30_000_000)],
+            "{l}"
+        );
+
+        let q = |segment: Option<&str>| ReverseFunnelQuery {
+            trailing_days: Some(1500),
+            segment: segment.map(str::to_string),
+            ..Default::default()
+        };
+        let app = smarketing_app::App::new(
+            app.store().clone(),
+            smarketing_app::Clock::Fixed(
+                smarketing_core::Instant::parse("2026-01-15T12:00:00Z", "t").unwrap(),
+            ),
+        );
+        let emea = app
+            .reverse_funnel("2026-Q1", &q(Some("region=EMEA")))
+            .await
+            .unwrap();
+        assert_eq!(emea.segment.as_deref(), Some("region=EMEA"));
+        assert_eq!(emea.revenue_goal_minor, 30_000_000);
+        let n = sample_reach("EMEA");
+        assert!(
+            (emea.rates.lead_to_mql - n[1] / n[0]).abs() < 1e-12,
+            "{l}: {:?} vs {n:?}",
+            emea.rates
+        );
+        assert!((emea.rates.opportunity_to_won - n[4] / n[3]).abs() < 1e-12);
+        let all = app.reverse_funnel("2026-Q1", &q(None)).await.unwrap();
+        assert_eq!(all.segment, None);
+        assert_eq!(all.revenue_goal_minor, 100_000_000);
+        assert_ne!(
+            all.rates, emea.rates,
+            "{l}: the segment's rates are its own"
+        );
+
+        let none = app
+            .reverse_funnel("2026-Q1", &q(Some("region=APAC")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(none, AppError::Invalid(ref i) if i.code == "no_goal" && i.message.contains("region=APAC")),
+            "{l}: {none:?}"
+        );
+        for bad in ["region", "colour=red", "region="] {
+            let e = app
+                .set_goal("2026-Q1", goal(1, Some(bad)), &Actor::system())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e, AppError::Invalid(ref i) if i.field == "segment"),
+                "{l}: {bad}: {e:?}"
+            );
+        }
     }
 }

@@ -181,6 +181,78 @@ fn import_export_round_trip_of_the_sample() {
 }
 
 #[test]
+fn goals_per_segment_and_their_reverse_funnel() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    let sample = shared("sample");
+    assert!(
+        run(&["import", sample.to_str().unwrap()], &db)
+            .status
+            .success()
+    );
+    for args in [
+        &["goal", "set", "--period", "2026-Q1", "--revenue", "900000"][..],
+        &[
+            "goal",
+            "set",
+            "--period",
+            "2026-Q1",
+            "--revenue",
+            "300000",
+            "--segment",
+            "region=EMEA",
+        ],
+    ] {
+        let out = run(args, &db);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = run(&["goal", "list", "--period", "2026-Q1"], &db);
+    assert_eq!(
+        text(&out.stdout),
+        "goal for 2026-Q1: 900000 (marketing share 100 %)\n\
+         goal for 2026-Q1 in region=EMEA: 300000 (marketing share 100 %)\n"
+    );
+    let out = run(
+        &[
+            "funnel",
+            "reverse",
+            "--period",
+            "2026-Q1",
+            "--segment",
+            "region=EMEA",
+            "--trailing-days",
+            "3650",
+            "--format",
+            "json",
+        ],
+        &db,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["segment"], "region=EMEA");
+    assert_eq!(r["revenue_goal_minor"], 30_000_000);
+    let out = run(
+        &[
+            "goal",
+            "set",
+            "--period",
+            "2026-Q1",
+            "--revenue",
+            "1",
+            "--segment",
+            "size=big",
+        ],
+        &db,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("\"size\" is not a dimension"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn demo_then_serve_over_real_http() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");

@@ -41,7 +41,7 @@ async fn the_document_lists_every_route_and_only_those() {
         ("/api/v1/handoffs/{id}/reject", vec!["post"]),
         ("/api/v1/handoffs/{id}/reassign", vec!["post"]),
         ("/api/v1/handoffs/{id}/activities", vec!["post"]),
-        ("/api/v1/goals/{period}", vec!["put"]),
+        ("/api/v1/goals/{period}", vec!["get", "put"]),
         ("/api/v1/goals/{period}/reverse-funnel", vec!["get"]),
         ("/api/v1/sla/agreements", vec!["get"]),
         ("/api/v1/sla/agreements/{version}/sign", vec!["post"]),
