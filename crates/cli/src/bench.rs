@@ -138,15 +138,15 @@ pub fn clocks(
 /// Scheduler lag: opens `handoffs` hand-raiser leads in a fresh database a
 /// week before "now", so that their escalation steps are all overdue, then
 /// times how long one scheduler takes to fire every due step.
-pub async fn escalations(handoffs: usize) -> Result<(u64, u64, Duration, Duration)> {
+pub async fn escalations(
+    handoffs: usize,
+    postgres: Option<&str>,
+) -> Result<(u64, u64, Duration, Duration)> {
     use smarketing_app::crm::Actor;
     use smarketing_app::input::TouchpointInput;
     use smarketing_app::{App, Clock};
-    let dir = std::env::temp_dir().join(format!("smarketing-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
-    let store =
-        smarketing_store::Store::connect(&url, 4, smarketing_store::SqliteSync::Normal).await?;
+    let db = scratch(postgres).await;
+    let store = db.store.clone();
     let past = smarketing_core::Instant::parse("2026-03-02T09:00:00Z", "t")
         .map_err(|e| anyhow::anyhow!(e))?;
     let app = App::new(store.clone(), Clock::Fixed(past));
@@ -204,14 +204,12 @@ pub async fn escalations(handoffs: usize) -> Result<(u64, u64, Duration, Duratio
     let started = Instant::now();
     let run = later.run_due_escalations(500).await?;
     let took = started.elapsed();
-    store.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok((run.fired, run.skipped, took, setup))
 }
 
 /// Webhook delivery latency to a receiver on loopback: `events` events are
 /// queued and delivered; returns each request's time.
-pub async fn webhooks(events: usize) -> Result<Vec<Duration>> {
+pub async fn webhooks(events: usize, postgres: Option<&str>) -> Result<Vec<Duration>> {
     use smarketing_app::{App, Clock, Options};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -220,11 +218,8 @@ pub async fn webhooks(events: usize) -> Result<Vec<Duration>> {
         axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
     );
     tokio::spawn(async move { axum::serve(listener, receiver).await });
-    let dir = std::env::temp_dir().join(format!("smarketing-bench-hooks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
-    let store =
-        smarketing_store::Store::connect(&url, 4, smarketing_store::SqliteSync::Normal).await?;
+    let db = scratch(postgres).await;
+    let store = db.store.clone();
     let app = App::new(store.clone(), Clock::System).with_options(Options {
         allow_private_webhooks: true,
     });
@@ -245,7 +240,14 @@ pub async fn webhooks(events: usize) -> Result<Vec<Duration>> {
             break;
         }
     }
-    store.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(times)
+}
+
+/// A fresh database for a benchmark: a SQLite file, or a schema of its own
+/// on the PostgreSQL server at `postgres`; removed when dropped.
+async fn scratch(postgres: Option<&str>) -> smarketing_store::testing::TestDb {
+    match postgres {
+        Some(url) => smarketing_store::testing::postgres_at(url).await,
+        None => smarketing_store::testing::sqlite().await,
+    }
 }

@@ -257,11 +257,18 @@ enum BenchCommand {
     Escalations {
         #[arg(long, default_value_t = 3_400)]
         handoffs: usize,
+        /// Run on a scratch schema of this PostgreSQL server instead of a
+        /// scratch SQLite file (postgres://user@host/db).
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// Webhook delivery latency to a receiver on loopback (p50, p99).
     Webhooks {
         #[arg(long, default_value_t = 2_000)]
         events: usize,
+        /// Keep the outbox on a scratch schema of this PostgreSQL server.
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// Time GET requests of one API route against the configured database.
     Api {
@@ -671,9 +678,10 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
             Ok(())
         }
         Command::Bench {
-            command: BenchCommand::Escalations { handoffs },
+            command: BenchCommand::Escalations { handoffs, postgres },
         } => {
-            let (fired, skipped, took, setup) = bench::escalations(handoffs).await?;
+            let (fired, skipped, took, setup) =
+                bench::escalations(handoffs, postgres.as_deref()).await?;
             println!(
                 "{handoffs} leads opened in {:.2} s; then {} overdue escalation steps ({fired} fired, {skipped} moot) drained in {:.3} s: {:.0} steps/s",
                 setup.as_secs_f64(),
@@ -684,9 +692,9 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
             Ok(())
         }
         Command::Bench {
-            command: BenchCommand::Webhooks { events },
+            command: BenchCommand::Webhooks { events, postgres },
         } => {
-            let mut times = bench::webhooks(events).await?;
+            let mut times = bench::webhooks(events, postgres.as_deref()).await?;
             times.sort_unstable();
             let pick = |p: f64| {
                 times[((p * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1]

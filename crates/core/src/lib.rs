@@ -2,6 +2,7 @@
 //! machine, lead scoring and channel derivation. No IO, no async, no clock:
 //! every instant is an argument.
 
+pub mod analytics;
 pub mod calendar;
 pub mod condition;
 pub mod diff;

@@ -1,6 +1,7 @@
-//! Fresh, isolated databases for tests: a SQLite file in the temp directory
-//! always, and a PostgreSQL schema of its own when
-//! `SMARKETING_TEST_DATABASE_URL` is set. Each is removed when dropped.
+//! Fresh, isolated scratch databases for tests and benchmarks: a SQLite file
+//! in the temp directory always, and a PostgreSQL schema of its own when
+//! `SMARKETING_TEST_DATABASE_URL` is set (or a benchmark names a server).
+//! Each is removed when dropped.
 
 use crate::{Backend, SqliteSync, Store};
 use std::sync::Once;
@@ -63,6 +64,12 @@ pub async fn postgres() -> Option<TestDb> {
             .call_once(|| eprintln!("PostgreSQL suites skipped: set {PG_URL_VAR} to run them"));
         return None;
     };
+    Some(postgres_at(&admin_url).await)
+}
+
+/// A fresh schema on the PostgreSQL server at `admin_url`.
+pub async fn postgres_at(admin_url: &str) -> TestDb {
+    let admin_url = admin_url.to_string();
     let schema = unique("smk").to_lowercase();
     {
         let admin = Store::connect(&admin_url, 1, SqliteSync::Normal)
@@ -88,12 +95,12 @@ pub async fn postgres() -> Option<TestDb> {
         .await
         .expect("connect to test schema");
     store.migrate().await.expect("migrate test PostgreSQL");
-    Some(TestDb {
+    TestDb {
         store,
         label: "postgres",
         url,
         cleanup: Cleanup::Schema { admin_url, schema },
-    })
+    }
 }
 
 /// SQLite, plus PostgreSQL when configured: run a suite on each.

@@ -1,0 +1,90 @@
+//! The shared sample's expected results that follow from `paths.csv` alone:
+//! Markov of orders 1–3, Shapley, and first, last and linear touch.
+
+use super::models::Model;
+use super::paths::PathTable;
+use std::collections::HashMap;
+
+fn sample(file: &str) -> String {
+    let p = format!(
+        "{}/../../../shared/data/sample/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// Rows of an expected file as column → text.
+fn expected(file: &str) -> Vec<HashMap<String, String>> {
+    let text = sample(&format!("expected/{file}"));
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn assert_close(expected: &str, actual: f64, what: &str) {
+    let e: f64 = expected.parse().unwrap();
+    assert!(
+        (e - actual).abs() <= 1e-9 * e.abs().max(actual.abs()),
+        "{what}: expected {e}, got {actual}"
+    );
+}
+
+#[test]
+fn markov_orders_one_to_three_match_the_expected_file() {
+    let table = PathTable::parse(&sample("paths.csv")).unwrap();
+    let rows = expected("markov.csv");
+    for order in 1..=3u8 {
+        let credit = table.attribute(Model::Markov { order }).unwrap();
+        let mine: HashMap<&str, _> = credit.iter().map(|c| (c.channel.as_str(), c)).collect();
+        let theirs: Vec<_> = rows
+            .iter()
+            .filter(|r| r["order"] == order.to_string())
+            .collect();
+        assert_eq!(theirs.len(), 9);
+        for r in theirs {
+            let c = mine[r["channel"].as_str()];
+            let what = format!("order {order} {}", r["channel"]);
+            assert_close(
+                &r["removal_effect_conversions"],
+                c.removal_effect_conversions.unwrap(),
+                &what,
+            );
+            assert_close(&r["attributed_conversions"], c.conversions, &what);
+            assert_close(
+                &r["removal_effect_revenue"],
+                c.removal_effect_value.unwrap(),
+                &what,
+            );
+            assert_close(&r["attributed_revenue"], c.value, &what);
+        }
+    }
+}
+
+#[test]
+fn shapley_first_last_and_linear_match_the_expected_file() {
+    let table = PathTable::parse(&sample("paths.csv")).unwrap();
+    let rows = expected("attribution.csv");
+    for (model, prefix) in [
+        (Model::Shapley, "shapley"),
+        (Model::FirstTouch, "first_touch"),
+        (Model::LastTouch, "last_touch"),
+        (Model::Linear, "linear_touch"),
+    ] {
+        let credit = table.attribute(model).unwrap();
+        let mine: HashMap<&str, _> = credit.iter().map(|c| (c.channel.as_str(), c)).collect();
+        for r in &rows {
+            let c = mine[r["channel"].as_str()];
+            let what = format!("{prefix} {}", r["channel"]);
+            assert_close(&r[&format!("{prefix}_conversions")], c.conversions, &what);
+            assert_close(&r[&format!("{prefix}_value")], c.value, &what);
+        }
+    }
+}
