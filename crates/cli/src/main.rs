@@ -3,6 +3,7 @@
 
 mod bench;
 mod config;
+mod report;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
@@ -112,6 +113,24 @@ enum Command {
     Sla {
         #[command(subcommand)]
         command: SlaCommand,
+    },
+    /// Attribution on a ChannelAttribution paths file (columns path,
+    /// total_conversions, total_conversion_value, total_null; channels joined
+    /// by " > "): one row per channel. Needs no database.
+    Attribution {
+        /// The paths file (CSV).
+        #[arg(long)]
+        paths: PathBuf,
+        /// first_touch, last_touch, linear, position_based, j_shaped,
+        /// inverse_j, markov or shapley.
+        #[arg(long, default_value = "markov")]
+        model: String,
+        /// Markov order, 1 to 4.
+        #[arg(long, default_value_t = 1)]
+        order: u8,
+        /// table, csv or json
+        #[arg(long, default_value = "table")]
+        format: String,
     },
     /// Measure: API latency over real HTTP on loopback (median, p90, p99).
     Bench {
@@ -336,6 +355,15 @@ fn main() -> Result<()> {
     } = &cli.command
     {
         return validate_playbook(file);
+    }
+    if let Command::Attribution {
+        paths,
+        model,
+        order,
+        format,
+    } = &cli.command
+    {
+        return report::paths_attribution(paths, model, *order, format);
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -749,7 +777,9 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
             );
             Ok(())
         }
-        Command::Config { .. } => unreachable!("handled before the runtime starts"),
+        Command::Config { .. } | Command::Attribution { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }
 

@@ -150,6 +150,11 @@ impl MarkovChain {
         self.states = states;
     }
 
+    /// Transient states besides START.
+    pub fn states(&self) -> usize {
+        self.keys.len() - 1
+    }
+
     /// Whether state `i`'s tuple contains `symbol`.
     fn contains(&self, i: usize, symbol: u32) -> bool {
         let key = self.keys[i];

@@ -2,6 +2,9 @@
 //! memory over compact columns and journeys. Reading the data is the store's
 //! job; everything here is a pure function of what it is given.
 
+pub mod attribution;
+pub mod dataset;
+pub mod funnel;
 pub mod markov;
 pub mod models;
 pub mod paths;

@@ -1,0 +1,400 @@
+//! Attribution of conversions (lead created, MQL, opportunity created, won
+//! revenue) to channels and campaigns on the in-memory data, with every
+//! model, per contact or per account (the buying group). Credit is checked to
+//! sum to the converted total.
+
+use super::dataset::{Dataset, DealStatus, NONE, TouchRow};
+use super::markov::MarkovChain;
+use super::models::{Model, Roles};
+use super::shapley::ShapleyGame;
+use crate::{Invalid, Stage};
+use serde::Serialize;
+
+/// Campaign-level Markov solves once per campaign; above this many states
+/// it is left out rather than take minutes.
+pub const MAX_CAMPAIGN_STATES: usize = 1_000;
+
+/// What counts as a conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Conversion {
+    /// The contact's first change into lead; no value.
+    Lead,
+    /// The first change into MQL; no value.
+    Mql,
+    /// A deal created; value = its amount (pipeline).
+    Opportunity,
+    /// A deal won; value = its amount (revenue).
+    Won,
+}
+
+impl Conversion {
+    pub fn parse(s: &str) -> Result<Conversion, Invalid> {
+        Ok(match s.trim() {
+            "lead" => Conversion::Lead,
+            "mql" => Conversion::Mql,
+            "opportunity" => Conversion::Opportunity,
+            "won" => Conversion::Won,
+            other => {
+                return Err(Invalid::new(
+                    "unknown_conversion",
+                    "conversion",
+                    format!("{other:?} is not a conversion; use lead, mql, opportunity or won"),
+                ));
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributionQuery {
+    pub conversion: Conversion,
+    pub models: Vec<Model>,
+    /// Only touches this many days before the conversion count.
+    pub lookback_days: Option<u32>,
+    /// Touches of all the account's contacts count towards its deals.
+    pub account_level: bool,
+    /// Conversions in `[from, to)` (ms); all when `None`.
+    pub period: Option<(i64, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Credit {
+    pub name: String,
+    pub conversions: f64,
+    /// Minor units.
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelCredit {
+    /// `linear`, `time_decay_7d`, `markov_2`, …
+    pub model: String,
+    /// Every channel of the taxonomy, sorted.
+    pub channels: Vec<Credit>,
+    /// Campaigns with credit, sorted by name; `(no campaign)` for touches
+    /// without one.
+    pub campaigns: Vec<Credit>,
+    /// Whether channel credit sums to the converted totals (within 1e-9
+    /// relative); reports say so when it ever does not.
+    pub reconciled: bool,
+    /// Why part of the credit is missing, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttributionReport {
+    pub conversion: Conversion,
+    pub account_level: bool,
+    pub lookback_days: Option<u32>,
+    pub conversions: f64,
+    pub value: f64,
+    /// Conversions with no touch in their window: no model can credit them.
+    pub unattributed_conversions: f64,
+    pub unattributed_value: f64,
+    pub models: Vec<ModelCredit>,
+}
+
+/// One conversion and the touches before it.
+struct Journey {
+    touches: Vec<TouchRow>,
+    value: f64,
+    at: i64,
+    roles: Roles,
+}
+
+/// The touches of a unit (a contact, or an account's contacts merged).
+fn unit_touches(ds: &Dataset, contacts: &[usize]) -> Vec<TouchRow> {
+    let mut t: Vec<TouchRow> = contacts
+        .iter()
+        .flat_map(|c| ds.touches_of(*c).iter().copied())
+        .collect();
+    if contacts.len() > 1 {
+        t.sort_unstable_by_key(|t| (t.at, t.id));
+    }
+    t
+}
+
+/// Position in `journey` of the touch that caused `contact`'s change into
+/// `stage` (the first such change for lead, the last at or before `until`
+/// otherwise); when no touch is recorded, the last journey touch at or
+/// before the change.
+fn role(ds: &Dataset, contact: usize, stage: Stage, until: i64, journey: &[TouchRow]) -> Option<usize> {
+    if contact == NONE as usize {
+        return None;
+    }
+    let mut changes = ds
+        .changes_of(contact)
+        .iter()
+        .filter(|c| c.stage == stage && c.at <= until);
+    let change = if stage == Stage::Lead {
+        changes.next()
+    } else {
+        changes.last()
+    }?;
+    change
+        .touch
+        .and_then(|id| journey.iter().position(|t| t.id == id))
+        .or_else(|| journey.iter().rposition(|t| t.at <= change.at))
+}
+
+pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport, Invalid> {
+    // Units: each contact, or each account (contacts without one alone).
+    let mut units: Vec<Vec<usize>> = vec![];
+    let mut unit_of_contact = vec![0usize; ds.contacts.len()];
+    if q.account_level {
+        let mut by_account: rustc_hash::FxHashMap<i64, usize> = Default::default();
+        for (i, c) in ds.contacts.iter().enumerate() {
+            let u = match c.account {
+                Some(a) => *by_account.entry(a).or_insert_with(|| {
+                    units.push(vec![]);
+                    units.len() - 1
+                }),
+                None => {
+                    units.push(vec![]);
+                    units.len() - 1
+                }
+            };
+            units[u].push(i);
+            unit_of_contact[i] = u;
+        }
+    } else {
+        units = (0..ds.contacts.len()).map(|i| vec![i]).collect();
+        unit_of_contact = (0..ds.contacts.len()).collect();
+    }
+    let account_unit: rustc_hash::FxHashMap<i64, usize> = if q.account_level {
+        ds.contacts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.account.map(|a| (a, unit_of_contact[i])))
+            .collect()
+    } else {
+        Default::default()
+    };
+    let in_period = |at: i64| q.period.is_none_or(|(f, t)| at >= f && at < t);
+
+    // Conversions per unit: (instant, value, contact whose stage changes give the roles).
+    let mut conversions: Vec<Vec<(i64, f64, usize)>> = vec![vec![]; units.len()];
+    let (mut total_c, mut total_v) = (0.0, 0.0);
+    let (mut lost_c, mut lost_v) = (0.0, 0.0);
+    match q.conversion {
+        Conversion::Lead | Conversion::Mql => {
+            let stage = if q.conversion == Conversion::Lead {
+                Stage::Lead
+            } else {
+                Stage::Mql
+            };
+            for i in 0..ds.contacts.len() {
+                if let Some(c) = ds.changes_of(i).iter().find(|c| c.stage == stage)
+                    && in_period(c.at)
+                {
+                    conversions[unit_of_contact[i]].push((c.at, 0.0, i));
+                }
+            }
+        }
+        Conversion::Opportunity | Conversion::Won => {
+            for d in &ds.deals {
+                let at = match q.conversion {
+                    Conversion::Won if d.status == DealStatus::Won => d.closed_at,
+                    Conversion::Opportunity => Some(d.created_at),
+                    _ => None,
+                };
+                let Some(at) = at.filter(|at| in_period(*at)) else {
+                    continue;
+                };
+                let value = d.amount_minor as f64;
+                let unit = if d.contact != NONE {
+                    Some(unit_of_contact[d.contact as usize])
+                } else if q.account_level {
+                    d.account.and_then(|a| account_unit.get(&a).copied())
+                } else {
+                    None
+                };
+                match unit {
+                    Some(u) => conversions[u].push((at, value, d.contact as usize)),
+                    None => {
+                        total_c += 1.0;
+                        total_v += value;
+                        lost_c += 1.0;
+                        lost_v += value;
+                    }
+                }
+            }
+        }
+    }
+
+    let lookback = q.lookback_days.map(|d| d as i64 * 86_400_000);
+    let mut journeys: Vec<Journey> = vec![];
+    let mut nulls: Vec<Vec<TouchRow>> = vec![];
+    for (u, contacts) in units.iter().enumerate() {
+        let touches = unit_touches(ds, contacts);
+        if conversions[u].is_empty() {
+            if !touches.is_empty() {
+                nulls.push(touches);
+            }
+            continue;
+        }
+        for &(at, value, contact) in &conversions[u] {
+            total_c += 1.0;
+            total_v += value;
+            let window: Vec<TouchRow> = touches
+                .iter()
+                .filter(|t| t.at <= at && lookback.is_none_or(|l| t.at >= at - l))
+                .copied()
+                .collect();
+            if window.is_empty() {
+                lost_c += 1.0;
+                lost_v += value;
+                continue;
+            }
+            let roles = Roles {
+                lead: role(ds, contact, Stage::Lead, at, &window),
+                opportunity: role(ds, contact, Stage::Opportunity, at, &window),
+                won: role(ds, contact, Stage::Customer, at, &window),
+            };
+            journeys.push(Journey {
+                touches: window,
+                value,
+                at,
+                roles,
+            });
+        }
+    }
+
+    let nc = ds.channels.len();
+    let np = ds.campaigns.len() + 1; // the last is "no campaign"
+    let campaign_symbol = |t: &TouchRow| {
+        if t.campaign == NONE {
+            np as u32 - 1
+        } else {
+            t.campaign
+        }
+    };
+    let mut models = vec![];
+    for model in &q.models {
+        let mut ch = vec![(0.0, 0.0); nc];
+        let mut cp = vec![(0.0, 0.0); np];
+        let mut note = None;
+        match model {
+            Model::Markov { order } => {
+                let chain = |symbol: &dyn Fn(&TouchRow) -> u32| -> Result<MarkovChain, Invalid> {
+                    let mut chain = MarkovChain::new(*order)?;
+                    let mut seq = vec![];
+                    for j in &journeys {
+                        seq.clear();
+                        seq.extend(j.touches.iter().map(symbol));
+                        chain.add(&seq, 1.0, j.value, 0.0);
+                    }
+                    for t in &nulls {
+                        seq.clear();
+                        seq.extend(t.iter().map(symbol));
+                        chain.add(&seq, 0.0, 0.0, 1.0);
+                    }
+                    Ok(chain)
+                };
+                let credit = |c: &super::markov::MarkovResult| -> Vec<(f64, f64)> {
+                    c.credit.iter().map(|c| (c.conversions, c.value)).collect()
+                };
+                ch = credit(&chain(&|t| t.channel)?.solve(nc)?);
+                // A removal solve per campaign: affordable for small chains only.
+                let campaigns = chain(&campaign_symbol)?;
+                if campaigns.states() <= MAX_CAMPAIGN_STATES {
+                    cp = credit(&campaigns.solve(np)?);
+                } else {
+                    note = Some(format!(
+                        "campaign credit under Markov order {order} is left out: its chain has {} states (at most {MAX_CAMPAIGN_STATES}); use order 1 or another model for campaigns",
+                        campaigns.states()
+                    ));
+                }
+            }
+            Model::Shapley => {
+                let solve = |symbol: &dyn Fn(&TouchRow) -> u32, n: usize| -> Vec<(f64, f64)> {
+                    let mut game = ShapleyGame::default();
+                    let mut seq = vec![];
+                    for j in &journeys {
+                        seq.clear();
+                        seq.extend(j.touches.iter().map(symbol));
+                        game.add(&seq, 1.0, j.value, 0.0);
+                    }
+                    for t in &nulls {
+                        seq.clear();
+                        seq.extend(t.iter().map(symbol));
+                        game.add(&seq, 0.0, 0.0, 1.0);
+                    }
+                    game.solve(n).iter().map(|c| (c.conversions, c.value)).collect()
+                };
+                ch = solve(&|t| t.channel, nc);
+                cp = solve(&campaign_symbol, np);
+            }
+            per_touch => {
+                let mut w = vec![];
+                let mut at = vec![];
+                for j in &journeys {
+                    at.clear();
+                    at.extend(j.touches.iter().map(|t| t.at));
+                    per_touch.touch_weights(&at, j.at, j.roles, &mut w);
+                    for (t, w) in j.touches.iter().zip(&w) {
+                        let c = &mut ch[t.channel as usize];
+                        c.0 += w;
+                        c.1 += w * j.value;
+                        let c = &mut cp[campaign_symbol(t) as usize];
+                        c.0 += w;
+                        c.1 += w * j.value;
+                    }
+                }
+            }
+        }
+        let sum_c: f64 = ch.iter().map(|c| c.0).sum::<f64>() + lost_c;
+        let sum_v: f64 = ch.iter().map(|c| c.1).sum::<f64>() + lost_v;
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+        let reconciled = close(sum_c, total_c) && close(sum_v, total_v);
+        models.push(ModelCredit {
+            model: model.label(),
+            channels: ds
+                .channels
+                .iter()
+                .zip(&ch)
+                .map(|(name, c)| Credit {
+                    name: name.clone(),
+                    conversions: c.0,
+                    value: c.1,
+                })
+                .collect(),
+            campaigns: {
+                let mut v: Vec<Credit> = cp
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.0 != 0.0 || c.1 != 0.0)
+                    .map(|(i, c)| Credit {
+                        name: ds
+                            .campaigns
+                            .get(i)
+                            .map(|c| c.name.clone())
+                            .unwrap_or_else(|| "(no campaign)".into()),
+                        conversions: c.0,
+                        value: c.1,
+                    })
+                    .collect();
+                v.sort_by(|a, b| a.name.cmp(&b.name));
+                v
+            },
+            reconciled,
+            note,
+        });
+    }
+    Ok(AttributionReport {
+        conversion: q.conversion,
+        account_level: q.account_level,
+        lookback_days: q.lookback_days,
+        conversions: total_c,
+        value: total_v,
+        unattributed_conversions: lost_c,
+        unattributed_value: lost_v,
+        models,
+    })
+}
