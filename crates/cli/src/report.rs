@@ -111,10 +111,15 @@ pub fn paths_attribution(file: &Path, model: &str, order: u8, format: &str) -> R
     if !matches!(format, "table" | "csv" | "json") {
         bail!("--format: {format:?} is not a format; use table, csv or json");
     }
-    let model = Model::parse(model, 7.0, order).map_err(|e| anyhow::anyhow!("--{}: {}", e.field, e.message))?;
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let model = Model::parse(model, 7.0, order)
+        .map_err(|e| anyhow::anyhow!("--{}: {}", e.field, e.message))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let table = PathTable::parse(&text).map_err(|e| {
-        let column = e.column.map(|c| format!("column {c}: ")).unwrap_or_default();
+        let column = e
+            .column
+            .map(|c| format!("column {c}: "))
+            .unwrap_or_default();
         anyhow::anyhow!("{}:{}: {column}{}", file.display(), e.line, e.message)
     })?;
     let credit = table
@@ -129,7 +134,10 @@ pub fn paths_attribution(file: &Path, model: &str, order: u8, format: &str) -> R
     for c in &credit {
         let mut row = vec![c.channel.clone(), num(c.conversions), num(c.value)];
         if markov {
-            row.extend([opt(c.removal_effect_conversions), opt(c.removal_effect_value)]);
+            row.extend([
+                opt(c.removal_effect_conversions),
+                opt(c.removal_effect_value),
+            ]);
         }
         t.push(row);
     }

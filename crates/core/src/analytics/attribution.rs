@@ -124,7 +124,13 @@ fn unit_touches(ds: &Dataset, contacts: &[usize]) -> Vec<TouchRow> {
 /// `stage` (the first such change for lead, the last at or before `until`
 /// otherwise); when no touch is recorded, the last journey touch at or
 /// before the change.
-fn role(ds: &Dataset, contact: usize, stage: Stage, until: i64, journey: &[TouchRow]) -> Option<usize> {
+fn role(
+    ds: &Dataset,
+    contact: usize,
+    stage: Stage,
+    until: i64,
+    journey: &[TouchRow],
+) -> Option<usize> {
     if contact == NONE as usize {
         return None;
     }
@@ -135,7 +141,7 @@ fn role(ds: &Dataset, contact: usize, stage: Stage, until: i64, journey: &[Touch
     let change = if stage == Stage::Lead {
         changes.next()
     } else {
-        changes.last()
+        changes.next_back()
     }?;
     change
         .touch
@@ -326,7 +332,10 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
                         seq.extend(t.iter().map(symbol));
                         game.add(&seq, 0.0, 0.0, 1.0);
                     }
-                    game.solve(n).iter().map(|c| (c.conversions, c.value)).collect()
+                    game.solve(n)
+                        .iter()
+                        .map(|c| (c.conversions, c.value))
+                        .collect()
                 };
                 ch = solve(&|t| t.channel, nc);
                 cp = solve(&campaign_symbol, np);

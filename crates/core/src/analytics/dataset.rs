@@ -154,7 +154,10 @@ impl Dictionary {
         for (new, old) in order.iter().enumerate() {
             remap[*old as usize] = new as u32;
         }
-        self.names = order.iter().map(|o| self.names[*o as usize].clone()).collect();
+        self.names = order
+            .iter()
+            .map(|o| self.names[*o as usize].clone())
+            .collect();
         remap
     }
 }
@@ -172,8 +175,7 @@ impl DatasetBuilder {
 
     pub fn campaign(&mut self, id: i64, name: &str, channel: &str, spend_minor: i64) {
         let channel = self.channels.code(channel);
-        self.campaign_index
-            .insert(id, self.campaigns.len() as u32);
+        self.campaign_index.insert(id, self.campaigns.len() as u32);
         self.campaigns.push(CampaignRow {
             name: name.to_string(),
             channel,

@@ -86,7 +86,11 @@ fn group_names(ds: &Dataset, dimension: Option<Dimension>) -> Vec<String> {
     let mut g = vec!["ALL".to_string()];
     if let Some(d) = dimension {
         g.extend(ds.groups(d).iter().cloned());
-        if ds.contacts.iter().any(|c| c.dims[super::dataset::dim_index(d)] == NONE) {
+        if ds
+            .contacts
+            .iter()
+            .any(|c| c.dims[super::dataset::dim_index(d)] == NONE)
+        {
             g.push("(none)".into());
         }
     }
@@ -123,7 +127,10 @@ pub fn funnel(ds: &Dataset, cohort: &Cohort) -> Vec<FunnelRow> {
     let stages = stages(ds, cohort.stage);
     let groups = group_names(ds, cohort.dimension);
     let mut reached = vec![vec![0u64; stages.len()]; groups.len()];
-    let ranks: Vec<u8> = stages.iter().map(|s| s.funnel_rank().unwrap_or(0)).collect();
+    let ranks: Vec<u8> = stages
+        .iter()
+        .map(|s| s.funnel_rank().unwrap_or(0))
+        .collect();
     let horizon = cohort.within_days.map(|d| d as i64 * 86_400_000);
     for (i, entry) in members(ds, cohort) {
         // The furthest stage reached after entering the cohort: a contact is
@@ -192,7 +199,10 @@ pub fn summarize(xs: &mut [i64]) -> Option<(f64, f64, f64, f64)> {
 pub fn velocity(ds: &Dataset, cohort: &Cohort) -> Vec<VelocityRow> {
     let stages = stages(ds, cohort.stage);
     let groups = group_names(ds, cohort.dimension);
-    let ranks: Vec<u8> = stages.iter().map(|s| s.funnel_rank().unwrap_or(0)).collect();
+    let ranks: Vec<u8> = stages
+        .iter()
+        .map(|s| s.funnel_rank().unwrap_or(0))
+        .collect();
     // durations[group][stage j] (j = last index holds cohort stage → won)
     let k = stages.len();
     let mut durations = vec![vec![Vec::<i64>::new(); k]; groups.len()];
@@ -213,10 +223,9 @@ pub fn velocity(ds: &Dataset, cohort: &Cohort) -> Vec<VelocityRow> {
                 continue;
             };
             // The next stage, or a later one if the contact skipped it.
-            if let Some(next) = changes
-                .iter()
-                .find(|c| c.at >= enter.at && c.stage.funnel_rank().is_some_and(|r| r >= ranks[j + 1]))
-            {
+            if let Some(next) = changes.iter().find(|c| {
+                c.at >= enter.at && c.stage.funnel_rank().is_some_and(|r| r >= ranks[j + 1])
+            }) {
                 push(j, next.at - enter.at);
             }
         }

@@ -4,6 +4,7 @@
 
 pub mod attribution;
 pub mod dataset;
+pub mod expected;
 pub mod funnel;
 pub mod markov;
 pub mod models;

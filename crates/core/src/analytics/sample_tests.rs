@@ -115,22 +115,49 @@ fn sample_dataset() -> super::dataset::Dataset {
     }
     let ms = |s: &str| Instant::parse(s, "t").unwrap().millis();
     let channels = [
-        "organic_search", "paid_search", "email", "webinar", "social", "referral", "direct", "events",
+        "organic_search",
+        "paid_search",
+        "email",
+        "webinar",
+        "social",
+        "referral",
+        "direct",
+        "events",
         "content_download",
     ];
     let mut b = DatasetBuilder::new(channels);
     for r in rows("campaigns.csv") {
-        b.campaign(r[0].parse().unwrap(), &r[1], &r[2], r[5].parse::<i64>().unwrap() * 100);
+        b.campaign(
+            r[0].parse().unwrap(),
+            &r[1],
+            &r[2],
+            r[5].parse::<i64>().unwrap() * 100,
+        );
     }
     for r in rows("contacts.csv") {
         let v = |i: usize| Some(r[i].clone());
-        b.contact(r[0].parse().unwrap(), Some(r[1].parse().unwrap()), [v(9), None, v(6), v(7), v(8), None]);
+        b.contact(
+            r[0].parse().unwrap(),
+            Some(r[1].parse().unwrap()),
+            [v(9), None, v(6), v(7), v(8), None],
+        );
     }
     for r in rows("touchpoints.csv") {
-        b.touch(r[1].parse().unwrap(), r[0].parse().unwrap(), ms(&r[2]), &r[3], r[4].parse().ok());
+        b.touch(
+            r[1].parse().unwrap(),
+            r[0].parse().unwrap(),
+            ms(&r[2]),
+            &r[3],
+            r[4].parse().ok(),
+        );
     }
     for r in rows("stage_changes.csv") {
-        b.change(r[0].parse().unwrap(), r[2].parse().unwrap(), ms(&r[3]), r[4].parse().ok());
+        b.change(
+            r[0].parse().unwrap(),
+            r[2].parse().unwrap(),
+            ms(&r[3]),
+            r[4].parse().ok(),
+        );
     }
     for r in rows("deals.csv") {
         let status = match r[4].as_str() {
@@ -151,112 +178,14 @@ fn sample_dataset() -> super::dataset::Dataset {
     b.finish()
 }
 
-/// Checks a dataset's funnel, time in stage and attribution against the
-/// expected files; shared with the app's database test through the same rows.
-pub(crate) fn check_against_expected(ds: &super::dataset::Dataset) {
-    use super::attribution::{AttributionQuery, Conversion, attribute};
-    use super::funnel::{Cohort, funnel, velocity};
-    use crate::segment::Dimension;
-    let cohort = Cohort {
-        dimension: Some(Dimension::SourceChannel),
-        ..Cohort::all_leads()
-    };
-    let rows = funnel(ds, &cohort);
-    let want = expected("funnel_by_source.csv");
-    for w in &want {
-        let r = rows
-            .iter()
-            .find(|r| r.group == w["source"] && r.stage.as_str() == w["stage"])
-            .unwrap_or_else(|| panic!("no funnel row {w:?}"));
-        let what = format!("funnel {} {}", w["source"], w["stage"]);
-        assert_eq!(r.stage_idx.to_string(), w["stage_idx"], "{what}");
-        assert_eq!(r.reached.to_string(), w["reached"], "{what}");
-        for (col, got) in [("rate_from_prev", r.rate_from_prev), ("rate_from_lead", r.rate_from_cohort)] {
-            match got {
-                Some(x) => assert_close(&w[col], x, &format!("{what} {col}")),
-                None => assert_eq!(w[col], "", "{what} {col}"),
-            }
-        }
-    }
-    let rows = velocity(ds, &cohort);
-    for w in &expected("time_in_stage.csv") {
-        let r = rows
-            .iter()
-            .find(|r| !r.to_won && r.group == w["source"] && r.stage.as_str() == w["stage"])
-            .unwrap_or_else(|| panic!("no velocity row {w:?}"));
-        let what = format!("time in {} {}", w["source"], w["stage"]);
-        assert_eq!(r.n_completed.to_string(), w["n_completed"], "{what}");
-        for (col, got) in [
-            ("median_s", r.median_s),
-            ("median_disc_s", r.median_disc_s),
-            ("p90_s", r.p90_s),
-            ("mean_s", r.mean_s),
-        ] {
-            assert_close(&w[col], got.unwrap(), &format!("{what} {col}"));
-        }
-    }
-    let models = vec![
-        Model::FirstTouch,
-        Model::LastTouch,
-        Model::Linear,
-        Model::UShaped,
-        Model::WShaped,
-        Model::FullPath,
-        Model::TimeDecay { half_life_days: 7.0 },
-        Model::PositionBased,
-        Model::JShaped,
-        Model::InverseJ,
-        Model::Shapley,
-        Model::Markov { order: 1 },
-    ];
-    let report = attribute(
-        ds,
-        &AttributionQuery {
-            conversion: Conversion::Won,
-            models,
-            lookback_days: None,
-            account_level: false,
-            period: None,
-        },
-    )
-    .unwrap();
-    assert_eq!(report.conversions, 127.0);
-    assert_eq!(report.value, 578_081_200.0);
-    let columns = [
-        ("first_touch", "first_touch", true),
-        ("last_touch", "last_touch", true),
-        ("linear", "linear_touch", true),
-        ("u_shaped", "u_shaped", false),
-        ("w_shaped", "w_shaped", false),
-        ("full_path", "full_path", false),
-        ("time_decay_7d", "time_decay_7d", false),
-        ("position_based", "position_based", false),
-        ("j_shaped", "j_shaped", false),
-        ("inverse_j", "inverse_j", false),
-        ("shapley", "shapley", true),
-    ];
-    for (label, prefix, has_conversions) in columns {
-        let m = report.models.iter().find(|m| m.model == label).unwrap();
-        assert!(m.reconciled, "{label}");
-        for w in &expected("attribution.csv") {
-            let c = m.channels.iter().find(|c| c.name == w["channel"]).unwrap();
-            let what = format!("{label} {}", w["channel"]);
-            // The expected file's money is in whole units; ours in cents.
-            assert_close(&w[&format!("{prefix}_value")], c.value / 100.0, &what);
-            if has_conversions {
-                assert_close(&w[&format!("{prefix}_conversions")], c.conversions, &what);
-            }
-        }
-    }
-    let markov = report.models.iter().find(|m| m.model == "markov_1").unwrap();
-    for w in expected("markov.csv").iter().filter(|w| w["order"] == "1") {
-        let c = markov.channels.iter().find(|c| c.name == w["channel"]).unwrap();
-        assert_close(&w["attributed_conversions"], c.conversions, &w["channel"]);
-        assert_close(&w["attributed_revenue"], c.value / 100.0, &w["channel"]);
-    }
-}
-
 #[test]
 fn funnel_time_in_stage_and_attribution_match_the_expected_files() {
-    check_against_expected(&sample_dataset());
+    let read = |f: &str| sample(&format!("expected/{f}"));
+    let files = super::expected::ExpectedFiles {
+        funnel_by_source: read("funnel_by_source.csv"),
+        time_in_stage: read("time_in_stage.csv"),
+        attribution: read("attribution.csv"),
+        markov: read("markov.csv"),
+    };
+    super::expected::check(&sample_dataset(), &files).unwrap();
 }
