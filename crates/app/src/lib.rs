@@ -15,6 +15,7 @@ pub mod input;
 pub mod jobs;
 pub mod people;
 pub mod playbooks;
+pub mod reports;
 pub mod sla_reports;
 pub mod touches;
 
@@ -58,6 +59,7 @@ pub struct App {
     clock: Clock,
     playbook: PlaybookCache,
     options: Options,
+    analytics: reports::AnalyticsCache,
 }
 
 impl App {
@@ -67,6 +69,7 @@ impl App {
             clock,
             playbook: Arc::new(RwLock::new(None)),
             options: Options::default(),
+            analytics: Default::default(),
         }
     }
 

@@ -37,6 +37,19 @@ impl Period {
     }
 }
 
+impl Period {
+    /// The period of the same length just before this one.
+    pub fn previous(self) -> Period {
+        match self {
+            Period::Year(y) => Period::Year(y - 1),
+            Period::Quarter(y, 1) => Period::Quarter(y - 1, 4),
+            Period::Quarter(y, q) => Period::Quarter(y, q - 1),
+            Period::Month(y, 1) => Period::Month(y - 1, 12),
+            Period::Month(y, m) => Period::Month(y, m - 1),
+        }
+    }
+}
+
 impl FromStr for Period {
     type Err = Invalid;
     fn from_str(s: &str) -> Result<Self, Invalid> {
@@ -104,6 +117,15 @@ mod tests {
                 Date::new(2026, 10, 1).unwrap(),
                 Date::new(2027, 1, 1).unwrap()
             )
+        );
+        assert_eq!(q.previous().to_string(), "2026-Q3");
+        assert_eq!(
+            "2026-Q1".parse::<Period>().unwrap().previous().to_string(),
+            "2025-Q4"
+        );
+        assert_eq!(
+            "2026-01".parse::<Period>().unwrap().previous().to_string(),
+            "2025-12"
         );
         let m: Period = "2026-02".parse().unwrap();
         assert_eq!(m.dates().1, Date::new(2026, 3, 1).unwrap());

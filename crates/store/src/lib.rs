@@ -5,6 +5,7 @@
 //! in [`Backend`]; each backend's constraint violations become typed
 //! [`StoreError`]s in one place ([`error`]).
 
+pub mod analytics;
 pub mod error;
 pub mod records;
 pub mod repo;

@@ -7,6 +7,7 @@ mod handoffs;
 mod import;
 mod jobs;
 mod lifecycle;
+mod reports;
 mod touches;
 
 use smarketing_app::{App, Clock};
