@@ -114,6 +114,12 @@ enum Command {
         #[command(subcommand)]
         command: SlaCommand,
     },
+    /// History reports on the database: funnel on cohorts, velocity,
+    /// attribution.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Attribution on a ChannelAttribution paths file (columns path,
     /// total_conversions, total_conversion_value, total_null; channels joined
     /// by " > "): one row per channel. Needs no database.
@@ -194,6 +200,60 @@ enum UserCommand {
     },
     /// List users.
     List,
+}
+
+#[derive(clap::Args)]
+struct CohortArgs {
+    /// The stage the cohort entered (default lead).
+    #[arg(long)]
+    stage: Option<String>,
+    /// Entered in this period (2026, 2026-Q4, 2026-11); all time if absent.
+    #[arg(long)]
+    period: Option<String>,
+    /// Count later stages reached within this many days of entering.
+    #[arg(long)]
+    within_days: Option<u32>,
+    /// Break down by source_channel, campaign, persona, company_size, region or owner.
+    #[arg(long)]
+    by: Option<String>,
+    /// table, csv or json
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Of the contacts that entered a stage, how many reached each later stage.
+    Funnel(CohortArgs),
+    /// Time in each stage and from the cohort stage to won (p50, p90, mean).
+    Velocity(CohortArgs),
+    /// Credit of conversions per channel (and campaign) under every model, side by side.
+    Attribution {
+        /// lead, mql, opportunity or won.
+        #[arg(long, default_value = "won")]
+        conversion: String,
+        /// Comma-separated models, or all.
+        #[arg(long, default_value = "all")]
+        models: String,
+        #[arg(long, default_value_t = 7.0)]
+        half_life_days: f64,
+        /// Markov order, 1 to 4.
+        #[arg(long, default_value_t = 1)]
+        order: u8,
+        #[arg(long)]
+        lookback_days: Option<u32>,
+        /// Count every contact of an account towards its deals.
+        #[arg(long)]
+        account_level: bool,
+        #[arg(long)]
+        period: Option<String>,
+        /// Rows per campaign instead of per channel.
+        #[arg(long)]
+        campaigns: bool,
+        /// table, csv or json
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -557,6 +617,48 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
             Ok(())
         }
         Command::Playbook { command } => playbook(command, &cfg).await,
+        Command::Report { command } => {
+            let app = open(&cfg).await?;
+            match command {
+                ReportCommand::Funnel(c) => {
+                    let r = app
+                        .funnel_report(&cohort_query(&c))
+                        .await
+                        .map_err(explain)?;
+                    report::funnel(&r, &c.format)
+                }
+                ReportCommand::Velocity(c) => {
+                    let r = app
+                        .velocity_report(&cohort_query(&c))
+                        .await
+                        .map_err(explain)?;
+                    report::velocity(&r, &c.format)
+                }
+                ReportCommand::Attribution {
+                    conversion,
+                    models,
+                    half_life_days,
+                    order,
+                    lookback_days,
+                    account_level,
+                    period,
+                    campaigns,
+                    format,
+                } => {
+                    let p = smarketing_app::reports::AttributionParams {
+                        conversion: Some(conversion),
+                        models: Some(models),
+                        half_life_days: Some(half_life_days),
+                        order: Some(order),
+                        lookback_days,
+                        account_level: Some(account_level),
+                        period,
+                    };
+                    let r = app.attribution_report(&p).await.map_err(explain)?;
+                    report::attribution(&r, campaigns, &format)
+                }
+            }
+        }
         Command::User { command } => user(command, &cfg).await,
         Command::Goal {
             command:
@@ -859,6 +961,15 @@ fn print_sla_report(r: &smarketing_app::sla_reports::SlaReport) {
                 b.escalations.join(", ")
             }
         );
+    }
+}
+
+fn cohort_query(c: &CohortArgs) -> smarketing_app::reports::CohortQuery {
+    smarketing_app::reports::CohortQuery {
+        stage: c.stage.clone(),
+        period: c.period.clone(),
+        within_days: c.within_days,
+        by: c.by.clone(),
     }
 }
 

@@ -143,3 +143,137 @@ pub fn paths_attribution(file: &Path, model: &str, order: u8, format: &str) -> R
     }
     print(format, &t, || Ok(serde_json::to_string_pretty(&credit)?))
 }
+
+fn dimension_column(by: Option<smarketing_core::segment::Dimension>) -> String {
+    match by {
+        Some(smarketing_core::segment::Dimension::SourceChannel) => "source".into(),
+        Some(d) => d.to_string(),
+        None => "group".into(),
+    }
+}
+
+/// `smarketing report funnel`: the columns of the shared funnel_by_source.csv.
+pub fn funnel(r: &smarketing_app::reports::FunnelReport, format: &str) -> Result<()> {
+    let mut t = Table::new([
+        dimension_column(r.by),
+        "stage_idx".into(),
+        "stage".into(),
+        "reached".into(),
+        "rate_from_prev".into(),
+        format!("rate_from_{}", r.cohort_stage),
+    ]);
+    if r.previous.is_some() {
+        t.headers.push("reached_previous_period".into());
+    }
+    for (i, row) in r.rows.iter().enumerate() {
+        let mut cells = vec![
+            row.group.clone(),
+            row.stage_idx.to_string(),
+            row.stage.to_string(),
+            row.reached.to_string(),
+            opt(row.rate_from_prev),
+            opt(row.rate_from_cohort),
+        ];
+        if let Some(prev) = &r.previous {
+            cells.push(
+                prev.get(i)
+                    .map(|p| p.reached.to_string())
+                    .unwrap_or_default(),
+            );
+        }
+        t.push(cells);
+    }
+    print(format, &t, || Ok(serde_json::to_string_pretty(r)?))
+}
+
+/// `smarketing report velocity`: the columns of the shared time_in_stage.csv,
+/// plus the time from the cohort stage to won.
+pub fn velocity(r: &smarketing_app::reports::VelocityReport, format: &str) -> Result<()> {
+    let mut t = Table::new([
+        dimension_column(r.by),
+        "stage_idx".into(),
+        "stage".into(),
+        "n_completed".into(),
+        "median_s".into(),
+        "median_disc_s".into(),
+        "p90_s".into(),
+        "mean_s".into(),
+    ]);
+    for row in &r.rows {
+        let stage = if row.to_won {
+            format!("{}_to_won", r.cohort_stage)
+        } else {
+            row.stage.to_string()
+        };
+        t.push(vec![
+            row.group.clone(),
+            row.stage_idx.to_string(),
+            stage,
+            row.n_completed.to_string(),
+            opt(row.median_s),
+            opt(row.median_disc_s),
+            opt(row.p90_s),
+            opt(row.mean_s),
+        ]);
+    }
+    print(format, &t, || Ok(serde_json::to_string_pretty(r)?))
+}
+
+/// `smarketing report attribution`: one row per channel (or campaign), two
+/// columns per model; money in whole units.
+pub fn attribution(
+    r: &smarketing_core::analytics::attribution::AttributionReport,
+    campaigns: bool,
+    format: &str,
+) -> Result<()> {
+    let mut headers = vec![if campaigns { "campaign" } else { "channel" }.to_string()];
+    for m in &r.models {
+        headers.push(format!("{}_conversions", m.model));
+        headers.push(format!("{}_value", m.model));
+    }
+    let mut t = Table::new(headers);
+    let names: Vec<String> = match r.models.first() {
+        None => vec![],
+        Some(m) if campaigns => {
+            let mut n: Vec<String> = r
+                .models
+                .iter()
+                .flat_map(|m| m.campaigns.iter().map(|c| c.name.clone()))
+                .collect();
+            n.sort();
+            n.dedup();
+            let _ = m;
+            n
+        }
+        Some(m) => m.channels.iter().map(|c| c.name.clone()).collect(),
+    };
+    for name in names {
+        let mut row = vec![name.clone()];
+        for m in &r.models {
+            let list = if campaigns { &m.campaigns } else { &m.channels };
+            let c = list.iter().find(|c| c.name == name);
+            row.push(num(c.map_or(0.0, |c| c.conversions)));
+            row.push(num(c.map_or(0.0, |c| c.value) / 100.0));
+        }
+        t.push(row);
+    }
+    for m in r.models.iter().filter(|m| !m.reconciled) {
+        eprintln!(
+            "warning: {} credit does not sum to the converted total",
+            m.model
+        );
+    }
+    for m in &r.models {
+        if let Some(note) = &m.note {
+            eprintln!("note: {note}");
+        }
+    }
+    if r.unattributed_conversions > 0.0 {
+        eprintln!(
+            "{} conversions ({} in value) had no touch in their window and are not credited",
+            r.unattributed_conversions,
+            r.unattributed_value / 100.0
+        );
+    }
+    print(format, &t, || Ok(serde_json::to_string_pretty(r)?))
+}

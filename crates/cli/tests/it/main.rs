@@ -253,6 +253,68 @@ fn goals_per_segment_and_their_reverse_funnel() {
 }
 
 #[test]
+fn attribution_on_a_paths_file_and_reports_on_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = shared("sample/paths.csv");
+    let out = bin()
+        .args(["attribution", "--paths", paths.to_str().unwrap()])
+        .args(["--model", "markov", "--order", "2", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("channel,conversions,value,removal_effect_conversions,removal_effect_value")
+    );
+    assert_eq!(lines.count(), 9);
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "path,total_conversions,total_conversion_value,total_null\na > b,1,5,0\nb,-2,0,1\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["attribution", "--paths", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("bad.csv:3: column total_conversions"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let db = dir.path().join("x.db");
+    let sample = shared("sample");
+    assert!(
+        run(&["import", sample.to_str().unwrap()], &db)
+            .status
+            .success()
+    );
+    let out = run(
+        &[
+            "report",
+            "funnel",
+            "--by",
+            "source_channel",
+            "--format",
+            "csv",
+        ],
+        &db,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    assert!(csv.starts_with(
+        "source,stage_idx,stage,reached,rate_from_prev,rate_from_lead\nALL,0,lead,3000,,1\nALL,1,mql,954,0.318,0.318\n"
+    ));
+    let out = run(&["report", "attribution", "--models", "nope"], &db);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("\"nope\" is not a model"));
+}
+
+#[test]
 fn demo_then_serve_over_real_http() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");
