@@ -75,6 +75,23 @@ pub struct ReverseFunnelReport {
     pub agreement_in_force: Option<i64>,
 }
 
+/// Working days from `start` to `now` and in the whole period to `end`.
+fn working_days(
+    calendar: &WorkingCalendar,
+    start: Instant,
+    now: Instant,
+    end: Instant,
+) -> (f64, f64) {
+    let day = calendar.typical_working_day().as_secs_f64();
+    let days = |to: Instant| {
+        calendar
+            .working_between(start.timestamp(), to.timestamp())
+            .as_secs_f64()
+            / day
+    };
+    (days(now), days(end))
+}
+
 fn parse_segment(s: Option<&str>) -> Result<Option<Segment>, Invalid> {
     s.filter(|s| !s.trim().is_empty())
         .map(str::parse)
@@ -256,15 +273,7 @@ impl App {
             .get("mql")
             .copied()
             .unwrap_or(0) as u64;
-        let day = calendar.typical_working_day().as_secs_f64();
-        let elapsed = calendar
-            .working_between(start.timestamp(), now.timestamp())
-            .as_secs_f64()
-            / day;
-        let total = calendar
-            .working_between(start.timestamp(), end.timestamp())
-            .as_secs_f64()
-            / day;
+        let (elapsed, total) = working_days(&calendar, start, now, end);
         let (accepted, rejected) = repo::handoff_decisions(&mut conn, start, now, seg).await?;
         drop(conn);
         let agreement_in_force = self.agreement_in_force().await?;
@@ -294,6 +303,67 @@ impl App {
                 .then(|| accepted as f64 / (accepted + rejected) as f64),
             min_acceptance_rate: playbook.sla.min_acceptance_rate,
             agreement_in_force,
+        })
+    }
+}
+
+/// A revenue goal against the revenue actually won.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GoalActual {
+    pub period: String,
+    pub segment: Option<String>,
+    pub revenue_goal_minor: i64,
+    /// Won in the period up to now (minor units).
+    pub won_minor: i64,
+    pub won_deals: i64,
+    /// Against the goal: expected to date in working days, pace, projection.
+    pub pacing: Pacing,
+    pub period_start: Instant,
+    pub period_end: Instant,
+}
+
+impl App {
+    /// The revenue goal of a period (or of a segment in it) against the
+    /// revenue won so far, with pacing in working days and a projection.
+    pub async fn goal_actual(
+        &self,
+        period: &str,
+        segment: Option<&str>,
+    ) -> Result<GoalActual, AppError> {
+        let period: Period = period.parse()?;
+        let segment = parse_segment(segment)?;
+        let (_, playbook) = self.playbook().await?;
+        let calendar = WorkingCalendar::from_spec(&playbook.calendar)?;
+        let (start, end) = period.instants(calendar.time_zone());
+        let (start, end) = (Instant::from(start), Instant::from(end));
+        let mut conn = self.store().acquire().await?;
+        let goal = repo::goal(&mut conn, &period.to_string(), segment.as_ref())
+            .await?
+            .ok_or_else(|| {
+                Invalid::new(
+                    "no_goal",
+                    "period",
+                    format!("no revenue goal is set for {period}"),
+                )
+            })?;
+        let now = self.now().max(start).min(end);
+        let (deals, won) = repo::won_deals(&mut conn, start, now, segment.as_ref()).await?;
+        let (elapsed, total) = working_days(&calendar, start, now, end);
+        Ok(GoalActual {
+            period: period.to_string(),
+            segment: segment.as_ref().map(Segment::to_string),
+            revenue_goal_minor: goal.revenue_minor,
+            won_minor: won,
+            won_deals: deals,
+            pacing: pacing(
+                goal.revenue_minor.max(0) as u64,
+                won.max(0) as u64,
+                elapsed,
+                total,
+            ),
+            period_start: start,
+            period_end: end,
         })
     }
 }

@@ -202,14 +202,7 @@ impl App {
             q.by.as_deref()
                 .map(|d| Dimension::parse(d, "by"))
                 .transpose()?;
-        if q.within_days == Some(0) {
-            return Err(Invalid::new(
-                "invalid_window",
-                "within_days",
-                "within_days must be at least 1",
-            )
-            .into());
-        }
+        positive(q.within_days, "within_days")?;
         Ok((
             Cohort {
                 stage,
@@ -273,23 +266,12 @@ impl App {
         p: &AttributionParams,
     ) -> Result<AttributionReport, AppError> {
         let conversion = Conversion::parse(p.conversion.as_deref().unwrap_or("won"))?;
-        let half_life = p.half_life_days.unwrap_or(7.0);
-        let order = p.order.unwrap_or(1);
-        let models = match p.models.as_deref().map(str::trim) {
-            None | Some("all") | Some("") => Model::all(half_life, order)?,
-            Some(list) => list
-                .split(',')
-                .map(|m| Model::parse(m, half_life, order))
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        if p.lookback_days == Some(0) {
-            return Err(Invalid::new(
-                "invalid_window",
-                "lookback_days",
-                "lookback_days must be at least 1",
-            )
-            .into());
-        }
+        let models = models(
+            p.models.as_deref(),
+            p.half_life_days.unwrap_or(7.0),
+            p.order.unwrap_or(1),
+        )?;
+        positive(p.lookback_days, "lookback_days")?;
         let period = match p.period.as_deref() {
             Some(x) => Some(self.period_bounds(x).await?.1),
             None => None,
@@ -310,5 +292,97 @@ impl App {
             Ok(r)
         })
         .await
+    }
+}
+
+/// Parameters of the ROI report.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct RoiParams {
+    /// The attribution model (default linear).
+    pub model: Option<String>,
+    pub half_life_days: Option<f64>,
+    pub order: Option<u8>,
+    pub lookback_days: Option<u32>,
+    /// Conversions and campaign spend of this period; all time if absent.
+    pub period: Option<String>,
+}
+
+/// Parameters of a deal's drill-down.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct JourneyParams {
+    /// Comma-separated per-touch models, or `all` (default).
+    pub models: Option<String>,
+    pub half_life_days: Option<f64>,
+    pub lookback_days: Option<u32>,
+    pub account_level: Option<bool>,
+}
+
+fn models(list: Option<&str>, half_life: f64, order: u8) -> Result<Vec<Model>, AppError> {
+    Ok(match list.map(str::trim) {
+        None | Some("all") | Some("") => Model::all(half_life, order)?,
+        Some(list) => list
+            .split(',')
+            .map(|m| Model::parse(m, half_life, order))
+            .collect::<Result<Vec<_>, _>>()?,
+    })
+}
+
+fn positive(days: Option<u32>, field: &str) -> Result<(), AppError> {
+    if days == Some(0) {
+        return Err(Invalid::new(
+            "invalid_window",
+            field,
+            format!("{field} must be at least 1"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+impl App {
+    /// Spend against attributed MQLs, pipeline and revenue per channel and campaign.
+    pub async fn roi_report(
+        &self,
+        p: &RoiParams,
+    ) -> Result<smarketing_core::analytics::roi::RoiReport, AppError> {
+        let model = Model::parse(
+            p.model.as_deref().unwrap_or("linear"),
+            p.half_life_days.unwrap_or(7.0),
+            p.order.unwrap_or(1),
+        )?;
+        positive(p.lookback_days, "lookback_days")?;
+        let period = match p.period.as_deref() {
+            Some(x) => Some(self.period_bounds(x).await?.1),
+            None => None,
+        };
+        let key = format!("roi {model:?} {period:?} {:?}", p.lookback_days);
+        let lookback = p.lookback_days;
+        self.cached(key, move |ds| {
+            Ok(smarketing_core::analytics::roi::channel_roi(
+                ds, model, period, lookback,
+            )?)
+        })
+        .await
+    }
+
+    /// The touches behind one deal with each rule-based model's weights.
+    pub async fn deal_journey(
+        &self,
+        deal_id: i64,
+        p: &JourneyParams,
+    ) -> Result<smarketing_core::analytics::attribution::DealJourney, AppError> {
+        let models = models(p.models.as_deref(), p.half_life_days.unwrap_or(7.0), 1)?;
+        positive(p.lookback_days, "lookback_days")?;
+        let (_, ds) = self.dataset().await?;
+        smarketing_core::analytics::attribution::deal_journey(
+            &ds,
+            deal_id,
+            &models,
+            p.lookback_days,
+            p.account_level.unwrap_or(false),
+        )
+        .ok_or_else(|| AppError::not_found("deal", deal_id))
     }
 }

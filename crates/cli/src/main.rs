@@ -254,6 +254,44 @@ enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    /// The touches behind one deal and each rule-based model's weights.
+    Journey {
+        #[arg(long)]
+        deal: i64,
+        /// Comma-separated models, or all.
+        #[arg(long, default_value = "all")]
+        models: String,
+        #[arg(long)]
+        account_level: bool,
+        /// table, csv or json
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Spend against attributed MQLs, pipeline and revenue: cost per MQL, CAC, ROI.
+    Roi {
+        #[arg(long, default_value = "linear")]
+        model: String,
+        #[arg(long, default_value_t = 1)]
+        order: u8,
+        #[arg(long)]
+        period: Option<String>,
+        /// Rows per campaign instead of per channel.
+        #[arg(long)]
+        campaigns: bool,
+        /// table, csv or json
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// The revenue goal of a period against revenue won, with pacing.
+    Goal {
+        #[arg(long)]
+        period: String,
+        #[arg(long)]
+        segment: Option<String>,
+        /// table or json
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -656,6 +694,67 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                     };
                     let r = app.attribution_report(&p).await.map_err(explain)?;
                     report::attribution(&r, campaigns, &format)
+                }
+                ReportCommand::Journey {
+                    deal,
+                    models,
+                    account_level,
+                    format,
+                } => {
+                    let p = smarketing_app::reports::JourneyParams {
+                        models: Some(models),
+                        account_level: Some(account_level),
+                        ..Default::default()
+                    };
+                    let r = app.deal_journey(deal, &p).await.map_err(explain)?;
+                    report::journey(&r, &format)
+                }
+                ReportCommand::Roi {
+                    model,
+                    order,
+                    period,
+                    campaigns,
+                    format,
+                } => {
+                    let p = smarketing_app::reports::RoiParams {
+                        model: Some(model),
+                        order: Some(order),
+                        period,
+                        ..Default::default()
+                    };
+                    let r = app.roi_report(&p).await.map_err(explain)?;
+                    report::roi(&r, campaigns, &format)
+                }
+                ReportCommand::Goal {
+                    period,
+                    segment,
+                    format,
+                } => {
+                    let g = app
+                        .goal_actual(&period, segment.as_deref())
+                        .await
+                        .map_err(explain)?;
+                    if format == "json" {
+                        println!("{}", serde_json::to_string_pretty(&g)?);
+                    } else {
+                        let p = &g.pacing;
+                        println!(
+                            "{}{}: won {} of {} ({} deals); expected to date {:.0}; pace {}; projection {}",
+                            g.period,
+                            g.segment.map(|s| format!(" in {s}")).unwrap_or_default(),
+                            g.won_minor / 100,
+                            g.revenue_goal_minor / 100,
+                            g.won_deals,
+                            p.expected_to_date / 100.0,
+                            p.pace
+                                .map(|x| format!("{:.0} %", x * 100.0))
+                                .unwrap_or("-".into()),
+                            p.projection
+                                .map(|x| format!("{:.0}", x / 100.0))
+                                .unwrap_or("-".into()),
+                        );
+                    }
+                    Ok(())
                 }
             }
         }

@@ -277,3 +277,65 @@ pub fn attribution(
     }
     print(format, &t, || Ok(serde_json::to_string_pretty(r)?))
 }
+
+/// `smarketing report journey`: one row per touch, a weight column per model.
+pub fn journey(
+    r: &smarketing_core::analytics::attribution::DealJourney,
+    format: &str,
+) -> Result<()> {
+    let mut headers: Vec<String> = ["touch_id", "at", "channel", "campaign", "roles"]
+        .map(String::from)
+        .to_vec();
+    headers.extend(r.models.iter().cloned());
+    let mut t = Table::new(headers);
+    for touch in &r.touches {
+        let at = smarketing_core::Instant::from_millis(touch.at)
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        let mut row = vec![
+            touch.touch_id.to_string(),
+            at,
+            touch.channel.clone(),
+            touch.campaign.clone().unwrap_or_default(),
+            touch.roles.join(" "),
+        ];
+        row.extend(touch.weights.iter().map(|w| num(*w)));
+        t.push(row);
+    }
+    print(format, &t, || Ok(serde_json::to_string_pretty(r)?))
+}
+
+/// `smarketing report roi`: money in whole units.
+pub fn roi(
+    r: &smarketing_core::analytics::roi::RoiReport,
+    campaigns: bool,
+    format: &str,
+) -> Result<()> {
+    let mut t = Table::new([
+        if campaigns { "campaign" } else { "channel" },
+        "spend",
+        "mqls",
+        "pipeline",
+        "won_deals",
+        "revenue",
+        "cost_per_mql",
+        "cac",
+        "roi",
+    ]);
+    let rows = if campaigns { &r.campaigns } else { &r.channels };
+    for x in rows.iter().chain(std::iter::once(&r.total)) {
+        let money = |m: f64| num(m / 100.0);
+        t.push(vec![
+            x.name.clone(),
+            money(x.spend_minor as f64),
+            num(x.mqls),
+            money(x.pipeline_minor),
+            num(x.won_deals),
+            money(x.revenue_minor),
+            x.cost_per_mql_minor.map(money).unwrap_or_default(),
+            x.cac_minor.map(money).unwrap_or_default(),
+            opt(x.roi),
+        ]);
+    }
+    print(format, &t, || Ok(serde_json::to_string_pretty(r)?))
+}

@@ -28,14 +28,15 @@ pub struct Loaded {
 /// owner's e-mail), touches, stage changes and deals into `b`.
 pub async fn load(conn: &mut AnyConnection, b: &mut DatasetBuilder) -> Result<Loaded, StoreError> {
     let mut n = Loaded::default();
-    let mut rows =
-        sqlx::query("SELECT id, name, channel, spend_minor FROM campaigns").fetch(&mut *conn);
+    let mut rows = sqlx::query("SELECT id, name, channel, spend_minor, started_at FROM campaigns")
+        .fetch(&mut *conn);
     while let Some(r) = rows.try_next().await? {
         b.campaign(
             r.try_get(0)?,
             r.try_get::<String, _>(1)?.as_str(),
             r.try_get::<String, _>(2)?.as_str(),
             r.try_get(3)?,
+            r.try_get(4)?,
         );
     }
     drop(rows);

@@ -270,6 +270,18 @@ async fn a_segment_has_its_own_goal_and_funnel() {
             "{l}: the segment's rates are its own"
         );
 
+        // Goal against actual: 2025 is over by mid-January 2026.
+        app.set_goal("2025", goal(200_000_000, None), &Actor::system())
+            .await
+            .unwrap();
+        let g = app.goal_actual("2025", None).await.unwrap();
+        assert_eq!((g.won_deals, g.won_minor), (16, 111_966_500), "{l}");
+        assert_eq!(g.pacing.delivered, 111_966_500);
+        assert!((g.pacing.expected_to_date - 200_000_000.0).abs() < 1e-6);
+        assert!((g.pacing.projection.unwrap() - 111_966_500.0).abs() < 1e-3);
+        let none_set = app.goal_actual("2024", None).await.unwrap_err();
+        assert!(matches!(none_set, AppError::Invalid(ref i) if i.code == "no_goal"));
+
         let none = app
             .reverse_funnel("2026-Q1", &q(Some("region=APAC")))
             .await

@@ -9,6 +9,10 @@ use smarketing_app::reports::{AttributionParams, CohortQuery};
 use smarketing_core::analytics::expected::{ExpectedFiles, check};
 use std::sync::Arc;
 
+/// The sample's total campaign spend (whole units) and one won deal.
+const SAMPLE_SPEND: i64 = 158_798;
+const WON_DEAL: i64 = 5;
+
 fn expected_files() -> ExpectedFiles {
     let read = |f: &str| std::fs::read_to_string(shared("sample/expected").join(f)).unwrap();
     ExpectedFiles {
@@ -62,6 +66,29 @@ async fn the_sample_reproduces_every_expected_file() {
             .unwrap();
         assert!(account.models.iter().all(|m| m.reconciled), "{l}");
         assert_eq!(account.conversions, 127.0);
+
+        // The drill-down of a won deal: every model's weights sum to one.
+        let j = app
+            .deal_journey(WON_DEAL, &Default::default())
+            .await
+            .unwrap();
+        assert!(j.won && j.touches.len() >= 6, "{l}: {j:?}");
+        assert_eq!(j.models.len(), 10, "per-touch models only");
+        for m in 0..j.models.len() {
+            let sum: f64 = j.touches.iter().map(|t| t.weights[m]).sum();
+            assert!((sum - 1.0).abs() < 1e-12, "{l}: {}", j.models[m]);
+        }
+        assert!(j.touches[0].roles.contains(&"first"));
+        assert!(matches!(
+            app.deal_journey(99_999, &Default::default()).await,
+            Err(AppError::NotFound { .. })
+        ));
+        // ROI: all spend, and revenue that adds up to the won total.
+        let roi = app.roi_report(&Default::default()).await.unwrap();
+        assert_eq!(roi.total.spend_minor, SAMPLE_SPEND * 100, "{l}");
+        assert!((roi.total.revenue_minor - 578_081_200.0).abs() < 1e-3);
+        assert!((roi.total.won_deals - 127.0).abs() < 1e-9);
+        assert_eq!(roi.campaigns.len(), 282);
 
         // A write bumps the data version and the next report sees it.
         app.create_account(smarketing_app::input::AccountInput {

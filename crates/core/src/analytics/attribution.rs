@@ -149,6 +149,148 @@ fn role(
         .or_else(|| journey.iter().rposition(|t| t.at <= change.at))
 }
 
+/// The journey of a conversion at `at`: the unit's touches at or before it
+/// (and within the lookback), with the roles of `contact`'s stage changes.
+/// `None` when no touch is left.
+fn journey(
+    ds: &Dataset,
+    touches: &[TouchRow],
+    at: i64,
+    value: f64,
+    contact: usize,
+    lookback: Option<i64>,
+) -> Option<Journey> {
+    let window: Vec<TouchRow> = touches
+        .iter()
+        .filter(|t| t.at <= at && lookback.is_none_or(|l| t.at >= at - l))
+        .copied()
+        .collect();
+    if window.is_empty() {
+        return None;
+    }
+    let roles = Roles {
+        lead: role(ds, contact, Stage::Lead, at, &window),
+        opportunity: role(ds, contact, Stage::Opportunity, at, &window),
+        won: role(ds, contact, Stage::Customer, at, &window),
+    };
+    Some(Journey {
+        touches: window,
+        value,
+        at,
+        roles,
+    })
+}
+
+/// One touch behind a deal and the share each rule-based model gives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JourneyTouch {
+    pub touch_id: i64,
+    /// Milliseconds since the epoch.
+    pub at: i64,
+    pub channel: String,
+    pub campaign: Option<String>,
+    /// Key roles the touch holds: first, last, lead_creation, …
+    pub roles: Vec<&'static str>,
+    /// Weight per model, in the order of [`DealJourney::models`].
+    pub weights: Vec<f64>,
+}
+
+/// The drill-down of one deal: its journey and every touch's weights.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DealJourney {
+    pub deal_id: i64,
+    pub won: bool,
+    /// The conversion instant: the close of a won deal, else its creation.
+    pub converted_at: i64,
+    pub value_minor: i64,
+    pub models: Vec<String>,
+    pub touches: Vec<JourneyTouch>,
+}
+
+/// The touches behind one deal with the weight each per-touch model gives
+/// them (Markov and Shapley learn from all journeys and have no per-touch
+/// weights, so they are left out).
+pub fn deal_journey(
+    ds: &Dataset,
+    deal_id: i64,
+    models: &[Model],
+    lookback_days: Option<u32>,
+    account_level: bool,
+) -> Option<DealJourney> {
+    let d = ds.deals.iter().find(|d| d.id == deal_id)?;
+    let contacts: Vec<usize> = if account_level && d.account.is_some() {
+        (0..ds.contacts.len())
+            .filter(|i| ds.contacts[*i].account == d.account)
+            .collect()
+    } else if d.contact != NONE {
+        vec![d.contact as usize]
+    } else {
+        vec![]
+    };
+    let won = d.status == DealStatus::Won;
+    let at = if won {
+        d.closed_at.unwrap_or(d.created_at)
+    } else {
+        d.created_at
+    };
+    let models: Vec<Model> = models.iter().copied().filter(Model::is_per_touch).collect();
+    let touches = unit_touches(ds, &contacts);
+    let lookback = lookback_days.map(|d| d as i64 * 86_400_000);
+    let mut out = DealJourney {
+        deal_id,
+        won,
+        converted_at: at,
+        value_minor: d.amount_minor,
+        models: models.iter().map(Model::label).collect(),
+        touches: vec![],
+    };
+    let Some(j) = journey(
+        ds,
+        &touches,
+        at,
+        d.amount_minor as f64,
+        d.contact as usize,
+        lookback,
+    ) else {
+        return Some(out);
+    };
+    let instants: Vec<i64> = j.touches.iter().map(|t| t.at).collect();
+    let weights: Vec<Vec<f64>> = models
+        .iter()
+        .map(|m| {
+            let mut w = vec![];
+            m.touch_weights(&instants, at, j.roles, &mut w);
+            w
+        })
+        .collect();
+    let n = j.touches.len();
+    for (i, t) in j.touches.iter().enumerate() {
+        let mut roles = vec![];
+        for (on, name) in [
+            (i == 0, "first"),
+            (i + 1 == n, "last"),
+            (j.roles.lead == Some(i), "lead_creation"),
+            (j.roles.opportunity == Some(i), "opportunity_creation"),
+            (j.roles.won == Some(i), "closed_won"),
+        ] {
+            if on {
+                roles.push(name);
+            }
+        }
+        out.touches.push(JourneyTouch {
+            touch_id: t.id,
+            at: t.at,
+            channel: ds.channels[t.channel as usize].clone(),
+            campaign: (t.campaign != NONE).then(|| ds.campaigns[t.campaign as usize].name.clone()),
+            roles,
+            weights: weights.iter().map(|w| w[i]).collect(),
+        });
+    }
+    Some(out)
+}
+
 pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport, Invalid> {
     // Units: each contact, or each account (contacts without one alone).
     let mut units: Vec<Vec<usize>> = vec![];
@@ -248,27 +390,13 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
         for &(at, value, contact) in &conversions[u] {
             total_c += 1.0;
             total_v += value;
-            let window: Vec<TouchRow> = touches
-                .iter()
-                .filter(|t| t.at <= at && lookback.is_none_or(|l| t.at >= at - l))
-                .copied()
-                .collect();
-            if window.is_empty() {
-                lost_c += 1.0;
-                lost_v += value;
-                continue;
+            match journey(ds, &touches, at, value, contact, lookback) {
+                Some(j) => journeys.push(j),
+                None => {
+                    lost_c += 1.0;
+                    lost_v += value;
+                }
             }
-            let roles = Roles {
-                lead: role(ds, contact, Stage::Lead, at, &window),
-                opportunity: role(ds, contact, Stage::Opportunity, at, &window),
-                won: role(ds, contact, Stage::Customer, at, &window),
-            };
-            journeys.push(Journey {
-                touches: window,
-                value,
-                at,
-                roles,
-            });
         }
     }
 

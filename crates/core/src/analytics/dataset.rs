@@ -62,6 +62,8 @@ pub struct CampaignRow {
     pub name: String,
     pub channel: u32,
     pub spend_minor: i64,
+    /// Milliseconds since the epoch.
+    pub started_at: i64,
 }
 
 /// Everything the history reports read.
@@ -173,13 +175,21 @@ impl DatasetBuilder {
         b
     }
 
-    pub fn campaign(&mut self, id: i64, name: &str, channel: &str, spend_minor: i64) {
+    pub fn campaign(
+        &mut self,
+        id: i64,
+        name: &str,
+        channel: &str,
+        spend_minor: i64,
+        started_at: i64,
+    ) {
         let channel = self.channels.code(channel);
         self.campaign_index.insert(id, self.campaigns.len() as u32);
         self.campaigns.push(CampaignRow {
             name: name.to_string(),
             channel,
             spend_minor,
+            started_at,
         });
     }
 

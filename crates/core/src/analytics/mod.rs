@@ -9,6 +9,7 @@ pub mod funnel;
 pub mod markov;
 pub mod models;
 pub mod paths;
+pub mod roi;
 pub mod shapley;
 
 #[cfg(test)]

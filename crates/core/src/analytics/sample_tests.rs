@@ -132,6 +132,7 @@ fn sample_dataset() -> super::dataset::Dataset {
             &r[1],
             &r[2],
             r[5].parse::<i64>().unwrap() * 100,
+            ms(&r[3]),
         );
     }
     for r in rows("contacts.csv") {

@@ -374,3 +374,70 @@ async fn malformed_oversized_and_wrong_type_bodies() {
         assert_eq!(got.2["errors"][0]["line"], line, "{l}: {}", got.2);
     }
 }
+
+#[tokio::test]
+async fn report_parameters_name_their_field() {
+    for api in apis().await {
+        let l = api.label();
+        for (uri, code, field) in [
+            (
+                "/api/v1/reports/attribution?models=magic",
+                "unknown_model",
+                "model",
+            ),
+            (
+                "/api/v1/reports/attribution?models=markov&order=5",
+                "invalid_order",
+                "order",
+            ),
+            (
+                "/api/v1/reports/attribution?models=time_decay&half_life_days=0",
+                "invalid_half_life",
+                "half_life_days",
+            ),
+            (
+                "/api/v1/reports/attribution?period=2026-Q9",
+                "invalid_period",
+                "period",
+            ),
+            (
+                "/api/v1/reports/funnel?by=colour",
+                "unknown_dimension",
+                "by",
+            ),
+            (
+                "/api/v1/reports/velocity?stage=nirvana",
+                "unknown_stage",
+                "stage",
+            ),
+            (
+                "/api/v1/reports/channel-roi?model=shapely",
+                "unknown_model",
+                "model",
+            ),
+            ("/api/v1/reports/goals?period=2026", "no_goal", "period"),
+        ] {
+            let got = api.call("GET", uri, None).await;
+            assert_problem(
+                &format!("{l} {uri}"),
+                &got,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                Some(field),
+            );
+        }
+        let got = api
+            .call("GET", "/api/v1/reports/attribution/deals/999", None)
+            .await;
+        assert_eq!(got.0, StatusCode::NOT_FOUND, "{l}");
+        // Empty data: empty reports, not errors or NaN.
+        let (s, _, body) = api.call("GET", "/api/v1/reports/attribution", None).await;
+        assert_eq!(s, StatusCode::OK, "{l}: {body}");
+        assert_eq!(body["conversions"], 0.0);
+        let (s, _, body) = api
+            .call("GET", "/api/v1/reports/funnel?by=region", None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{l}: {body}");
+        assert_eq!(body["rows"][0]["reached"], 0);
+    }
+}

@@ -49,6 +49,12 @@ async fn the_document_lists_every_route_and_only_those() {
         ("/api/v1/notifications", vec!["get"]),
         ("/api/v1/notifications/{id}/read", vec!["post"]),
         ("/api/v1/reports/sla", vec!["get"]),
+        ("/api/v1/reports/funnel", vec!["get"]),
+        ("/api/v1/reports/velocity", vec!["get"]),
+        ("/api/v1/reports/attribution", vec!["get"]),
+        ("/api/v1/reports/attribution/deals/{id}", vec!["get"]),
+        ("/api/v1/reports/channel-roi", vec!["get"]),
+        ("/api/v1/reports/goals", vec!["get"]),
     ];
     assert_eq!(
         paths.len(),
