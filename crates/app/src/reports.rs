@@ -64,6 +64,8 @@ pub struct AttributionParams {
     pub account_level: Option<bool>,
     /// Conversions in this period; all time if absent.
     pub period: Option<String>,
+    /// Credit campaigns as well as channels (default true).
+    pub campaigns: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -282,6 +284,7 @@ impl App {
             lookback_days: p.lookback_days,
             account_level: p.account_level.unwrap_or(false),
             period,
+            campaigns: p.campaigns.unwrap_or(true),
         };
         let key = format!("attribution {q:?}");
         self.cached(key, move |ds| {

@@ -57,6 +57,8 @@ pub struct AttributionQuery {
     pub account_level: bool,
     /// Conversions in `[from, to)` (ms); all when `None`.
     pub period: Option<(i64, i64)>,
+    /// Credit campaigns too (Markov and Shapley then solve a second game).
+    pub campaigns: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -436,7 +438,11 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
                 };
                 ch = credit(&chain(&|t| t.channel)?.solve(nc)?);
                 // A removal solve per campaign: affordable for small chains only.
-                let campaigns = chain(&campaign_symbol)?;
+                let campaigns = if q.campaigns {
+                    chain(&campaign_symbol)?
+                } else {
+                    MarkovChain::new(*order)?
+                };
                 if campaigns.states() <= MAX_CAMPAIGN_STATES {
                     cp = credit(&campaigns.solve(np)?);
                 } else {
@@ -466,7 +472,9 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
                         .collect()
                 };
                 ch = solve(&|t| t.channel, nc);
-                cp = solve(&campaign_symbol, np);
+                if q.campaigns {
+                    cp = solve(&campaign_symbol, np);
+                }
             }
             per_touch => {
                 let mut w = vec![];

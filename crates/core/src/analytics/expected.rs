@@ -142,6 +142,7 @@ pub fn check(ds: &Dataset, files: &ExpectedFiles) -> Result<(), Vec<String>> {
             lookback_days: None,
             account_level: false,
             period: None,
+            campaigns: false,
         },
     )
     .map_err(|e| vec![e.message])?;

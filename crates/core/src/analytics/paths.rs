@@ -7,6 +7,7 @@ use super::models::{Model, Roles};
 use super::shapley::ShapleyGame;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
 
 /// A bad line of a paths file.
@@ -115,14 +116,147 @@ fn fields(line: &str) -> Vec<&str> {
     out
 }
 
+/// Where the columns are.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    width: usize,
+    at: [usize; 4],
+}
+
+/// One slice of the file parsed on its own: local symbols, line count.
+struct Chunk<'a> {
+    names: Vec<Cow<'a, str>>,
+    symbols: Vec<u32>,
+    rows: Vec<PathRow>,
+    lines: usize,
+}
+
+impl<'a> Chunk<'a> {
+    fn symbol(&mut self, index: &mut Interner<'a>, name: Cow<'a, str>) -> u32 {
+        let next = self.names.len() as u32;
+        let s = index.get_or_insert(&name, next);
+        if s == next {
+            self.names.push(name);
+        }
+        s
+    }
+}
+
+/// Channel names to symbols. Names of up to 16 bytes are their own exact
+/// key (packed into a u128 with the length), found by a scan of the few
+/// seen so far; longer names go through a hash map.
+#[derive(Default)]
+struct Interner<'a> {
+    short: Vec<(u128, u8, u32)>,
+    long: FxHashMap<Cow<'a, str>, u32>,
+}
+
+impl<'a> Interner<'a> {
+    fn get_or_insert(&mut self, name: &Cow<'a, str>, next: u32) -> u32 {
+        let b = name.as_bytes();
+        if b.len() <= 16 {
+            let mut buf = [0u8; 16];
+            buf[..b.len()].copy_from_slice(b);
+            let key = u128::from_le_bytes(buf);
+            let len = b.len() as u8;
+            if let Some(e) = self.short.iter().find(|e| e.0 == key && e.1 == len) {
+                return e.2;
+            }
+            self.short.push((key, len, next));
+            next
+        } else {
+            *self.long.entry(name.clone()).or_insert(next)
+        }
+    }
+}
+
+/// The channel names of a path, trimmed of spaces.
+fn tokens(path: &str) -> impl Iterator<Item = &str> {
+    path.split('>')
+        .map(|t| t.trim_matches(|c| c == ' ' || c == '\t'))
+}
+
+/// Parses whole lines; errors carry the line number within the chunk.
+fn parse_chunk<'a>(text: &'a str, layout: &Layout) -> Result<Chunk<'a>, PathsError> {
+    let mut c = Chunk {
+        names: vec![],
+        symbols: vec![],
+        rows: vec![],
+        lines: 0,
+    };
+    let mut index = Interner::default();
+    let mut f: Vec<Cow<'a, str>> = Vec::with_capacity(layout.width);
+    for (i, line) in text.split_terminator('\n').enumerate() {
+        c.lines = i + 1;
+        let line_no = i + 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        f.clear();
+        if line.contains('"') {
+            f.extend(
+                fields(line)
+                    .into_iter()
+                    .map(|x| Cow::Owned(unquote(x).into_owned())),
+            );
+        } else {
+            f.extend(line.split(',').map(Cow::Borrowed));
+        }
+        if f.len() != layout.width {
+            return Err(PathsError {
+                line: line_no,
+                column: None,
+                message: format!("{} fields where the header has {}", f.len(), layout.width),
+            });
+        }
+        let conversions = number(&f[layout.at[1]], line_no, COLUMNS[1])?;
+        let value = number(&f[layout.at[2]], line_no, COLUMNS[2])?;
+        let nulls = number(&f[layout.at[3]], line_no, COLUMNS[3])?;
+        let start = c.symbols.len() as u32;
+        let path = std::mem::take(&mut f[layout.at[0]]);
+        let empty = || PathsError {
+            line: line_no,
+            column: Some("path"),
+            message: format!("{path:?} has an empty channel"),
+        };
+        match &path {
+            Cow::Borrowed(p) => {
+                for name in tokens(p) {
+                    if name.is_empty() {
+                        return Err(empty());
+                    }
+                    let s = c.symbol(&mut index, Cow::Borrowed(name));
+                    c.symbols.push(s);
+                }
+            }
+            Cow::Owned(p) => {
+                for name in tokens(p) {
+                    if name.is_empty() {
+                        return Err(empty());
+                    }
+                    let s = c.symbol(&mut index, Cow::Owned(name.to_string()));
+                    c.symbols.push(s);
+                }
+            }
+        }
+        c.rows.push(PathRow {
+            start,
+            len: c.symbols.len() as u32 - start,
+            conversions,
+            value,
+            nulls,
+        });
+    }
+    Ok(c)
+}
+
 impl PathTable {
-    /// Parses a paths file. Columns are found by their header names.
+    /// Parses a paths file. Columns are found by their header names. Large
+    /// files are split at line ends and parsed on every core.
     pub fn parse(text: &str) -> Result<PathTable, PathsError> {
-        let mut lines = text.split('\n').enumerate();
-        let header = lines
-            .next()
-            .map(|(_, l)| l.trim_end_matches('\r').trim_start_matches('\u{feff}'))
-            .unwrap_or("");
+        let (header, body) = text.split_once('\n').unwrap_or((text, ""));
+        let header = header.trim_end_matches('\r').trim_start_matches('\u{feff}');
         let names: Vec<&str> = fields(header).into_iter().map(str::trim).collect();
         let mut at = [0usize; 4];
         for (i, c) in COLUMNS.iter().enumerate() {
@@ -138,62 +272,81 @@ impl PathTable {
                     ),
                 })?;
         }
-        let width = names.len();
+        let layout = Layout {
+            width: names.len(),
+            at,
+        };
+        // Chunks of whole lines, one per core for files worth splitting.
+        let threads = if body.len() > 4 << 20 {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        } else {
+            1
+        };
+        let mut chunks = vec![];
+        let mut rest = body;
+        for k in (1..=threads).rev() {
+            let cut = if k == 1 {
+                rest.len()
+            } else {
+                let guess = rest.len() / k;
+                rest[guess..]
+                    .find('\n')
+                    .map_or(rest.len(), |i| guess + i + 1)
+            };
+            let (a, b) = rest.split_at(cut);
+            chunks.push(a);
+            rest = b;
+        }
+        let parsed: Vec<Result<Chunk<'_>, PathsError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|c| scope.spawn(move || parse_chunk(c, &layout)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a parser thread panicked"))
+                .collect()
+        });
+        // Merge: one dictionary, symbols renumbered, line numbers made global.
         let mut table = PathTable::default();
         let mut index: FxHashMap<String, u32> = FxHashMap::default();
-        for (i, line) in lines {
-            let line_no = i + 1;
-            let line = line.trim_end_matches('\r');
-            if line.is_empty() {
-                continue;
-            }
-            let f = fields(line);
-            if f.len() != width {
-                return Err(PathsError {
-                    line: line_no,
-                    column: None,
-                    message: format!("{} fields where the header has {width}", f.len()),
-                });
-            }
-            let conversions = number(f[at[1]], line_no, COLUMNS[1])?;
-            let value = number(f[at[2]], line_no, COLUMNS[2])?;
-            let nulls = number(f[at[3]], line_no, COLUMNS[3])?;
-            let path = unquote(f[at[0]]);
-            let start = table.symbols.len() as u32;
-            for name in path.split('>') {
-                let name = name.trim();
-                if name.is_empty() {
-                    return Err(PathsError {
-                        line: line_no,
-                        column: Some("path"),
-                        message: format!("{path:?} has an empty channel"),
-                    });
-                }
-                let s = match index.get(name) {
+        let mut lines_before = 1;
+        for chunk in parsed {
+            let chunk = chunk.map_err(|mut e| {
+                e.line += lines_before;
+                e
+            })?;
+            let mut remap = Vec::with_capacity(chunk.names.len());
+            for name in &chunk.names {
+                let next = table.channels.len() as u32;
+                let s = match index.get(name.as_ref()) {
                     Some(s) => *s,
                     None => {
-                        let s = table.channels.len() as u32;
-                        if s as usize >= MAX_SYMBOLS {
-                            return Err(PathsError {
-                                line: line_no,
-                                column: Some("path"),
-                                message: format!("more than {MAX_SYMBOLS} distinct channels"),
-                            });
-                        }
-                        index.insert(name.to_string(), s);
-                        table.channels.push(name.to_string());
-                        s
+                        index.insert(name.to_string(), next);
+                        next
                     }
                 };
-                table.symbols.push(s);
+                if s == next {
+                    if s as usize >= MAX_SYMBOLS {
+                        return Err(PathsError {
+                            line: lines_before + 1,
+                            column: Some("path"),
+                            message: format!("more than {MAX_SYMBOLS} distinct channels"),
+                        });
+                    }
+                    table.channels.push(name.to_string());
+                }
+                remap.push(s);
             }
-            table.rows.push(PathRow {
-                start,
-                len: table.symbols.len() as u32 - start,
-                conversions,
-                value,
-                nulls,
-            });
+            let offset = table.symbols.len() as u32;
+            table
+                .symbols
+                .extend(chunk.symbols.iter().map(|s| remap[*s as usize]));
+            table.rows.extend(chunk.rows.iter().map(|r| PathRow {
+                start: r.start + offset,
+                ..*r
+            }));
+            lines_before += chunk.lines;
         }
         Ok(table)
     }
@@ -322,6 +475,31 @@ mod tests {
                 .unwrap_err();
         assert_eq!((e.line, e.column), (2, Some("total_conversion_value")));
         assert!(t.attribute(Model::UShaped).is_err());
+    }
+
+    #[test]
+    fn large_files_split_across_threads_keep_line_numbers_and_totals() {
+        let mut text = String::from("path,total_conversions,total_conversion_value,total_null\n");
+        let rows = 200_000;
+        for i in 0..rows {
+            let extra = if i % 3 == 0 { " > webinar" } else { "" };
+            text.push_str(&format!("email > direct{extra},1,10,2\n"));
+        }
+        assert!(text.len() > 4 << 20);
+        let t = PathTable::parse(&text).unwrap();
+        assert_eq!(t.rows(), rows);
+        assert_eq!(t.totals(), (rows as f64, 10.0 * rows as f64));
+        assert_eq!(t.channels.len(), 3);
+        let linear = t.attribute(Model::Linear).unwrap();
+        let sum: f64 = linear.iter().map(|c| c.conversions).sum();
+        assert!((sum - rows as f64).abs() < 1e-6);
+        // A bad row late in the file is named by its line in the whole file.
+        text.push_str("email,1,x,0\n");
+        let e = PathTable::parse(&text).unwrap_err();
+        assert_eq!(
+            (e.line, e.column),
+            (rows + 2, Some("total_conversion_value"))
+        );
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub fn channel_roi(
                 lookback_days,
                 account_level: false,
                 period,
+                campaigns: true,
             },
         )?;
         Ok(r.models.remove(0))
