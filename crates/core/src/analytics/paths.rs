@@ -134,7 +134,7 @@ struct Chunk<'a> {
 impl<'a> Chunk<'a> {
     fn symbol(&mut self, index: &mut Interner<'a>, name: Cow<'a, str>) -> u32 {
         let next = self.names.len() as u32;
-        let s = index.get_or_insert(&name, next);
+        let s = index.get_or_insert(name.clone(), next);
         if s == next {
             self.names.push(name);
         }
@@ -152,7 +152,7 @@ struct Interner<'a> {
 }
 
 impl<'a> Interner<'a> {
-    fn get_or_insert(&mut self, name: &Cow<'a, str>, next: u32) -> u32 {
+    fn get_or_insert(&mut self, name: Cow<'a, str>, next: u32) -> u32 {
         let b = name.as_bytes();
         if b.len() <= 16 {
             let mut buf = [0u8; 16];
@@ -165,7 +165,7 @@ impl<'a> Interner<'a> {
             self.short.push((key, len, next));
             next
         } else {
-            *self.long.entry(name.clone()).or_insert(next)
+            *self.long.entry(name).or_insert(next)
         }
     }
 }
