@@ -163,7 +163,7 @@ pub fn paths(file: &Path, rows: usize, runs: usize) -> Result<PathFigures> {
     let (conversions, _) = table.totals();
     let credited: f64 = credit.iter().map(|c| c.conversions).sum();
     // P from the chain against the share of converting journeys.
-    let mut chain = smarketing_core::analytics::markov::MarkovChain::new(1)?;
+    let mut chain = smarketing_core::analytics::markov::MarkovChain::new(1, CHANNELS.len())?;
     let text = std::fs::read_to_string(file)?;
     let mut journeys = 0.0;
     for line in text.lines().skip(1) {

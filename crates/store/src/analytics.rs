@@ -46,7 +46,7 @@ pub async fn load(conn: &mut AnyConnection, b: &mut DatasetBuilder) -> Result<Lo
     )
     .fetch(&mut *conn);
     while let Some(r) = rows.try_next().await? {
-        let s = |i: usize| r.try_get::<Option<String>, _>(i);
+        let s = |i: usize| r.try_get::<Option<&str>, _>(i);
         // In `Dimension::ALL` order; the campaign comes from the first touch.
         b.contact(
             r.try_get(0)?,
@@ -65,7 +65,7 @@ pub async fn load(conn: &mut AnyConnection, b: &mut DatasetBuilder) -> Result<Lo
             r.try_get(0)?,
             r.try_get(1)?,
             r.try_get(2)?,
-            r.try_get::<String, _>(3)?.as_str(),
+            r.try_get::<&str, _>(3)?,
             r.try_get(4)?,
         );
         n.touches += 1;

@@ -9,6 +9,7 @@ use super::models::{Model, Roles};
 use super::shapley::ShapleyGame;
 use crate::{Invalid, Stage};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// Campaign-level Markov solves once per campaign; above this many states
 /// it is left out rather than take minutes.
@@ -103,23 +104,25 @@ pub struct AttributionReport {
 }
 
 /// One conversion and the touches before it.
-struct Journey {
-    touches: Vec<TouchRow>,
+struct Journey<'a> {
+    touches: Cow<'a, [TouchRow]>,
     value: f64,
     at: i64,
     roles: Roles,
 }
 
-/// The touches of a unit (a contact, or an account's contacts merged).
-fn unit_touches(ds: &Dataset, contacts: &[usize]) -> Vec<TouchRow> {
+/// The touches of a unit: a contact's own (borrowed), or an account's
+/// contacts' merged in time order.
+fn unit_touches<'a>(ds: &'a Dataset, contacts: &[usize]) -> Cow<'a, [TouchRow]> {
+    if let [c] = contacts {
+        return Cow::Borrowed(ds.touches_of(*c));
+    }
     let mut t: Vec<TouchRow> = contacts
         .iter()
         .flat_map(|c| ds.touches_of(*c).iter().copied())
         .collect();
-    if contacts.len() > 1 {
-        t.sort_unstable_by_key(|t| (t.at, t.id));
-    }
-    t
+    t.sort_unstable_by_key(|t| (t.at, t.id));
+    Cow::Owned(t)
 }
 
 /// Position in `journey` of the touch that caused `contact`'s change into
@@ -154,22 +157,24 @@ fn role(
 /// The journey of a conversion at `at`: the unit's touches at or before it
 /// (and within the lookback), with the roles of `contact`'s stage changes.
 /// `None` when no touch is left.
-fn journey(
+fn journey<'a>(
     ds: &Dataset,
-    touches: &[TouchRow],
+    touches: &Cow<'a, [TouchRow]>,
     at: i64,
     value: f64,
     contact: usize,
     lookback: Option<i64>,
-) -> Option<Journey> {
-    let window: Vec<TouchRow> = touches
-        .iter()
-        .filter(|t| t.at <= at && lookback.is_none_or(|l| t.at >= at - l))
-        .copied()
-        .collect();
-    if window.is_empty() {
+) -> Option<Journey<'a>> {
+    // Touches are in time order: the window is one contiguous run.
+    let end = touches.partition_point(|t| t.at <= at);
+    let start = lookback.map_or(0, |l| touches[..end].partition_point(|t| t.at < at - l));
+    if start == end {
         return None;
     }
+    let window: Cow<'a, [TouchRow]> = match touches {
+        Cow::Borrowed(t) => Cow::Borrowed(&t[start..end]),
+        Cow::Owned(t) => Cow::Owned(t[start..end].to_vec()),
+    };
     let roles = Roles {
         lead: role(ds, contact, Stage::Lead, at, &window),
         opportunity: role(ds, contact, Stage::Opportunity, at, &window),
@@ -295,28 +300,35 @@ pub fn deal_journey(
 
 pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport, Invalid> {
     // Units: each contact, or each account (contacts without one alone).
-    let mut units: Vec<Vec<usize>> = vec![];
-    let mut unit_of_contact = vec![0usize; ds.contacts.len()];
+    let n = ds.contacts.len();
+    let identity: Vec<usize> = (0..n).collect();
+    let mut groups: Vec<Vec<usize>> = vec![];
+    let mut unit_of_contact = identity.clone();
     if q.account_level {
         let mut by_account: rustc_hash::FxHashMap<i64, usize> = Default::default();
         for (i, c) in ds.contacts.iter().enumerate() {
             let u = match c.account {
                 Some(a) => *by_account.entry(a).or_insert_with(|| {
-                    units.push(vec![]);
-                    units.len() - 1
+                    groups.push(vec![]);
+                    groups.len() - 1
                 }),
                 None => {
-                    units.push(vec![]);
-                    units.len() - 1
+                    groups.push(vec![]);
+                    groups.len() - 1
                 }
             };
-            units[u].push(i);
+            groups[u].push(i);
             unit_of_contact[i] = u;
         }
-    } else {
-        units = (0..ds.contacts.len()).map(|i| vec![i]).collect();
-        unit_of_contact = (0..ds.contacts.len()).collect();
     }
+    let unit_count = if q.account_level { groups.len() } else { n };
+    let contacts_of = |u: usize| -> &[usize] {
+        if q.account_level {
+            &groups[u]
+        } else {
+            std::slice::from_ref(&identity[u])
+        }
+    };
     let account_unit: rustc_hash::FxHashMap<i64, usize> = if q.account_level {
         ds.contacts
             .iter()
@@ -329,7 +341,7 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
     let in_period = |at: i64| q.period.is_none_or(|(f, t)| at >= f && at < t);
 
     // Conversions per unit: (instant, value, contact whose stage changes give the roles).
-    let mut conversions: Vec<Vec<(i64, f64, usize)>> = vec![vec![]; units.len()];
+    let mut conversions: Vec<Vec<(i64, f64, usize)>> = vec![vec![]; unit_count];
     let (mut total_c, mut total_v) = (0.0, 0.0);
     let (mut lost_c, mut lost_v) = (0.0, 0.0);
     match q.conversion {
@@ -380,16 +392,21 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
 
     let lookback = q.lookback_days.map(|d| d as i64 * 86_400_000);
     let mut journeys: Vec<Journey> = vec![];
-    let mut nulls: Vec<Vec<TouchRow>> = vec![];
-    for (u, contacts) in units.iter().enumerate() {
-        let touches = unit_touches(ds, contacts);
-        if conversions[u].is_empty() {
+    // Journeys that do not convert matter to Markov and Shapley only.
+    let learns = q.models.iter().any(|m| !m.is_per_touch());
+    let mut nulls: Vec<Cow<'_, [TouchRow]>> = vec![];
+    for (u, conversions) in conversions.iter().enumerate() {
+        if conversions.is_empty() && !learns {
+            continue;
+        }
+        let touches = unit_touches(ds, contacts_of(u));
+        if conversions.is_empty() {
             if !touches.is_empty() {
                 nulls.push(touches);
             }
             continue;
         }
-        for &(at, value, contact) in &conversions[u] {
+        for &(at, value, contact) in conversions {
             total_c += 1.0;
             total_v += value;
             match journey(ds, &touches, at, value, contact, lookback) {
@@ -418,30 +435,52 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
         let mut note = None;
         match model {
             Model::Markov { order } => {
-                let chain = |symbol: &dyn Fn(&TouchRow) -> u32| -> Result<MarkovChain, Invalid> {
-                    let mut chain = MarkovChain::new(*order)?;
-                    let mut seq = vec![];
-                    for j in &journeys {
-                        seq.clear();
-                        seq.extend(j.touches.iter().map(symbol));
-                        chain.add(&seq, 1.0, j.value, 0.0);
+                // Journeys are counted on every core, then the counts merged.
+                let chain = |symbol: &(dyn Fn(&TouchRow) -> u32 + Sync),
+                             n: usize|
+                 -> Result<MarkovChain, Invalid> {
+                    let parts = std::thread::available_parallelism().map_or(1, |p| p.get().min(8));
+                    let mut chains: Vec<MarkovChain> = std::thread::scope(|scope| {
+                        let handles: Vec<_> = (0..parts)
+                            .map(|p| {
+                                let (journeys, nulls) = (&journeys, &nulls);
+                                scope.spawn(move || -> Result<MarkovChain, Invalid> {
+                                    let mut chain = MarkovChain::new(*order, n)?;
+                                    let mut seq = vec![];
+                                    for j in journeys.iter().skip(p).step_by(parts) {
+                                        seq.clear();
+                                        seq.extend(j.touches.iter().map(symbol));
+                                        chain.add(&seq, 1.0, j.value, 0.0);
+                                    }
+                                    for t in nulls.iter().skip(p).step_by(parts) {
+                                        seq.clear();
+                                        seq.extend(t.iter().map(symbol));
+                                        chain.add(&seq, 0.0, 0.0, 1.0);
+                                    }
+                                    Ok(chain)
+                                })
+                            })
+                            .collect();
+                        handles
+                            .into_iter()
+                            .map(|h| h.join().expect("a counting thread panicked"))
+                            .collect::<Result<Vec<_>, Invalid>>()
+                    })?;
+                    let mut first = chains.remove(0);
+                    for c in &chains {
+                        first.merge(c);
                     }
-                    for t in &nulls {
-                        seq.clear();
-                        seq.extend(t.iter().map(symbol));
-                        chain.add(&seq, 0.0, 0.0, 1.0);
-                    }
-                    Ok(chain)
+                    Ok(first)
                 };
                 let credit = |c: &super::markov::MarkovResult| -> Vec<(f64, f64)> {
                     c.credit.iter().map(|c| (c.conversions, c.value)).collect()
                 };
-                ch = credit(&chain(&|t| t.channel)?.solve(nc)?);
+                ch = credit(&chain(&|t| t.channel, nc)?.solve(nc)?);
                 // A removal solve per campaign: affordable for small chains only.
                 let campaigns = if q.campaigns {
-                    chain(&campaign_symbol)?
+                    chain(&campaign_symbol, np)?
                 } else {
-                    MarkovChain::new(*order)?
+                    MarkovChain::new(*order, np)?
                 };
                 if campaigns.states() <= MAX_CAMPAIGN_STATES {
                     cp = credit(&campaigns.solve(np)?);

@@ -123,7 +123,9 @@ pub struct DatasetBuilder {
     channels: Dictionary,
     campaigns: Vec<CampaignRow>,
     campaign_index: FxHashMap<i64, u32>,
-    contacts: Vec<(ContactRow, [Option<String>; 6])>,
+    contacts: Vec<ContactRow>,
+    /// Per dimension, the values seen (codes in `ContactRow::dims`).
+    dicts: [Dictionary; 6],
     /// (contact id, row)
     touches: Vec<(i64, TouchRow)>,
     changes: Vec<(i64, ChangeRow)>,
@@ -195,15 +197,14 @@ impl DatasetBuilder {
 
     /// A contact with its values for each dimension in `Dimension::ALL`
     /// order (the campaign value is filled in from its first touch).
-    pub fn contact(&mut self, id: i64, account: Option<i64>, values: [Option<String>; 6]) {
-        self.contacts.push((
-            ContactRow {
-                id,
-                account,
-                dims: [NONE; 6],
-            },
-            values,
-        ));
+    pub fn contact(&mut self, id: i64, account: Option<i64>, values: [Option<&str>; 6]) {
+        let mut dims = [NONE; 6];
+        for (d, v) in values.iter().enumerate() {
+            if let Some(v) = v {
+                dims[d] = self.dicts[d].code(v);
+            }
+        }
+        self.contacts.push(ContactRow { id, account, dims });
     }
 
     pub fn touch(&mut self, contact: i64, id: i64, at: i64, channel: &str, campaign: Option<i64>) {
@@ -256,13 +257,13 @@ impl DatasetBuilder {
         for c in &mut self.campaigns {
             c.channel = remap[c.channel as usize];
         }
-        self.contacts.sort_by_key(|c| c.0.id);
-        self.contacts.dedup_by_key(|c| c.0.id);
+        self.contacts.sort_by_key(|c| c.id);
+        self.contacts.dedup_by_key(|c| c.id);
         let index: FxHashMap<i64, u32> = self
             .contacts
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.0.id, i as u32))
+            .map(|(i, c)| (c.id, i as u32))
             .collect();
         let n = self.contacts.len();
 
@@ -297,24 +298,17 @@ impl DatasetBuilder {
             })
             .collect();
 
-        // Dimension values: the campaign of each contact's first touch (that
-        // has one) is derived here; the others come with the contact.
+        // The campaign dimension: the campaign of each contact's first
+        // touch that has one.
         let campaign_dim = dim_index(Dimension::Campaign);
-        let mut dicts: [Dictionary; 6] = Default::default();
-        let mut contacts = Vec::with_capacity(n);
-        for (i, (mut row, values)) in self.contacts.into_iter().enumerate() {
-            for (d, v) in values.iter().enumerate() {
-                let v = if d == campaign_dim {
-                    touches[touch_start[i] as usize..touch_start[i + 1] as usize]
-                        .iter()
-                        .find(|t| t.campaign != NONE)
-                        .map(|t| self.campaigns[t.campaign as usize].name.as_str())
-                } else {
-                    v.as_deref()
-                };
-                row.dims[d] = v.map(|v| dicts[d].code(v)).unwrap_or(NONE);
-            }
-            contacts.push(row);
+        let mut dicts = std::mem::take(&mut self.dicts);
+        let mut contacts = std::mem::take(&mut self.contacts);
+        for (i, row) in contacts.iter_mut().enumerate() {
+            row.dims[campaign_dim] = touches[touch_start[i] as usize..touch_start[i + 1] as usize]
+                .iter()
+                .find(|t| t.campaign != NONE)
+                .map(|t| dicts[campaign_dim].code(&self.campaigns[t.campaign as usize].name))
+                .unwrap_or(NONE);
         }
         // Every channel is a value of the source dimension, seen or not.
         let source = dim_index(Dimension::SourceChannel);

@@ -14,8 +14,21 @@ pub const MAX_STATES: usize = 12_000;
 /// Symbols are packed 16 bits each into a state key.
 pub const MAX_SYMBOLS: usize = u16::MAX as usize - 1;
 
-const CONVERSION: u32 = u32::MAX;
-const NULL: u32 = u32::MAX - 1;
+/// A state's symbols packed 16 bits each (plus one, so 0 is "none").
+fn pack(window: &[u32]) -> u64 {
+    window
+        .iter()
+        .enumerate()
+        .fold(0u64, |k, (i, s)| k | ((*s as u64 + 1) << (16 * i)))
+}
+
+fn unpack(key: u64) -> Vec<u32> {
+    (0..4)
+        .map(|p| ((key >> (16 * p)) & 0xFFFF) as u32)
+        .take_while(|s| *s != 0)
+        .map(|s| s - 1)
+        .collect()
+}
 
 /// Validates a Markov order named in input field `field`.
 pub fn check_order(order: u8, field: &str) -> Result<u8, Invalid> {
@@ -34,19 +47,31 @@ pub fn check_order(order: u8, field: &str) -> Result<u8, Invalid> {
 #[derive(Debug, Clone)]
 pub struct MarkovChain {
     order: usize,
-    /// State key (up to `order` symbols, 16 bits each, plus one) → index;
-    /// index 0 is START.
+    /// With few symbols, state keys index `dense_index` directly (base
+    /// symbols + 1) and transitions live in a square matrix; otherwise both
+    /// are hash maps.
+    base: Option<usize>,
+    dense_index: Vec<u32>,
+    /// Packed state key (16 bits a symbol, plus one) → index; index 0 is START.
     index: FxHashMap<u64, u32>,
     keys: Vec<u64>,
-    /// (from << 32 | to) → weight; `to` may be CONVERSION or NULL.
-    transitions: FxHashMap<u64, f64>,
-    /// Per state: value of the conversions that end there.
+    /// Square matrix of transient transitions (dense mode), `cap` wide.
+    dense: Vec<f64>,
+    cap: usize,
+    /// (from << 32 | to) → weight (hashed mode).
+    sparse: FxHashMap<u64, f64>,
+    /// Per state: weight into CONVERSION, into NULL, and converted value.
+    conv: Vec<f64>,
+    nulls: Vec<f64>,
     value_out: Vec<f64>,
     total_conversions: f64,
     total_value: f64,
     journeys: f64,
     states: Vec<u32>,
 }
+
+/// Dense mode when (symbols + 1)^order is at most this many keys.
+const DENSE_KEYS: usize = 1_024;
 
 /// One channel's credit.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
@@ -76,13 +101,25 @@ pub struct MarkovResult {
 }
 
 impl MarkovChain {
-    pub fn new(order: u8) -> Result<MarkovChain, Invalid> {
+    /// A chain of `order` whose symbols are all below `symbols`.
+    pub fn new(order: u8, symbols: usize) -> Result<MarkovChain, Invalid> {
         check_order(order, "order")?;
+        let k = order as usize;
+        let keys = (symbols + 1)
+            .checked_pow(k as u32)
+            .filter(|n| *n <= DENSE_KEYS);
+        let cap = keys.map_or(0, |n| n + 1);
         Ok(MarkovChain {
-            order: order as usize,
+            order: k,
+            base: keys.map(|_| symbols + 1),
+            dense_index: keys.map_or(vec![], |n| vec![u32::MAX; n]),
             index: FxHashMap::default(),
             keys: vec![0],
-            transitions: FxHashMap::default(),
+            dense: vec![0.0; cap * cap],
+            cap,
+            sparse: FxHashMap::default(),
+            conv: vec![0.0],
+            nulls: vec![0.0],
             value_out: vec![0.0],
             total_conversions: 0.0,
             total_value: 0.0,
@@ -92,31 +129,46 @@ impl MarkovChain {
     }
 
     fn state(&mut self, window: &[u32]) -> u32 {
-        let key = window
-            .iter()
-            .enumerate()
-            .fold(0u64, |k, (i, s)| k | ((*s as u64 + 1) << (16 * i)));
         let next = self.keys.len() as u32;
-        let i = *self.index.entry(key).or_insert(next);
+        let i = match self.base {
+            Some(base) => {
+                let k = window
+                    .iter()
+                    .fold(0usize, |k, s| k * base + *s as usize + 1);
+                let slot = &mut self.dense_index[k];
+                if *slot == u32::MAX {
+                    *slot = next;
+                }
+                *slot
+            }
+            None => {
+                let key = pack(window);
+                *self.index.entry(key).or_insert(next)
+            }
+        };
         if i == next {
-            self.keys.push(key);
+            self.keys.push(pack(window));
+            self.conv.push(0.0);
+            self.nulls.push(0.0);
             self.value_out.push(0.0);
         }
         i
     }
 
     fn count(&mut self, from: u32, to: u32, w: f64) {
-        if w != 0.0 {
+        if self.base.is_some() {
+            self.dense[from as usize * self.cap + to as usize] += w;
+        } else {
             *self
-                .transitions
+                .sparse
                 .entry(((from as u64) << 32) | to as u64)
                 .or_insert(0.0) += w;
         }
     }
 
     /// Adds `conversions + nulls` journeys with the channel sequence
-    /// `symbols` (each below [`MAX_SYMBOLS`]); `value` is the converting
-    /// ones' total. An empty sequence has no states and is left out.
+    /// `symbols` (each below the chain's symbol count); `value` is the
+    /// converting ones' total. An empty sequence has no states and is left out.
     pub fn add(&mut self, symbols: &[u32], conversions: f64, value: f64, nulls: f64) {
         if symbols.is_empty() || conversions + nulls <= 0.0 {
             return;
@@ -140,14 +192,62 @@ impl MarkovChain {
         for p in states.windows(2) {
             self.count(p[0], p[1], weight);
         }
-        let last = *states.last().expect("at least one state");
-        self.count(last, CONVERSION, conversions);
-        self.count(last, NULL, nulls);
-        self.value_out[last as usize] += value;
+        let last = *states.last().expect("at least one state") as usize;
+        self.conv[last] += conversions;
+        self.nulls[last] += nulls;
+        self.value_out[last] += value;
         self.total_conversions += conversions;
         self.total_value += value;
         self.journeys += weight;
         self.states = states;
+    }
+
+    /// Adds another chain's counts (of the same order and symbols), so
+    /// journeys can be counted in parallel.
+    pub fn merge(&mut self, other: &MarkovChain) {
+        let map: Vec<u32> = (0..other.keys.len())
+            .map(|i| {
+                if i == 0 {
+                    0
+                } else {
+                    self.state(&unpack(other.keys[i]))
+                }
+            })
+            .collect();
+        for (from, to, w) in other.transitions() {
+            self.count(map[from], map[to], w);
+        }
+        for i in 1..other.keys.len() {
+            let j = map[i] as usize;
+            self.conv[j] += other.conv[i];
+            self.nulls[j] += other.nulls[i];
+            self.value_out[j] += other.value_out[i];
+        }
+        self.total_conversions += other.total_conversions;
+        self.total_value += other.total_value;
+        self.journeys += other.journeys;
+    }
+
+    /// Every transient transition with its weight.
+    fn transitions(&self) -> Vec<(usize, usize, f64)> {
+        if self.base.is_some() {
+            let n = self.keys.len();
+            let mut out = vec![];
+            for from in 0..n {
+                let row = &self.dense[from * self.cap..from * self.cap + n];
+                for (to, w) in row.iter().enumerate() {
+                    if *w != 0.0 {
+                        out.push((from, to, *w));
+                    }
+                }
+            }
+            out
+        } else {
+            self.sparse
+                .iter()
+                .map(|(k, w)| ((k >> 32) as usize, (k & 0xFFFF_FFFF) as usize, *w))
+                .collect()
+        }
     }
 
     /// Transient states besides START.
@@ -174,31 +274,29 @@ impl MarkovChain {
                 ),
             ));
         }
-        let mut out = vec![0.0; n];
-        let mut conv = vec![0.0; n];
-        for (&k, &w) in &self.transitions {
-            let (from, to) = ((k >> 32) as usize, k as u32);
+        let transitions = self.transitions();
+        let mut out: Vec<f64> = (0..n).map(|i| self.conv[i] + self.nulls[i]).collect();
+        for &(from, _, w) in &transitions {
             out[from] += w;
-            if to == CONVERSION {
-                conv[from] += w;
-            }
         }
         // (I − Q) with rows of the transient states; r and r ⊙ m as two
         // right-hand sides (r·m = value converting from the state ÷ its total).
         let mut a = Mat::<f64>::identity(n, n);
-        for (&k, &w) in &self.transitions {
-            let (from, to) = ((k >> 32) as usize, k as u32);
-            if to != CONVERSION && to != NULL && out[from] > 0.0 {
-                a[(from, to as usize)] -= w / out[from];
+        for &(from, to, w) in &transitions {
+            if out[from] > 0.0 {
+                a[(from, to)] -= w / out[from];
             }
         }
         let mut b = Mat::<f64>::zeros(n, 2);
         for i in 0..n {
             if out[i] > 0.0 {
-                b[(i, 0)] = conv[i] / out[i];
+                b[(i, 0)] = self.conv[i] / out[i];
                 b[(i, 1)] = self.value_out[i] / out[i];
             }
         }
+        // The removal solves run one per thread below, so each LU runs
+        // sequentially (faer's only use in Smarketing is here).
+        faer::set_global_parallelism(faer::Par::Seq);
         let solve = |keep: &[usize]| -> (f64, f64) {
             let m = keep.len();
             let sub = Mat::<f64>::from_fn(m, m, |i, j| a[(keep[i], keep[j])]);
@@ -214,16 +312,38 @@ impl MarkovChain {
             (0.0, 0.0)
         };
         let mut credit = vec![MarkovCredit::default(); symbols];
-        for (c, credit) in credit.iter_mut().enumerate() {
-            let keep: Vec<usize> = std::iter::once(0)
-                .chain((1..n).filter(|&i| !self.contains(i, c as u32)))
+        // One removal solve per channel, spread over the cores.
+        let threads = std::thread::available_parallelism().map_or(1, |p| p.get().min(8));
+        let removed: Vec<Option<(f64, f64)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let solve = &solve;
+                    scope.spawn(move || {
+                        (t..symbols)
+                            .step_by(threads)
+                            .map(|c| {
+                                let keep: Vec<usize> = std::iter::once(0)
+                                    .chain((1..n).filter(|&i| !self.contains(i, c as u32)))
+                                    .collect();
+                                (c, (keep.len() < n).then(|| solve(&keep)))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
                 .collect();
-            if keep.len() == n {
-                continue;
+            let mut out = vec![None; symbols];
+            for h in handles {
+                for (c, r) in h.join().expect("a solving thread panicked") {
+                    out[c] = r;
+                }
             }
-            let (pc, ec) = solve(&keep);
-            credit.removal_effect_conversions = if p > 0.0 { 1.0 - pc / p } else { 0.0 };
-            credit.removal_effect_value = if e > 0.0 { 1.0 - ec / e } else { 0.0 };
+            out
+        });
+        for (credit, r) in credit.iter_mut().zip(removed) {
+            if let Some((pc, ec)) = r {
+                credit.removal_effect_conversions = if p > 0.0 { 1.0 - pc / p } else { 0.0 };
+                credit.removal_effect_value = if e > 0.0 { 1.0 - ec / e } else { 0.0 };
+            }
         }
         let re_c: f64 = credit.iter().map(|c| c.removal_effect_conversions).sum();
         let re_v: f64 = credit.iter().map(|c| c.removal_effect_value).sum();
@@ -256,7 +376,7 @@ mod tests {
     fn two_channels_by_hand() {
         // a > b converts, a does not: P = 1/2. Without a nothing converts
         // (RE 1); without b, a > b dies at b (RE 1). Equal credit.
-        let mut m = MarkovChain::new(1).unwrap();
+        let mut m = MarkovChain::new(1, 2).unwrap();
         m.add(&[0, 1], 1.0, 10.0, 0.0);
         m.add(&[0], 0.0, 0.0, 1.0);
         let r = m.solve(2).unwrap();
@@ -271,7 +391,7 @@ mod tests {
 
     #[test]
     fn repeats_collapse_and_short_journeys_are_one_state() {
-        let mut m = MarkovChain::new(2).unwrap();
+        let mut m = MarkovChain::new(2, 2).unwrap();
         // a > a > a: windows (a,a),(a,a) collapse to one state.
         m.add(&[0, 0, 0], 1.0, 1.0, 0.0);
         // b alone is shorter than the order: one state (b).
@@ -284,8 +404,54 @@ mod tests {
     }
 
     #[test]
+    fn dense_hashed_and_merged_chains_agree() {
+        let journeys: Vec<(Vec<u32>, f64, f64, f64)> = (0..300u32)
+            .map(|i| {
+                let len = 1 + (i % 7) as usize;
+                let path = (0..len as u32).map(|j| (i * 7 + j * 3) % 5).collect();
+                (
+                    path,
+                    (i % 3 == 0) as u8 as f64,
+                    (i % 11) as f64,
+                    (i % 3 != 0) as u8 as f64,
+                )
+            })
+            .collect();
+        for order in 1..=3u8 {
+            // 5 symbols: dense; 40 "symbols": hashed (41^order keys).
+            let mut dense = MarkovChain::new(order, 5).unwrap();
+            let mut hashed = MarkovChain::new(order, 40).unwrap();
+            let (mut a, mut b) = (
+                MarkovChain::new(order, 5).unwrap(),
+                MarkovChain::new(order, 5).unwrap(),
+            );
+            for (i, (p, c, v, z)) in journeys.iter().enumerate() {
+                dense.add(p, *c, *v, *z);
+                hashed.add(p, *c, *v, *z);
+                if i % 2 == 0 {
+                    a.add(p, *c, *v, *z)
+                } else {
+                    b.add(p, *c, *v, *z)
+                }
+            }
+            a.merge(&b);
+            let d = dense.solve(5).unwrap();
+            for other in [hashed.solve(5).unwrap(), a.solve(5).unwrap()] {
+                assert_eq!(d.states, other.states);
+                for (x, y) in d.credit.iter().zip(&other.credit) {
+                    assert!(
+                        (x.conversions - y.conversions).abs() < 1e-12,
+                        "order {order}"
+                    );
+                    assert!((x.value - y.value).abs() < 1e-9, "order {order}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn nothing_converts_gives_zero_not_nan() {
-        let mut m = MarkovChain::new(3).unwrap();
+        let mut m = MarkovChain::new(3, 3).unwrap();
         m.add(&[0, 1, 2, 1], 0.0, 0.0, 2.0);
         let r = m.solve(3).unwrap();
         assert_eq!(r.conversion_probability, 0.0);
@@ -294,9 +460,9 @@ mod tests {
                 .iter()
                 .all(|c| c.conversions == 0.0 && c.value == 0.0)
         );
-        let empty = MarkovChain::new(1).unwrap().solve(2).unwrap();
+        let empty = MarkovChain::new(1, 2).unwrap().solve(2).unwrap();
         assert_eq!(empty.credit, vec![MarkovCredit::default(); 2]);
-        assert_eq!(MarkovChain::new(5).unwrap_err().code, "invalid_order");
-        assert_eq!(MarkovChain::new(0).unwrap_err().code, "invalid_order");
+        assert_eq!(MarkovChain::new(5, 2).unwrap_err().code, "invalid_order");
+        assert_eq!(MarkovChain::new(0, 2).unwrap_err().code, "invalid_order");
     }
 }

@@ -369,7 +369,7 @@ impl PathTable {
         let mut removal: Option<(Vec<f64>, Vec<f64>)> = None;
         match model {
             Model::Markov { order } => {
-                let mut chain = MarkovChain::new(order)?;
+                let mut chain = MarkovChain::new(order, n)?;
                 for r in &self.rows {
                     chain.add(self.path(r), r.conversions, r.value, r.nulls);
                 }

@@ -136,7 +136,7 @@ fn sample_dataset() -> super::dataset::Dataset {
         );
     }
     for r in rows("contacts.csv") {
-        let v = |i: usize| Some(r[i].clone());
+        let v = |i: usize| Some(r[i].as_str());
         b.contact(
             r[0].parse().unwrap(),
             Some(r[1].parse().unwrap()),

@@ -8,7 +8,9 @@ use rustc_hash::FxHashMap;
 /// Journeys grouped by their set of distinct channels.
 #[derive(Debug, Clone, Default)]
 pub struct ShapleyGame {
-    /// Sorted distinct symbols → (journeys, conversions, value).
+    /// Sets of symbols below 64 as bit masks → (journeys, conversions, value).
+    masks: FxHashMap<u64, (f64, f64, f64)>,
+    /// Other sets as sorted distinct symbols.
     sets: FxHashMap<Box<[u32]>, (f64, f64, f64)>,
     scratch: Vec<u32>,
     total_conversions: f64,
@@ -33,6 +35,16 @@ impl ShapleyGame {
         if symbols.is_empty() || conversions + nulls <= 0.0 {
             return;
         }
+        self.total_conversions += conversions;
+        self.total_value += value;
+        if symbols.iter().all(|s| *s < 64) {
+            let mask = symbols.iter().fold(0u64, |m, s| m | 1 << s);
+            let e = self.masks.entry(mask).or_insert((0.0, 0.0, 0.0));
+            e.0 += conversions + nulls;
+            e.1 += conversions;
+            e.2 += value;
+            return;
+        }
         let s = &mut self.scratch;
         s.clear();
         s.extend_from_slice(symbols);
@@ -48,18 +60,28 @@ impl ShapleyGame {
         entry.0 += conversions + nulls;
         entry.1 += conversions;
         entry.2 += value;
-        self.total_conversions += conversions;
-        self.total_value += value;
     }
 
     /// Distinct channel sets seen.
     pub fn sets(&self) -> usize {
-        self.sets.len()
+        self.masks.len() + self.sets.len()
     }
 
     /// Credit for symbols `0..symbols`, normalised to the converted totals.
     pub fn solve(&self, symbols: usize) -> Vec<ShapleyCredit> {
         let mut credit = vec![ShapleyCredit::default(); symbols];
+        for (&mask, &(n, c, v)) in &self.masks {
+            let share = mask.count_ones() as f64 * n;
+            let mut m = mask;
+            while m != 0 {
+                let s = m.trailing_zeros() as usize;
+                m &= m - 1;
+                if let Some(x) = credit.get_mut(s) {
+                    x.phi_conversions += c / share;
+                    x.phi_value += v / share;
+                }
+            }
+        }
         for (set, &(n, c, v)) in &self.sets {
             let share = set.len() as f64 * n;
             for &s in set.iter() {
@@ -98,9 +120,9 @@ mod tests {
         g.add(&[2, 1, 2], 1.0, 5.0, 0.0);
         g.add(&[0, 1, 2], 1.0, 7.0, 4.0);
         let cr: Vec<(Vec<u32>, f64)> = g
-            .sets
+            .masks
             .iter()
-            .map(|(s, (n, c, _))| (s.to_vec(), c / n))
+            .map(|(m, (n, c, _))| ((0..64).filter(|b| m & (1 << b) != 0).collect(), c / n))
             .collect();
         let v = |members: &[u32]| -> f64 {
             cr.iter()
@@ -130,6 +152,24 @@ mod tests {
         assert!((total - 5.0).abs() < 1e-12);
         let value: f64 = credit.iter().map(|c| c.value).sum();
         assert!((value - 52.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn large_symbols_use_sorted_sets_with_the_same_result() {
+        let (mut small, mut large) = (ShapleyGame::default(), ShapleyGame::default());
+        for (p, c, v, z) in [
+            (vec![0, 1], 1.0, 4.0, 1.0),
+            (vec![1], 0.0, 0.0, 2.0),
+            (vec![1, 0, 1], 2.0, 6.0, 0.0),
+        ] {
+            small.add(&p, c, v, z);
+            let shifted: Vec<u32> = p.iter().map(|s| s + 100).collect();
+            large.add(&shifted, c, v, z);
+        }
+        let a = small.solve(2);
+        let b = large.solve(102);
+        assert_eq!(a[0], b[100]);
+        assert_eq!(a[1], b[101]);
     }
 
     #[test]
