@@ -217,8 +217,8 @@ impl MarkovChain {
         for (from, to, w) in other.transitions() {
             self.count(map[from], map[to], w);
         }
-        for i in 1..other.keys.len() {
-            let j = map[i] as usize;
+        for (i, &j) in map.iter().enumerate().skip(1) {
+            let j = j as usize;
             self.conv[j] += other.conv[i];
             self.nulls[j] += other.nulls[i];
             self.value_out[j] += other.value_out[i];
