@@ -5,7 +5,7 @@
 
 use crate::Invalid;
 use faer::Mat;
-use faer::linalg::solvers::Solve;
+use faer::linalg::solvers::{DenseSolveCore, Solve};
 use rustc_hash::FxHashMap;
 
 /// The most states a chain may have: the solves are dense, so time grows with
@@ -294,56 +294,36 @@ impl MarkovChain {
                 b[(i, 1)] = self.value_out[i] / out[i];
             }
         }
-        // The removal solves run one per thread below, so each LU runs
-        // sequentially (faer's only use in Smarketing is here).
-        faer::set_global_parallelism(faer::Par::Seq);
-        let solve = |keep: &[usize]| -> (f64, f64) {
-            let m = keep.len();
-            let sub = Mat::<f64>::from_fn(m, m, |i, j| a[(keep[i], keep[j])]);
-            let rhs = Mat::<f64>::from_fn(m, 2, |i, j| b[(keep[i], j)]);
-            let x = sub.partial_piv_lu().solve(&rhs);
-            // START is always kept first.
-            (x[(0, 0)], x[(0, 1)])
-        };
-        let all: Vec<usize> = (0..n).collect();
-        let (p, e) = if self.journeys > 0.0 {
-            solve(&all)
-        } else {
-            (0.0, 0.0)
-        };
         let mut credit = vec![MarkovCredit::default(); symbols];
-        // One removal solve per channel, spread over the cores.
-        let threads = std::thread::available_parallelism().map_or(1, |p| p.get().min(8));
-        let removed: Vec<Option<(f64, f64)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let solve = &solve;
-                    scope.spawn(move || {
-                        (t..symbols)
-                            .step_by(threads)
-                            .map(|c| {
-                                let keep: Vec<usize> = std::iter::once(0)
-                                    .chain((1..n).filter(|&i| !self.contains(i, c as u32)))
-                                    .collect();
-                                (c, (keep.len() < n).then(|| solve(&keep)))
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            let mut out = vec![None; symbols];
-            for h in handles {
-                for (c, r) in h.join().expect("a solving thread panicked") {
-                    out[c] = r;
-                }
+        if self.journeys == 0.0 {
+            return Ok(self.result(0.0, 0.0, credit));
+        }
+        // One factorisation serves every removal. With M = (I − Q)⁻¹ and
+        // x = M·b, removing channel c deletes the states R that contain it,
+        // and the reduced system's START entry is exactly
+        //   x_S − M[S, R] · M[R, R]⁻¹ · x[R]
+        // (the inverse of a principal submatrix through the full inverse), so
+        // each channel costs a solve of size |R| instead of one of size n − |R|.
+        let lu = a.partial_piv_lu();
+        let x = lu.solve(&b);
+        let m = lu.inverse();
+        let (p, e) = (x[(0, 0)], x[(0, 1)]);
+        for (c, credit) in credit.iter_mut().enumerate() {
+            let removed: Vec<usize> = (1..n).filter(|&i| self.contains(i, c as u32)).collect();
+            if removed.is_empty() {
+                continue;
             }
-            out
-        });
-        for (credit, r) in credit.iter_mut().zip(removed) {
-            if let Some((pc, ec)) = r {
-                credit.removal_effect_conversions = if p > 0.0 { 1.0 - pc / p } else { 0.0 };
-                credit.removal_effect_value = if e > 0.0 { 1.0 - ec / e } else { 0.0 };
+            let r = removed.len();
+            let m_rr = Mat::<f64>::from_fn(r, r, |i, j| m[(removed[i], removed[j])]);
+            let x_r = Mat::<f64>::from_fn(r, 2, |i, j| x[(removed[i], j)]);
+            let z = m_rr.partial_piv_lu().solve(&x_r);
+            let mut without = [p, e];
+            for (i, &s) in removed.iter().enumerate() {
+                without[0] -= m[(0, s)] * z[(i, 0)];
+                without[1] -= m[(0, s)] * z[(i, 1)];
             }
+            credit.removal_effect_conversions = if p > 0.0 { 1.0 - without[0] / p } else { 0.0 };
+            credit.removal_effect_value = if e > 0.0 { 1.0 - without[1] / e } else { 0.0 };
         }
         let re_c: f64 = credit.iter().map(|c| c.removal_effect_conversions).sum();
         let re_v: f64 = credit.iter().map(|c| c.removal_effect_value).sum();
@@ -355,16 +335,20 @@ impl MarkovChain {
                 c.value = c.removal_effect_value / re_v * self.total_value;
             }
         }
-        Ok(MarkovResult {
+        Ok(self.result(p, e, credit))
+    }
+
+    fn result(&self, p: f64, e: f64, credit: Vec<MarkovCredit>) -> MarkovResult {
+        MarkovResult {
             order: self.order as u8,
-            states: n - 1,
+            states: self.keys.len() - 1,
             journeys: self.journeys,
             total_conversions: self.total_conversions,
             total_value: self.total_value,
             conversion_probability: p,
             expected_value: e,
             credit,
-        })
+        }
     }
 }
 
