@@ -92,6 +92,19 @@ fn working_days(
     (days(now), days(end))
 }
 
+/// No goal is stored for the period (or the segment in it).
+fn no_goal(period: &Period, segment: Option<&Segment>, field: &str) -> Invalid {
+    let what = match segment {
+        Some(s) => format!("{period} in {s}"),
+        None => period.to_string(),
+    };
+    Invalid::new(
+        "no_goal",
+        field,
+        format!("no revenue goal is set for {what}; set one first"),
+    )
+}
+
 fn parse_segment(s: Option<&str>) -> Result<Option<Segment>, Invalid> {
     s.filter(|s| !s.trim().is_empty())
         .map(str::parse)
@@ -191,21 +204,7 @@ impl App {
         let goal = match (q.goal_minor, &stored) {
             (Some(g), _) => g,
             (None, Some(s)) => s.revenue_minor,
-            (None, None) => {
-                return Err(Invalid::new(
-                    "no_goal",
-                    "goal_minor",
-                    match seg {
-                        Some(s) => format!(
-                            "no revenue goal is set for {period} in {s}; set one or pass goal_minor"
-                        ),
-                        None => format!(
-                            "no revenue goal is set for {period}; set one or pass goal_minor"
-                        ),
-                    },
-                )
-                .into());
-            }
+            (None, None) => return Err(no_goal(&period, seg, "goal_minor").into()),
         };
         let share = q
             .marketing_share
@@ -340,13 +339,7 @@ impl App {
         let mut conn = self.store().acquire().await?;
         let goal = repo::goal(&mut conn, &period.to_string(), segment.as_ref())
             .await?
-            .ok_or_else(|| {
-                Invalid::new(
-                    "no_goal",
-                    "period",
-                    format!("no revenue goal is set for {period}"),
-                )
-            })?;
+            .ok_or_else(|| no_goal(&period, segment.as_ref(), "period"))?;
         let now = self.now().max(start).min(end);
         let (deals, won) = repo::won_deals(&mut conn, start, now, segment.as_ref()).await?;
         let (elapsed, total) = working_days(&calendar, start, now, end);

@@ -60,6 +60,8 @@ pub struct App {
     playbook: PlaybookCache,
     options: Options,
     analytics: reports::AnalyticsCache,
+    /// Held while the analytics dataset loads, so concurrent requests share one load.
+    analytics_load: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl App {
@@ -70,6 +72,7 @@ impl App {
             playbook: Arc::new(RwLock::new(None)),
             options: Options::default(),
             analytics: Default::default(),
+            analytics_load: Default::default(),
         }
     }
 

@@ -20,17 +20,20 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// What a dataset was loaded at: the data version and the playbook version.
+pub type Version = (i64, i64);
+
 /// The dataset of one data version and the results computed on it.
 #[derive(Default)]
 pub struct Analytics {
-    version: i64,
+    version: Version,
     dataset: Option<Arc<Dataset>>,
     results: HashMap<String, Arc<dyn Any + Send + Sync>>,
 }
 
 pub type AnalyticsCache = Arc<Mutex<Analytics>>;
 
-/// Results kept per data version; the oldest half is dropped beyond this.
+/// Results kept per data version; beyond this the cache starts afresh.
 const MAX_CACHED_RESULTS: usize = 256;
 
 /// Which contacts a funnel or velocity report follows, as users write it.
@@ -100,10 +103,19 @@ pub struct LoadFigures {
 }
 
 impl App {
-    /// The dataset of the current data version, loaded if it changed.
-    pub async fn dataset(&self) -> Result<(i64, Arc<Dataset>), AppError> {
+    /// The dataset of the current data version (and playbook version: the
+    /// channel taxonomy comes from it), loaded if either changed. One load
+    /// at a time: requests that arrive during a load wait for it and share
+    /// it.
+    pub async fn dataset(&self) -> Result<(Version, Arc<Dataset>), AppError> {
+        let _loading = self.analytics_load.lock().await;
+        // The playbook first: it takes a pool connection of its own.
+        let (playbook_version, playbook) = self.playbook().await?;
         let mut conn = self.store().acquire().await?;
-        let version = smarketing_store::analytics::data_version(&mut conn).await?;
+        let version = (
+            smarketing_store::analytics::data_version(&mut conn).await?,
+            playbook_version,
+        );
         {
             let cache = self.analytics.lock().expect("analytics cache");
             if cache.version == version
@@ -112,7 +124,7 @@ impl App {
                 return Ok((version, ds.clone()));
             }
         }
-        let (ds, _) = self.load_dataset(&mut conn).await?;
+        let (ds, _) = self.load_dataset(&mut conn, &playbook).await?;
         let ds = Arc::new(ds);
         let mut cache = self.analytics.lock().expect("analytics cache");
         *cache = Analytics {
@@ -123,16 +135,20 @@ impl App {
         Ok((version, ds))
     }
 
-    /// Reads the dataset afresh (no cache), with how long it took.
+    /// Reads the dataset afresh (no cache), with how long it took. The
+    /// version is read before the data, so a write that lands during the
+    /// load only makes the next request load again.
     pub async fn load_dataset(
         &self,
         conn: &mut smarketing_store::Conn,
+        playbook: &smarketing_core::Playbook,
     ) -> Result<(Dataset, LoadFigures), AppError> {
         let started = std::time::Instant::now();
-        let (_, playbook) = self.playbook().await?;
         let mut b = DatasetBuilder::new(playbook.channels.iter().map(|c| c.id.as_str()));
         let n = smarketing_store::analytics::load(conn, &mut b).await?;
-        let ds = b.finish();
+        let ds = tokio::task::spawn_blocking(move || b.finish())
+            .await
+            .map_err(|e| AppError::Store(smarketing_store::StoreError::Corrupt(e.to_string())))?;
         Ok((
             ds,
             LoadFigures {
@@ -149,7 +165,7 @@ impl App {
     async fn cached<T, F>(&self, key: String, compute: F) -> Result<T, AppError>
     where
         T: Clone + Send + Sync + 'static,
-        F: FnOnce(&Dataset) -> Result<T, AppError>,
+        F: FnOnce(&Dataset) -> Result<T, AppError> + Send + 'static,
     {
         let (version, ds) = self.dataset().await?;
         {
@@ -160,7 +176,10 @@ impl App {
                 return Ok(v.clone());
             }
         }
-        let result = compute(&ds)?;
+        // Reports are CPU work: off the async workers.
+        let result = tokio::task::spawn_blocking(move || compute(&ds))
+            .await
+            .map_err(|e| AppError::Store(smarketing_store::StoreError::Corrupt(e.to_string())))??;
         let value: Arc<dyn Any + Send + Sync> = Arc::new(result.clone());
         let mut cache = self.analytics.lock().expect("analytics cache");
         if cache.version == version {

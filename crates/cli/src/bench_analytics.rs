@@ -262,9 +262,10 @@ pub async fn reports(
         }
     }
     // Load in a fresh measure of peak memory.
+    let (_, playbook) = app.playbook().await?;
     reset_peak_rss();
     let mut conn = app.store().acquire().await?;
-    let (ds, figures) = app.load_dataset(&mut conn).await?;
+    let (ds, figures) = app.load_dataset(&mut conn, &playbook).await?;
     drop(conn);
     let peak_rss_load = peak_rss();
     let per_touch: Vec<Model> = Model::all(7.0, 1)?

@@ -322,6 +322,9 @@ pub fn roi(
         "cac",
         "roi",
     ]);
+    for note in &r.notes {
+        eprintln!("note: {note}");
+    }
     let rows = if campaigns { &r.campaigns } else { &r.channels };
     for x in rows.iter().chain(std::iter::once(&r.total)) {
         let money = |m: f64| num(m / 100.0);

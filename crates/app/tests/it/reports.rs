@@ -98,7 +98,7 @@ async fn the_sample_reproduces_every_expected_file() {
         .await
         .unwrap();
         let (v3, fresh) = app.dataset().await.unwrap();
-        assert!(v3 > v2, "{l}: {v3} after {v2}");
+        assert!(v3 > v2, "{l}: {v3:?} after {v2:?}");
         assert!(!Arc::ptr_eq(&ds, &fresh), "{l}");
     }
 }

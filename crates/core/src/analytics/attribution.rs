@@ -227,9 +227,16 @@ pub fn deal_journey(
     account_level: bool,
 ) -> Option<DealJourney> {
     let d = ds.deals.iter().find(|d| d.id == deal_id)?;
-    let contacts: Vec<usize> = if account_level && d.account.is_some() {
+    // The buying group as `attribute` forms it: the account of the deal's
+    // contact, else the deal's own account.
+    let account = if d.contact != NONE {
+        ds.contacts[d.contact as usize].account
+    } else {
+        d.account
+    };
+    let contacts: Vec<usize> = if account_level && account.is_some() {
         (0..ds.contacts.len())
-            .filter(|i| ds.contacts[*i].account == d.account)
+            .filter(|i| ds.contacts[*i].account == account)
             .collect()
     } else if d.contact != NONE {
         vec![d.contact as usize]
@@ -342,6 +349,9 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
 
     // Conversions per unit: (instant, value, contact whose stage changes give the roles).
     let mut conversions: Vec<Vec<(i64, f64, usize)>> = vec![vec![]; unit_count];
+    // Units that converted outside the period are neither conversions of
+    // this report nor journeys that failed to convert.
+    let mut converted_elsewhere = vec![false; unit_count];
     let (mut total_c, mut total_v) = (0.0, 0.0);
     let (mut lost_c, mut lost_v) = (0.0, 0.0);
     match q.conversion {
@@ -352,10 +362,12 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
                 Stage::Mql
             };
             for i in 0..ds.contacts.len() {
-                if let Some(c) = ds.changes_of(i).iter().find(|c| c.stage == stage)
-                    && in_period(c.at)
-                {
-                    conversions[unit_of_contact[i]].push((c.at, 0.0, i));
+                if let Some(c) = ds.changes_of(i).iter().find(|c| c.stage == stage) {
+                    if in_period(c.at) {
+                        conversions[unit_of_contact[i]].push((c.at, 0.0, i));
+                    } else {
+                        converted_elsewhere[unit_of_contact[i]] = true;
+                    }
                 }
             }
         }
@@ -366,7 +378,7 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
                     Conversion::Opportunity => Some(d.created_at),
                     _ => None,
                 };
-                let Some(at) = at.filter(|at| in_period(*at)) else {
+                let Some(at) = at else {
                     continue;
                 };
                 let value = d.amount_minor as f64;
@@ -377,6 +389,12 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
                 } else {
                     None
                 };
+                if !in_period(at) {
+                    if let Some(u) = unit {
+                        converted_elsewhere[u] = true;
+                    }
+                    continue;
+                }
                 match unit {
                     Some(u) => conversions[u].push((at, value, d.contact as usize)),
                     None => {
@@ -396,7 +414,7 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
     let learns = q.models.iter().any(|m| !m.is_per_touch());
     let mut nulls: Vec<Cow<'_, [TouchRow]>> = vec![];
     for (u, conversions) in conversions.iter().enumerate() {
-        if conversions.is_empty() && !learns {
+        if conversions.is_empty() && (!learns || converted_elsewhere[u]) {
             continue;
         }
         let touches = unit_touches(ds, contacts_of(u));
@@ -477,12 +495,12 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
                 };
                 ch = credit(&chain(&|t| t.channel, nc)?.solve(nc)?);
                 // A removal solve per campaign: affordable for small chains only.
-                let campaigns = if q.campaigns {
+                let campaigns = if q.campaigns && np <= super::markov::MAX_SYMBOLS {
                     chain(&campaign_symbol, np)?
                 } else {
                     MarkovChain::new(*order, np)?
                 };
-                if campaigns.states() <= MAX_CAMPAIGN_STATES {
+                if np <= super::markov::MAX_SYMBOLS && campaigns.states() <= MAX_CAMPAIGN_STATES {
                     cp = credit(&campaigns.solve(np)?);
                 } else {
                     note = Some(format!(

@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 
 /// The most states a chain may have: the solves are dense, so time grows with
 /// the cube of this.
-pub const MAX_STATES: usize = 12_000;
+pub const MAX_STATES: usize = 5_000;
 /// Symbols are packed 16 bits each into a state key.
 pub const MAX_SYMBOLS: usize = u16::MAX as usize - 1;
 

@@ -321,8 +321,11 @@ impl PathTable {
                 rest.len()
             } else {
                 let guess = rest.len() / k;
-                rest[guess..]
-                    .find('\n')
+                // Bytes, not chars: `guess` may fall inside a multi-byte
+                // character, and '\n' never does.
+                rest.as_bytes()[guess..]
+                    .iter()
+                    .position(|b| *b == b'\n')
                     .map_or(rest.len(), |i| guess + i + 1)
             };
             let (a, b) = rest.split_at(cut);
@@ -514,7 +517,12 @@ mod tests {
         let mut text = String::from("path,total_conversions,total_conversion_value,total_null\n");
         let rows = 200_000;
         for i in 0..rows {
-            let extra = if i % 3 == 0 { " > webinar" } else { "" };
+            // Multi-byte names, so a split point can fall inside a character.
+            let extra = if i % 3 == 0 {
+                " > wébinaire – été"
+            } else {
+                ""
+            };
             text.push_str(&format!("email > direct{extra},1,10,2\n"));
         }
         assert!(text.len() > 4 << 20);

@@ -35,6 +35,8 @@ pub struct RoiReport {
     pub channels: Vec<RoiRow>,
     pub campaigns: Vec<RoiRow>,
     pub total: RoiRow,
+    /// Why part of the credit is missing, if it is (from attribution).
+    pub notes: Vec<String>,
 }
 
 fn row(name: &str, spend: i64, mqls: f64, pipeline: f64, won: f64, revenue: f64) -> RoiRow {
@@ -119,7 +121,14 @@ pub fn channel_roi(
         sum(|r| r.won_deals),
         sum(|r| r.revenue_minor),
     );
+    let notes = [&mql, &opp, &won]
+        .iter()
+        .filter_map(|m| m.note.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     Ok(RoiReport {
+        notes,
         model: model.label(),
         channels,
         campaigns,
