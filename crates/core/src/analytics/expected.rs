@@ -20,7 +20,7 @@ pub struct ExpectedFiles {
 }
 
 /// Rows of a CSV text as column → text (the expected files quote nothing).
-fn rows(text: &str) -> Vec<HashMap<String, String>> {
+pub(crate) fn rows(text: &str) -> Vec<HashMap<String, String>> {
     let mut lines = text.lines();
     let header: Vec<String> = lines
         .next()
@@ -133,6 +133,8 @@ pub fn check(ds: &Dataset, files: &ExpectedFiles) -> Result<(), Vec<String>> {
         Model::InverseJ,
         Model::Shapley,
         Model::Markov { order: 1 },
+        Model::Markov { order: 2 },
+        Model::Markov { order: 3 },
     ];
     let report = attribute(
         ds,
@@ -191,19 +193,23 @@ pub fn check(ds: &Dataset, files: &ExpectedFiles) -> Result<(), Vec<String>> {
             }
         }
     }
-    let markov = report
-        .models
-        .iter()
-        .find(|m| m.model == "markov_1")
-        .expect("asked for");
-    for w in rows(&files.markov).iter().filter(|w| w["order"] == "1") {
-        let Some(c) = markov.channels.iter().find(|c| c.name == w["channel"]) else {
-            bad.push(format!("markov: no channel {}", w["channel"]));
-            continue;
-        };
-        let what = format!("markov_1 {}", w["channel"]);
-        close(&mut bad, &w["attributed_conversions"], c.conversions, &what);
-        close(&mut bad, &w["attributed_revenue"], c.value / 100.0, &what);
+    for order in 1..=3 {
+        let label = format!("markov_{order}");
+        let markov = report
+            .models
+            .iter()
+            .find(|m| m.model == label)
+            .expect("asked for");
+        let want = rows(&files.markov);
+        for w in want.iter().filter(|w| w["order"] == order.to_string()) {
+            let Some(c) = markov.channels.iter().find(|c| c.name == w["channel"]) else {
+                bad.push(format!("{label}: no channel {}", w["channel"]));
+                continue;
+            };
+            let what = format!("{label} {}", w["channel"]);
+            close(&mut bad, &w["attributed_conversions"], c.conversions, &what);
+            close(&mut bad, &w["attributed_revenue"], c.value / 100.0, &what);
+        }
     }
     if bad.is_empty() { Ok(()) } else { Err(bad) }
 }

@@ -15,18 +15,7 @@ fn sample(file: &str) -> String {
 
 /// Rows of an expected file as column → text.
 fn expected(file: &str) -> Vec<HashMap<String, String>> {
-    let text = sample(&format!("expected/{file}"));
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(String::from))
-                .collect()
-        })
-        .collect()
+    super::expected::rows(&sample(&format!("expected/{file}")))
 }
 
 fn assert_close(expected: &str, actual: f64, what: &str) {
