@@ -44,22 +44,26 @@ pub fn check_order(order: u8, field: &str) -> Result<u8, Invalid> {
 }
 
 /// Transition counts of journeys, ready to solve.
+///
+/// A state's successor is always its window shifted by one symbol, so a
+/// transition is stored under (from state, next symbol): a flat array of
+/// states × symbols, whatever the order. START's transitions, to any
+/// state, have a row of their own.
 #[derive(Debug, Clone)]
 pub struct MarkovChain {
     order: usize,
-    /// With few symbols, state keys index `dense_index` directly (base
-    /// symbols + 1) and transitions live in a square matrix; otherwise both
-    /// are hash maps.
+    symbols: usize,
+    /// With few possible windows, a window's base-(symbols + 1) number
+    /// indexes `dense_index` directly; otherwise `index` hashes the key.
     base: Option<usize>,
     dense_index: Vec<u32>,
     /// Packed state key (16 bits a symbol, plus one) → index; index 0 is START.
     index: FxHashMap<u64, u32>,
     keys: Vec<u64>,
-    /// Square matrix of transient transitions (dense mode), `cap` wide.
-    dense: Vec<f64>,
-    cap: usize,
-    /// (from << 32 | to) → weight (hashed mode).
-    sparse: FxHashMap<u64, f64>,
+    /// Weight from state `s` on symbol `d`, at `s * symbols + d`.
+    next: Vec<f64>,
+    /// Weight from START into each state.
+    start: Vec<f64>,
     /// Per state: weight into CONVERSION, into NULL, and converted value.
     conv: Vec<f64>,
     nulls: Vec<f64>,
@@ -67,11 +71,12 @@ pub struct MarkovChain {
     total_conversions: f64,
     total_value: f64,
     journeys: f64,
-    states: Vec<u32>,
+    states: Vec<(u32, u32)>,
 }
 
-/// Dense mode when (symbols + 1)^order is at most this many keys.
-const DENSE_KEYS: usize = 1_024;
+/// Windows are numbered directly (not hashed) when there are at most this
+/// many possible ones.
+const DENSE_KEYS: usize = 1 << 16;
 
 /// One channel's credit.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
@@ -108,16 +113,15 @@ impl MarkovChain {
         let keys = (symbols + 1)
             .checked_pow(k as u32)
             .filter(|n| *n <= DENSE_KEYS);
-        let cap = keys.map_or(0, |n| n + 1);
         Ok(MarkovChain {
             order: k,
+            symbols,
             base: keys.map(|_| symbols + 1),
             dense_index: keys.map_or(vec![], |n| vec![u32::MAX; n]),
             index: FxHashMap::default(),
             keys: vec![0],
-            dense: vec![0.0; cap * cap],
-            cap,
-            sparse: FxHashMap::default(),
+            next: vec![0.0; symbols],
+            start: vec![0.0],
             conv: vec![0.0],
             nulls: vec![0.0],
             value_out: vec![0.0],
@@ -126,6 +130,19 @@ impl MarkovChain {
             journeys: 0.0,
             states: Vec::new(),
         })
+    }
+
+    /// The index of a window, if it has been seen.
+    fn find(&self, window: &[u32]) -> Option<u32> {
+        match self.base {
+            Some(base) => {
+                let k = window
+                    .iter()
+                    .fold(0usize, |k, s| k * base + *s as usize + 1);
+                Some(self.dense_index[k]).filter(|i| *i != u32::MAX)
+            }
+            None => self.index.get(&pack(window)).copied(),
+        }
     }
 
     fn state(&mut self, window: &[u32]) -> u32 {
@@ -141,29 +158,17 @@ impl MarkovChain {
                 }
                 *slot
             }
-            None => {
-                let key = pack(window);
-                *self.index.entry(key).or_insert(next)
-            }
+            None => *self.index.entry(pack(window)).or_insert(next),
         };
         if i == next {
             self.keys.push(pack(window));
+            self.next.extend(std::iter::repeat_n(0.0, self.symbols));
+            self.start.push(0.0);
             self.conv.push(0.0);
             self.nulls.push(0.0);
             self.value_out.push(0.0);
         }
         i
-    }
-
-    fn count(&mut self, from: u32, to: u32, w: f64) {
-        if self.base.is_some() {
-            self.dense[from as usize * self.cap + to as usize] += w;
-        } else {
-            *self
-                .sparse
-                .entry(((from as u64) << 32) | to as u64)
-                .or_insert(0.0) += w;
-        }
     }
 
     /// Adds `conversions + nulls` journeys with the channel sequence
@@ -174,25 +179,26 @@ impl MarkovChain {
             return;
         }
         let k = self.order;
+        // (state, its window's last symbol)
         let mut states = std::mem::take(&mut self.states);
         states.clear();
         if symbols.len() < k {
-            states.push(self.state(symbols));
+            states.push((self.state(symbols), 0));
         } else {
             for w in symbols.windows(k) {
                 let s = self.state(w);
                 // Consecutive identical states collapse into one.
-                if states.last() != Some(&s) {
-                    states.push(s);
+                if states.last().map(|l| l.0) != Some(s) {
+                    states.push((s, w[k - 1]));
                 }
             }
         }
         let weight = conversions + nulls;
-        self.count(0, states[0], weight);
+        self.start[states[0].0 as usize] += weight;
         for p in states.windows(2) {
-            self.count(p[0], p[1], weight);
+            self.next[p[0].0 as usize * self.symbols + p[1].1 as usize] += weight;
         }
-        let last = *states.last().expect("at least one state") as usize;
+        let last = states.last().expect("at least one state").0 as usize;
         self.conv[last] += conversions;
         self.nulls[last] += nulls;
         self.value_out[last] += value;
@@ -214,11 +220,12 @@ impl MarkovChain {
                 }
             })
             .collect();
-        for (from, to, w) in other.transitions() {
-            self.count(map[from], map[to], w);
-        }
         for (i, &j) in map.iter().enumerate().skip(1) {
             let j = j as usize;
+            self.start[j] += other.start[i];
+            for d in 0..self.symbols {
+                self.next[j * self.symbols + d] += other.next[i * other.symbols + d];
+            }
             self.conv[j] += other.conv[i];
             self.nulls[j] += other.nulls[i];
             self.value_out[j] += other.value_out[i];
@@ -230,24 +237,31 @@ impl MarkovChain {
 
     /// Every transient transition with its weight.
     fn transitions(&self) -> Vec<(usize, usize, f64)> {
-        if self.base.is_some() {
-            let n = self.keys.len();
-            let mut out = vec![];
-            for from in 0..n {
-                let row = &self.dense[from * self.cap..from * self.cap + n];
-                for (to, w) in row.iter().enumerate() {
-                    if *w != 0.0 {
-                        out.push((from, to, *w));
-                    }
-                }
+        let mut out = vec![];
+        for (to, w) in self.start.iter().enumerate() {
+            if *w != 0.0 {
+                out.push((0, to, *w));
             }
-            out
-        } else {
-            self.sparse
-                .iter()
-                .map(|(k, w)| ((k >> 32) as usize, (k & 0xFFFF_FFFF) as usize, *w))
-                .collect()
         }
+        let mut window = vec![];
+        for from in 1..self.keys.len() {
+            let row = &self.next[from * self.symbols..(from + 1) * self.symbols];
+            if row.iter().all(|w| *w == 0.0) {
+                continue;
+            }
+            let shape = unpack(self.keys[from]);
+            for (d, w) in row.iter().enumerate() {
+                if *w == 0.0 {
+                    continue;
+                }
+                window.clear();
+                window.extend_from_slice(&shape[1..]);
+                window.push(d as u32);
+                let to = self.find(&window).expect("a counted successor was seen");
+                out.push((from, to as usize, *w));
+            }
+        }
+        out
     }
 
     /// Transient states besides START.
