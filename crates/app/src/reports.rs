@@ -191,6 +191,16 @@ impl App {
         Ok(result)
     }
 
+    async fn optional_period(
+        &self,
+        period: Option<&str>,
+    ) -> Result<Option<(Period, (i64, i64))>, AppError> {
+        match period {
+            Some(p) => Ok(Some(self.period_bounds(p).await?)),
+            None => Ok(None),
+        }
+    }
+
     async fn period_bounds(&self, period: &str) -> Result<(Period, (i64, i64)), AppError> {
         let p: Period = period.parse()?;
         let (_, playbook) = self.playbook().await?;
@@ -215,10 +225,7 @@ impl App {
             )
             .into());
         }
-        let period = match q.period.as_deref() {
-            Some(p) => Some(self.period_bounds(p).await?),
-            None => None,
-        };
+        let period = self.optional_period(q.period.as_deref()).await?;
         let dimension =
             q.by.as_deref()
                 .map(|d| Dimension::parse(d, "by"))
@@ -293,10 +300,10 @@ impl App {
             p.order.unwrap_or(1),
         )?;
         positive(p.lookback_days, "lookback_days")?;
-        let period = match p.period.as_deref() {
-            Some(x) => Some(self.period_bounds(x).await?.1),
-            None => None,
-        };
+        let period = self
+            .optional_period(p.period.as_deref())
+            .await?
+            .map(|p| p.1);
         let q = AttributionQuery {
             conversion,
             models,
@@ -375,10 +382,10 @@ impl App {
             p.order.unwrap_or(1),
         )?;
         positive(p.lookback_days, "lookback_days")?;
-        let period = match p.period.as_deref() {
-            Some(x) => Some(self.period_bounds(x).await?.1),
-            None => None,
-        };
+        let period = self
+            .optional_period(p.period.as_deref())
+            .await?
+            .map(|p| p.1);
         let key = format!("roi {model:?} {period:?} {:?}", p.lookback_days);
         let lookback = p.lookback_days;
         self.cached(key, move |ds| {
