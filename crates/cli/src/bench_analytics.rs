@@ -226,14 +226,7 @@ pub struct ReportFigures {
 }
 
 fn won(models: Vec<Model>) -> AttributionQuery {
-    AttributionQuery {
-        conversion: Conversion::Won,
-        models,
-        lookback_days: None,
-        account_level: false,
-        period: None,
-        campaigns: false,
-    }
+    AttributionQuery::channels(Conversion::Won, models)
 }
 
 pub async fn reports(

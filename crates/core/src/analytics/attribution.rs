@@ -62,6 +62,20 @@ pub struct AttributionQuery {
     pub campaigns: bool,
 }
 
+impl AttributionQuery {
+    /// Every conversion of all time, per contact, credited to channels only.
+    pub fn channels(conversion: Conversion, models: Vec<Model>) -> AttributionQuery {
+        AttributionQuery {
+            conversion,
+            models,
+            lookback_days: None,
+            account_level: false,
+            period: None,
+            campaigns: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Credit {

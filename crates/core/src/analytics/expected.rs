@@ -136,18 +136,8 @@ pub fn check(ds: &Dataset, files: &ExpectedFiles) -> Result<(), Vec<String>> {
         Model::Markov { order: 2 },
         Model::Markov { order: 3 },
     ];
-    let report = attribute(
-        ds,
-        &AttributionQuery {
-            conversion: Conversion::Won,
-            models,
-            lookback_days: None,
-            account_level: false,
-            period: None,
-            campaigns: false,
-        },
-    )
-    .map_err(|e| vec![e.message])?;
+    let report = attribute(ds, &AttributionQuery::channels(Conversion::Won, models))
+        .map_err(|e| vec![e.message])?;
     let columns = [
         ("first_touch", "first_touch", true),
         ("last_touch", "last_touch", true),
