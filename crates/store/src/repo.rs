@@ -1038,7 +1038,7 @@ fn segment_key(segment: Option<&Segment>) -> String {
 
 /// SQL saying that the contact id in `col` belongs to `segment` (always true
 /// without one), the segment's value bound as `$n`.
-pub(crate) fn contact_in_segment(col: &str, segment: Option<&Segment>, n: usize) -> String {
+pub(crate) fn contact_in_segment(col: &'static str, segment: Option<&Segment>, n: usize) -> String {
     let Some(segment) = segment else {
         return "1 = 1".into();
     };
@@ -1059,8 +1059,19 @@ pub(crate) fn contact_in_segment(col: &str, segment: Option<&Segment>, n: usize)
     )
 }
 
-fn segment_arg(segment: Option<&Segment>) -> Option<&str> {
-    segment.map(|s| s.value.as_str())
+/// `sql` with `$1`, `$2` bound to the window `[from, to)` and `$3` to the
+/// segment's value when there is one (see [`contact_in_segment`]).
+fn windowed<'q>(
+    sql: &'q str,
+    from: Instant,
+    to: Instant,
+    segment: Option<&'q Segment>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let q = sqlx::query(sql).bind(from.millis()).bind(to.millis());
+    match segment {
+        Some(s) => q.bind(s.value.as_str()),
+        None => q,
+    }
 }
 
 /// Distinct contacts (of the segment, if one) that entered each stage in
@@ -1076,10 +1087,7 @@ pub async fn stage_reach(
         "SELECT to_stage, COUNT(DISTINCT contact_id) FROM stage_changes WHERE changed_at >= $1 AND changed_at < $2 AND {} GROUP BY to_stage",
         contact_in_segment("contact_id", segment, 3)
     );
-    let mut q = sqlx::query(&sql).bind(from.millis()).bind(to.millis());
-    if let Some(v) = segment_arg(segment) {
-        q = q.bind(v);
-    }
+    let q = windowed(&sql, from, to, segment);
     let rows = q.fetch_all(conn).await?;
     rows.iter()
         .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
@@ -1101,10 +1109,7 @@ pub async fn won_deals(
         "SELECT COUNT(*), CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM deals WHERE status = 'won' AND closed_at >= $1 AND closed_at < $2 AND {}",
         contact_in_segment("contact_id", segment, 3)
     );
-    let mut q = sqlx::query(&sql).bind(from.millis()).bind(to.millis());
-    if let Some(v) = segment_arg(segment) {
-        q = q.bind(v);
-    }
+    let q = windowed(&sql, from, to, segment);
     let row = q.fetch_one(conn).await?;
     Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
 }
@@ -1123,10 +1128,7 @@ pub async fn handoff_decisions(
          FROM handoffs WHERE decided_at >= $1 AND decided_at < $2 AND {}",
         contact_in_segment("contact_id", segment, 3)
     );
-    let mut q = sqlx::query(&sql).bind(from.millis()).bind(to.millis());
-    if let Some(v) = segment_arg(segment) {
-        q = q.bind(v);
-    }
+    let q = windowed(&sql, from, to, segment);
     let row = q.fetch_one(conn).await?;
     Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
 }
