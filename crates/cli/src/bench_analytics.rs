@@ -223,6 +223,78 @@ pub struct ReportFigures {
     pub shapley: Duration,
     pub report_first: Duration,
     pub report_cached: Duration,
+    /// DuckDB on the same rows (funnel by source, time in stage), or why not.
+    pub duckdb: Result<(Duration, Duration), String>,
+}
+
+/// The issue's reference measured in the same run: the same contacts and
+/// stage changes written to CSV, loaded into DuckDB (through python3's
+/// `duckdb` module), then the funnel by source and the time-in-stage
+/// median/p90 by source timed there (medians of `runs`, load excluded).
+fn duckdb_reference(ds: &Dataset, runs: usize) -> Result<(Duration, Duration), String> {
+    let dir = std::env::temp_dir().join(format!("smarketing-duckdb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let write = || -> std::io::Result<()> {
+        let mut c = std::io::BufWriter::new(std::fs::File::create(dir.join("contacts.csv"))?);
+        writeln!(c, "id,source")?;
+        let source = smarketing_core::analytics::dataset::dim_index(Dimension::SourceChannel);
+        for (i, row) in ds.contacts.iter().enumerate() {
+            let code = row.dims[source];
+            let name = ds.values[source]
+                .get(code as usize)
+                .map_or("", String::as_str);
+            writeln!(c, "{i},{name}")?;
+        }
+        c.flush()?;
+        let mut s = std::io::BufWriter::new(std::fs::File::create(dir.join("changes.csv"))?);
+        writeln!(s, "contact,stage,ts")?;
+        for i in 0..ds.contacts.len() {
+            for ch in ds.changes_of(i) {
+                if let Some(r) = ch.stage.funnel_rank() {
+                    writeln!(s, "{i},{r},{}", ch.at)?;
+                }
+            }
+        }
+        s.flush()
+    };
+    write().map_err(|e| e.to_string())?;
+    let script = format!(
+        r#"
+import duckdb, json, statistics, time
+con = duckdb.connect()
+con.execute("CREATE TABLE contacts AS SELECT * FROM read_csv_auto('{d}/contacts.csv')")
+con.execute("CREATE TABLE changes AS SELECT * FROM read_csv_auto('{d}/changes.csv')")
+funnel = "SELECT c.source, ch.stage, count(DISTINCT ch.contact) FROM changes ch JOIN contacts c ON c.id = ch.contact GROUP BY ALL"
+tis = ("WITH f AS (SELECT contact, stage, min(ts) AS ts FROM changes GROUP BY ALL) "
+       "SELECT c.source, a.stage, median(b.ts - a.ts), quantile_cont(b.ts - a.ts, 0.9) "
+       "FROM f a JOIN f b ON a.contact = b.contact AND b.stage = a.stage + 1 JOIN contacts c ON c.id = a.contact GROUP BY ALL")
+def timed(q):
+    xs = []
+    for _ in range({runs}):
+        t = time.perf_counter(); con.execute(q).fetchall(); xs.append(time.perf_counter() - t)
+    return statistics.median(xs)
+print(json.dumps([timed(funnel), timed(tis)]))
+"#,
+        d = dir.display()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(if err.contains("No module named 'duckdb'") {
+            "skipped: python3 has no duckdb module (pip install duckdb)".into()
+        } else {
+            format!("failed: {}", err.lines().last().unwrap_or(""))
+        });
+    }
+    let secs: Vec<f64> = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    match secs.as_slice() {
+        [f, t] => Ok((Duration::from_secs_f64(*f), Duration::from_secs_f64(*t))),
+        _ => Err("unexpected output".into()),
+    }
 }
 
 fn won(models: Vec<Model>) -> AttributionQuery {
@@ -294,7 +366,9 @@ pub async fn reports(
         }
         (median(times), ())
     };
+    let duckdb = duckdb_reference(ds, runs);
     Ok(ReportFigures {
+        duckdb,
         generated,
         contacts: figures.contacts,
         touches: figures.touches,

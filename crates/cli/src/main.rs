@@ -1018,6 +1018,14 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                 "  Shapley                         {:>8.1} ms  (DuckDB with Shapley 2.5 s)",
                 ms(f.shapley)
             );
+            match &f.duckdb {
+                Ok((funnel, tis)) => println!(
+                    "DuckDB on the same rows in this run (load excluded): funnel by source {:.1} ms, time in stage median/p90 by source {:.1} ms",
+                    ms(*funnel),
+                    ms(*tis)
+                ),
+                Err(why) => println!("DuckDB reference {why}"),
+            }
             println!(
                 "through the app: first funnel request {:.1} ms (loads the dataset), repeated on unchanged data {:.3} ms (cache)",
                 ms(f.report_first),
