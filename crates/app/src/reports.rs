@@ -36,6 +36,15 @@ pub type AnalyticsCache = Arc<Mutex<Analytics>>;
 /// Results kept per data version; beyond this the cache starts afresh.
 const MAX_CACHED_RESULTS: usize = 256;
 
+/// Runs CPU work on tokio's blocking pool, away from the async workers.
+async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Store(smarketing_store::StoreError::Corrupt(e.to_string())))
+}
+
 /// Which contacts a funnel or velocity report follows, as users write it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
@@ -146,9 +155,7 @@ impl App {
         let started = std::time::Instant::now();
         let mut b = DatasetBuilder::new(playbook.channels.iter().map(|c| c.id.as_str()));
         let n = smarketing_store::analytics::load(conn, &mut b).await?;
-        let ds = tokio::task::spawn_blocking(move || b.finish())
-            .await
-            .map_err(|e| AppError::Store(smarketing_store::StoreError::Corrupt(e.to_string())))?;
+        let ds = off_the_workers(move || b.finish()).await?;
         Ok((
             ds,
             LoadFigures {
@@ -177,9 +184,7 @@ impl App {
             }
         }
         // Reports are CPU work: off the async workers.
-        let result = tokio::task::spawn_blocking(move || compute(&ds))
-            .await
-            .map_err(|e| AppError::Store(smarketing_store::StoreError::Corrupt(e.to_string())))??;
+        let result = off_the_workers(move || compute(&ds)).await??;
         let value: Arc<dyn Any + Send + Sync> = Arc::new(result.clone());
         let mut cache = self.analytics.lock().expect("analytics cache");
         if cache.version == version {

@@ -163,22 +163,8 @@ pub fn paths(file: &Path, rows: usize, runs: usize) -> Result<PathFigures> {
     let (conversions, _) = table.totals();
     let credited: f64 = credit.iter().map(|c| c.conversions).sum();
     // P from the chain against the share of converting journeys.
-    let mut chain = smarketing_core::analytics::markov::MarkovChain::new(1, CHANNELS.len())?;
-    let text = std::fs::read_to_string(file)?;
-    let mut journeys = 0.0;
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.rsplitn(4, ',').collect();
-        let (z, v, c, p) = (f[0], f[1], f[2], f[3]);
-        let seq: Vec<u32> = p
-            .split(" > ")
-            .map(|ch| CHANNELS.iter().position(|x| *x == ch).unwrap_or(0) as u32)
-            .collect();
-        let (c, z): (f64, f64) = (c.parse()?, z.parse()?);
-        chain.add(&seq, c, v.parse()?, z);
-        journeys += c + z;
-    }
-    let solved = chain.solve(CHANNELS.len())?;
-    let share = conversions / journeys;
+    let solved = table.markov_chain(1)?.solve(table.channels.len())?;
+    let share = solved.total_conversions / solved.journeys;
     let exe = std::env::current_exe()?;
     let mut walls = vec![];
     for _ in 0..runs {

@@ -92,25 +92,31 @@ fn readable(cell: &str) -> String {
 
 /// Writes `table` (or `json`) to stdout in `format`.
 pub fn print(format: &str, table: &Table, json: impl FnOnce() -> Result<String>) -> Result<()> {
+    check_format(format)?;
     let stdout = std::io::stdout();
-    let out = stdout.lock();
+    let mut out = stdout.lock();
     match format {
         "table" => table.write_text(out),
         "csv" => table.write_csv(out),
-        "json" => {
-            let mut out = out;
+        _ => {
             writeln!(out, "{}", json()?)?;
             Ok(())
         }
-        other => bail!("--format: {other:?} is not a format; use table, csv or json"),
     }
+}
+
+/// Refuses a `--format` other than table, csv or json.
+fn check_format(format: &str) -> Result<()> {
+    if !matches!(format, "table" | "csv" | "json") {
+        bail!("--format: {format:?} is not a format; use table, csv or json");
+    }
+    Ok(())
 }
 
 /// `smarketing attribution --paths FILE`.
 pub fn paths_attribution(file: &Path, model: &str, order: u8, format: &str) -> Result<()> {
-    if !matches!(format, "table" | "csv" | "json") {
-        bail!("--format: {format:?} is not a format; use table, csv or json");
-    }
+    // Checked before the file is read, so a typo does not wait for a parse.
+    check_format(format)?;
     let model = Model::parse(model, 7.0, order)
         .map_err(|e| anyhow::anyhow!("--{}: {}", e.field, e.message))?;
     let text =

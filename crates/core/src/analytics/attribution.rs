@@ -319,6 +319,30 @@ pub fn deal_journey(
     Some(out)
 }
 
+/// Hands every `step`-th journey from `first` on to `add` as a symbol
+/// sequence with its conversions, value and nulls: the converting journeys,
+/// then those that did not convert.
+fn feed(
+    journeys: &[Journey],
+    nulls: &[Cow<'_, [TouchRow]>],
+    symbol: &(dyn Fn(&TouchRow) -> u32 + Sync),
+    first: usize,
+    step: usize,
+    mut add: impl FnMut(&[u32], f64, f64, f64),
+) {
+    let mut seq = vec![];
+    for j in journeys.iter().skip(first).step_by(step) {
+        seq.clear();
+        seq.extend(j.touches.iter().map(symbol));
+        add(&seq, 1.0, j.value, 0.0);
+    }
+    for t in nulls.iter().skip(first).step_by(step) {
+        seq.clear();
+        seq.extend(t.iter().map(symbol));
+        add(&seq, 0.0, 0.0, 1.0);
+    }
+}
+
 pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport, Invalid> {
     // Units: each contact, or each account (contacts without one alone).
     let n = ds.contacts.len();
@@ -478,17 +502,9 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
                                 let (journeys, nulls) = (&journeys, &nulls);
                                 scope.spawn(move || -> Result<MarkovChain, Invalid> {
                                     let mut chain = MarkovChain::new(*order, n)?;
-                                    let mut seq = vec![];
-                                    for j in journeys.iter().skip(p).step_by(parts) {
-                                        seq.clear();
-                                        seq.extend(j.touches.iter().map(symbol));
-                                        chain.add(&seq, 1.0, j.value, 0.0);
-                                    }
-                                    for t in nulls.iter().skip(p).step_by(parts) {
-                                        seq.clear();
-                                        seq.extend(t.iter().map(symbol));
-                                        chain.add(&seq, 0.0, 0.0, 1.0);
-                                    }
+                                    feed(journeys, nulls, symbol, p, parts, |s, c, v, z| {
+                                        chain.add(s, c, v, z)
+                                    });
                                     Ok(chain)
                                 })
                             })
@@ -509,39 +525,35 @@ pub fn attribute(ds: &Dataset, q: &AttributionQuery) -> Result<AttributionReport
                 };
                 ch = credit(&chain(&|t| t.channel, nc)?.solve(nc)?);
                 // A removal solve per campaign: affordable for small chains only.
-                let campaigns = if q.campaigns && np <= super::markov::MAX_SYMBOLS {
-                    chain(&campaign_symbol, np)?
-                } else {
-                    MarkovChain::new(*order, np)?
-                };
-                if np <= super::markov::MAX_SYMBOLS && campaigns.states() <= MAX_CAMPAIGN_STATES {
-                    cp = credit(&campaigns.solve(np)?);
-                } else {
-                    note = Some(format!(
-                        "campaign credit under Markov order {order} is left out: its chain has {} states (at most {MAX_CAMPAIGN_STATES}); use order 1 or another model for campaigns",
+                if q.campaigns {
+                    let states = if np <= super::markov::MAX_SYMBOLS {
+                        let campaigns = chain(&campaign_symbol, np)?;
+                        if campaigns.states() <= MAX_CAMPAIGN_STATES {
+                            cp = credit(&campaigns.solve(np)?);
+                        }
                         campaigns.states()
-                    ));
+                    } else {
+                        usize::MAX
+                    };
+                    if states > MAX_CAMPAIGN_STATES {
+                        note = Some(format!(
+                            "campaign credit under Markov order {order} is left out: its chain would have more than {MAX_CAMPAIGN_STATES} states; use order 1 or another model for campaigns"
+                        ));
+                    }
                 }
             }
             Model::Shapley => {
-                let solve = |symbol: &dyn Fn(&TouchRow) -> u32, n: usize| -> Vec<(f64, f64)> {
-                    let mut game = ShapleyGame::default();
-                    let mut seq = vec![];
-                    for j in &journeys {
-                        seq.clear();
-                        seq.extend(j.touches.iter().map(symbol));
-                        game.add(&seq, 1.0, j.value, 0.0);
-                    }
-                    for t in &nulls {
-                        seq.clear();
-                        seq.extend(t.iter().map(symbol));
-                        game.add(&seq, 0.0, 0.0, 1.0);
-                    }
-                    game.solve(n)
-                        .iter()
-                        .map(|c| (c.conversions, c.value))
-                        .collect()
-                };
+                let solve =
+                    |symbol: &(dyn Fn(&TouchRow) -> u32 + Sync), n: usize| -> Vec<(f64, f64)> {
+                        let mut game = ShapleyGame::default();
+                        feed(&journeys, &nulls, symbol, 0, 1, |s, c, v, z| {
+                            game.add(s, c, v, z)
+                        });
+                        game.solve(n)
+                            .iter()
+                            .map(|c| (c.conversions, c.value))
+                            .collect()
+                    };
                 ch = solve(&|t| t.channel, nc);
                 if q.campaigns {
                     cp = solve(&campaign_symbol, np);

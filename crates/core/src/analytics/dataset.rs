@@ -95,10 +95,6 @@ impl Dataset {
         &self.changes[self.change_start[contact] as usize..self.change_start[contact + 1] as usize]
     }
 
-    pub fn contact_index(&self, id: i64) -> Option<usize> {
-        self.contacts.binary_search_by_key(&id, |c| c.id).ok()
-    }
-
     /// The groups of a breakdown: every value of the dimension, sorted.
     pub fn groups(&self, dimension: Dimension) -> &[String] {
         &self.values[dim_index(dimension)]

@@ -386,6 +386,15 @@ impl PathTable {
         Ok(table)
     }
 
+    /// The Markov chain of order `order` over every row's journeys.
+    pub fn markov_chain(&self, order: u8) -> Result<MarkovChain, crate::Invalid> {
+        let mut chain = MarkovChain::new(order, self.channels.len())?;
+        for r in &self.rows {
+            chain.add(self.path(r), r.conversions, r.value, r.nulls);
+        }
+        Ok(chain)
+    }
+
     pub fn rows(&self) -> usize {
         self.rows.len()
     }
@@ -404,11 +413,7 @@ impl PathTable {
         let mut removal: Option<(Vec<f64>, Vec<f64>)> = None;
         match model {
             Model::Markov { order } => {
-                let mut chain = MarkovChain::new(order, n)?;
-                for r in &self.rows {
-                    chain.add(self.path(r), r.conversions, r.value, r.nulls);
-                }
-                let result = chain.solve(n)?;
+                let result = self.markov_chain(order)?.solve(n)?;
                 let mut re = (vec![0.0; n], vec![0.0; n]);
                 for (i, c) in result.credit.iter().enumerate() {
                     conv[i] = c.conversions;

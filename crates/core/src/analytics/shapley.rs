@@ -62,11 +62,6 @@ impl ShapleyGame {
         entry.2 += value;
     }
 
-    /// Distinct channel sets seen.
-    pub fn sets(&self) -> usize {
-        self.masks.len() + self.sets.len()
-    }
-
     /// Credit for symbols `0..symbols`, normalised to the converted totals.
     pub fn solve(&self, symbols: usize) -> Vec<ShapleyCredit> {
         let mut credit = vec![ShapleyCredit::default(); symbols];
