@@ -99,6 +99,8 @@ pub struct VelocityReport {
     pub period: Option<String>,
     pub by: Option<Dimension>,
     pub rows: Vec<VelocityRow>,
+    /// The same cohort one period earlier, when a period is given.
+    pub previous: Option<Vec<VelocityRow>>,
 }
 
 /// How long the last load took, for the benchmark and the logs.
@@ -214,6 +216,17 @@ impl App {
         Ok((p, (Instant::from(a).millis(), Instant::from(b).millis())))
     }
 
+    /// The bounds of the period before the given one, for period over period.
+    async fn previous_period(
+        &self,
+        period: &Option<(Period, (i64, i64))>,
+    ) -> Result<Option<(i64, i64)>, AppError> {
+        Ok(match period {
+            Some((p, _)) => Some(self.period_bounds(&p.previous().to_string()).await?.1),
+            None => None,
+        })
+    }
+
     async fn cohort(
         &self,
         q: &CohortQuery,
@@ -251,10 +264,7 @@ impl App {
     /// each later stage, by one dimension; with the previous period beside it.
     pub async fn funnel_report(&self, q: &CohortQuery) -> Result<FunnelReport, AppError> {
         let (cohort, period) = self.cohort(q).await?;
-        let previous = match &period {
-            Some((p, _)) => Some(self.period_bounds(&p.previous().to_string()).await?.1),
-            None => None,
-        };
+        let previous = self.previous_period(&period).await?;
         let key = format!("funnel {cohort:?} {previous:?}");
         let q = q.clone();
         self.cached(key, move |ds| {
@@ -281,13 +291,23 @@ impl App {
     /// Time in each stage and from the cohort stage to won, p50/p90, by one dimension.
     pub async fn velocity_report(&self, q: &CohortQuery) -> Result<VelocityReport, AppError> {
         let (cohort, period) = self.cohort(q).await?;
-        let key = format!("velocity {cohort:?}");
+        let previous = self.previous_period(&period).await?;
+        let key = format!("velocity {cohort:?} {previous:?}");
         self.cached(key, move |ds| {
             Ok(VelocityReport {
                 cohort_stage: cohort.stage,
                 period: period.map(|p| p.0.to_string()),
                 by: cohort.dimension,
                 rows: velocity(ds, &cohort),
+                previous: previous.map(|prev| {
+                    velocity(
+                        ds,
+                        &Cohort {
+                            period: Some(prev),
+                            ..cohort
+                        },
+                    )
+                }),
             })
         })
         .await

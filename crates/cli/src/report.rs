@@ -158,6 +158,21 @@ fn dimension_column(by: Option<smarketing_core::segment::Dimension>) -> String {
     }
 }
 
+/// The previous period's row for the same group and stage: the groups of
+/// two periods differ, so rows are matched by key, not position.
+fn same_row<'r, R>(
+    rows: &'r [R],
+    group: &str,
+    stage: smarketing_core::lifecycle::Stage,
+    to_won: bool,
+    key: impl Fn(&R) -> (&String, smarketing_core::lifecycle::Stage, bool),
+) -> Option<&'r R> {
+    rows.iter().find(|r| {
+        let (g, s, w) = key(r);
+        g == group && s == stage && w == to_won
+    })
+}
+
 /// `smarketing report funnel`: the columns of the shared funnel_by_source.csv.
 pub fn funnel(r: &smarketing_app::reports::FunnelReport, format: &str) -> Result<()> {
     let mut t = Table::new([
@@ -171,7 +186,7 @@ pub fn funnel(r: &smarketing_app::reports::FunnelReport, format: &str) -> Result
     if r.previous.is_some() {
         t.headers.push("reached_previous_period".into());
     }
-    for (i, row) in r.rows.iter().enumerate() {
+    for row in &r.rows {
         let mut cells = vec![
             row.group.clone(),
             row.stage_idx.to_string(),
@@ -182,9 +197,11 @@ pub fn funnel(r: &smarketing_app::reports::FunnelReport, format: &str) -> Result
         ];
         if let Some(prev) = &r.previous {
             cells.push(
-                prev.get(i)
-                    .map(|p| p.reached.to_string())
-                    .unwrap_or_default(),
+                same_row(prev, &row.group, row.stage, false, |p| {
+                    (&p.group, p.stage, false)
+                })
+                .map(|p| p.reached.to_string())
+                .unwrap_or_else(|| "0".into()),
             );
         }
         t.push(cells);
@@ -205,13 +222,20 @@ pub fn velocity(r: &smarketing_app::reports::VelocityReport, format: &str) -> Re
         "p90_s".into(),
         "mean_s".into(),
     ]);
+    if r.previous.is_some() {
+        t.headers.extend([
+            "n_completed_previous_period".into(),
+            "median_s_previous_period".into(),
+            "p90_s_previous_period".into(),
+        ]);
+    }
     for row in &r.rows {
         let stage = if row.to_won {
             format!("{}_to_won", r.cohort_stage)
         } else {
             row.stage.to_string()
         };
-        t.push(vec![
+        let mut cells = vec![
             row.group.clone(),
             row.stage_idx.to_string(),
             stage,
@@ -220,7 +244,18 @@ pub fn velocity(r: &smarketing_app::reports::VelocityReport, format: &str) -> Re
             opt(row.median_disc_s),
             opt(row.p90_s),
             opt(row.mean_s),
-        ]);
+        ];
+        if let Some(prev) = &r.previous {
+            let p = same_row(prev, &row.group, row.stage, row.to_won, |p| {
+                (&p.group, p.stage, p.to_won)
+            });
+            cells.extend([
+                p.map_or(0, |p| p.n_completed).to_string(),
+                opt(p.and_then(|p| p.median_s)),
+                opt(p.and_then(|p| p.p90_s)),
+            ]);
+        }
+        t.push(cells);
     }
     print(format, &t, || Ok(serde_json::to_string_pretty(r)?))
 }

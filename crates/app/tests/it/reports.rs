@@ -49,6 +49,41 @@ async fn the_sample_reproduces_every_expected_file() {
         let f = app.funnel_report(&by_source).await.unwrap();
         assert_eq!(f.rows[0].group, "ALL");
         assert_eq!(f.rows[0].reached, 3000);
+        // Period over period: 2024's report carries 2023's rows beside it,
+        // the same rows as 2023's own report.
+        let year = |y: &str| CohortQuery {
+            period: Some(y.into()),
+            by: Some("source_channel".into()),
+            ..Default::default()
+        };
+        let (f24, f23) = (
+            app.funnel_report(&year("2024")).await.unwrap(),
+            app.funnel_report(&year("2023")).await.unwrap(),
+        );
+        assert_eq!(f24.previous.as_ref(), Some(&f23.rows), "{l}");
+        assert_ne!(f24.rows, f23.rows, "{l}");
+        let cohort = |rows: &[smarketing_core::analytics::funnel::FunnelRow]| rows[0].reached;
+        // Leads created per year in stage_changes.csv: 1,498 and 1,502 in
+        // UTC, but years are the playbook's (Europe/Berlin, UTC+1 at new year),
+        // which moves contact 2545's 2023-12-31T23:18Z into 2024.
+        assert_eq!(
+            (cohort(&f23.rows), cohort(&f24.rows)),
+            (1_497, 1_503),
+            "{l}"
+        );
+        let (v24, v23) = (
+            app.velocity_report(&year("2024")).await.unwrap(),
+            app.velocity_report(&year("2023")).await.unwrap(),
+        );
+        assert_eq!(v24.previous.as_ref(), Some(&v23.rows), "{l}");
+        assert!(v24.rows.iter().any(|r| r.n_completed > 0), "{l}");
+        assert!(
+            app.velocity_report(&by_source)
+                .await
+                .unwrap()
+                .previous
+                .is_none()
+        );
         let a = app
             .attribution_report(&AttributionParams::default())
             .await

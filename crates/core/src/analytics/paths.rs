@@ -132,77 +132,93 @@ struct Chunk<'a> {
 }
 
 impl<'a> Chunk<'a> {
-    fn symbol(&mut self, index: &mut Interner<'a>, name: Cow<'a, str>) -> u32 {
-        let next = self.names.len() as u32;
-        let s = index.get_or_insert(name.clone(), next);
-        if s == next {
-            self.names.push(name);
-        }
-        s
+    /// The chunk's symbol for a channel name, added if new.
+    fn symbol(&mut self, index: &mut Interner, name: Cow<'a, str>) -> u32 {
+        index.get_or_insert(&mut self.names, name)
     }
 }
 
-/// Channel names to symbols. Names of up to 16 bytes are their own exact
-/// key (packed into a u128 with the length), found by a scan of the few
-/// seen so far; longer names go through a hash map.
-#[derive(Default)]
-struct Interner<'a> {
-    short: Vec<(u128, u8, u32)>,
-    long: FxHashMap<Cow<'a, str>, u32>,
+/// Channel names to symbols: open addressing on a hash of the length and
+/// a few bytes (cheap for the short names paths have), every hit compared
+/// byte for byte, so it is exact.
+struct Interner {
+    /// Symbol + 1; 0 is empty.
+    slots: Vec<u32>,
 }
 
-impl<'a> Interner<'a> {
-    fn get_or_insert(&mut self, name: Cow<'a, str>, next: u32) -> u32 {
+impl Default for Interner {
+    fn default() -> Self {
+        Interner { slots: vec![0; 64] }
+    }
+}
+
+fn name_hash(b: &[u8]) -> u64 {
+    let n = b.len();
+    let pick = |i: usize| b.get(i).copied().unwrap_or(0) as u64;
+    let h = n as u64
+        ^ (pick(0) << 8)
+        ^ (pick(1) << 16)
+        ^ (pick(n / 2) << 24)
+        ^ (pick(n.wrapping_sub(2)) << 32)
+        ^ (pick(n.wrapping_sub(1)) << 40);
+    h.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl Interner {
+    fn get_or_insert<'a>(&mut self, names: &mut Vec<Cow<'a, str>>, name: Cow<'a, str>) -> u32 {
+        let mask = self.slots.len() - 1;
         let b = name.as_bytes();
-        if b.len() <= 16 {
-            let mut buf = [0u8; 16];
-            buf[..b.len()].copy_from_slice(b);
-            let key = u128::from_le_bytes(buf);
-            let len = b.len() as u8;
-            if let Some(e) = self.short.iter().find(|e| e.0 == key && e.1 == len) {
-                return e.2;
+        let mut i = (name_hash(b) >> 32) as usize & mask;
+        loop {
+            match self.slots[i] {
+                0 => break,
+                s if names[s as usize - 1].as_bytes() == b => return s - 1,
+                _ => i = (i + 1) & mask,
             }
-            self.short.push((key, len, next));
-            next
-        } else {
-            *self.long.entry(name).or_insert(next)
         }
+        let next = names.len() as u32;
+        self.slots[i] = next + 1;
+        names.push(name);
+        // Keep the table at most half full so probes stay short.
+        if names.len() * 2 > self.slots.len() {
+            let mut slots = vec![0u32; self.slots.len() * 2];
+            let mask = slots.len() - 1;
+            for (s, n) in names.iter().enumerate() {
+                let mut i = (name_hash(n.as_bytes()) >> 32) as usize & mask;
+                while slots[i] != 0 {
+                    i = (i + 1) & mask;
+                }
+                slots[i] = s as u32 + 1;
+            }
+            self.slots = slots;
+        }
+        next
     }
 }
 
-/// The channel names of a path, trimmed of spaces: one pass over the bytes
-/// (paths are short runs between '>', where a general splitter's per-call
-/// overhead dominates).
-fn tokens(path: &str) -> Tokens<'_> {
-    Tokens { path, at: 0 }
+/// The channel names of a path, trimmed of spaces.
+fn tokens(path: &str) -> impl Iterator<Item = &str> {
+    path.split('>').map(|t| t.trim_matches([' ', '\t']))
 }
 
-struct Tokens<'a> {
-    path: &'a str,
-    at: usize,
-}
-
-impl<'a> Iterator for Tokens<'a> {
-    type Item = &'a str;
-    fn next(&mut self) -> Option<&'a str> {
-        let b = self.path.as_bytes();
-        if self.at > b.len() {
-            return None;
+/// One line's fields: borrowed when it has no quotes (the fast, common
+/// case), unquoted copies when it has.
+fn split_line<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) {
+    out.clear();
+    if memchr::memchr(b'"', line.as_bytes()).is_some() {
+        out.extend(
+            fields(line)
+                .into_iter()
+                .map(|x| Cow::Owned(unquote(x).into_owned())),
+        );
+    } else {
+        let b = line.as_bytes();
+        let mut start = 0;
+        for i in memchr::memchr_iter(b',', b) {
+            out.push(Cow::Borrowed(&line[start..i]));
+            start = i + 1;
         }
-        let mut end = self.at;
-        while end < b.len() && b[end] != b'>' {
-            end += 1;
-        }
-        let (mut x, mut y) = (self.at, end);
-        while x < y && (b[x] == b' ' || b[x] == b'\t') {
-            x += 1;
-        }
-        while y > x && (b[y - 1] == b' ' || b[y - 1] == b'\t') {
-            y -= 1;
-        }
-        self.at = end + 1;
-        // '>', ' ' and '\t' are ASCII, so these are character boundaries.
-        Some(&self.path[x..y])
+        out.push(Cow::Borrowed(&line[start..]));
     }
 }
 
@@ -218,23 +234,20 @@ fn parse_chunk<'a>(text: &'a str, layout: &Layout) -> Result<Chunk<'a>, PathsErr
     };
     let mut index = Interner::default();
     let mut f: Vec<Cow<'a, str>> = Vec::with_capacity(layout.width);
-    for (i, line) in text.split_terminator('\n').enumerate() {
-        c.lines = i + 1;
-        let line_no = i + 1;
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        // '\n' is ASCII, so both ends are character boundaries.
+        let line = &text[at..end];
+        at = end + 1;
+        c.lines += 1;
+        let line_no = c.lines;
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
             continue;
         }
-        f.clear();
-        if line.contains('"') {
-            f.extend(
-                fields(line)
-                    .into_iter()
-                    .map(|x| Cow::Owned(unquote(x).into_owned())),
-            );
-        } else {
-            f.extend(line.split(',').map(Cow::Borrowed));
-        }
+        split_line(line, &mut f);
         if f.len() != layout.width {
             return Err(PathsError {
                 line: line_no,
@@ -388,9 +401,38 @@ impl PathTable {
 
     /// The Markov chain of order `order` over every row's journeys.
     pub fn markov_chain(&self, order: u8) -> Result<MarkovChain, crate::Invalid> {
-        let mut chain = MarkovChain::new(order, self.channels.len())?;
-        for r in &self.rows {
-            chain.add(self.path(r), r.conversions, r.value, r.nulls);
+        let count = |rows: &[PathRow]| -> Result<MarkovChain, crate::Invalid> {
+            let mut chain = MarkovChain::new(order, self.channels.len())?;
+            for r in rows {
+                chain.add(self.path(r), r.conversions, r.value, r.nulls);
+            }
+            Ok(chain)
+        };
+        // Counted in parts on every core and merged: the counts are sums.
+        let threads = if self.rows.len() > 50_000 {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        } else {
+            1
+        };
+        let part = self.rows.len().div_ceil(threads).max(1);
+        let parts: Vec<Result<MarkovChain, crate::Invalid>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .rows
+                .chunks(part)
+                .map(|rows| scope.spawn(move || count(rows)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a counting thread panicked"))
+                .collect()
+        });
+        let mut parts = parts.into_iter();
+        let mut chain = match parts.next() {
+            Some(first) => first?,
+            None => return count(&[]),
+        };
+        for p in parts {
+            chain.merge(&p?);
         }
         Ok(chain)
     }
