@@ -13,7 +13,6 @@ use smarketing_core::analytics::attribution::{AttributionQuery, Conversion, attr
 use smarketing_core::analytics::dataset::Dataset;
 use smarketing_core::analytics::funnel::{Cohort, funnel, velocity};
 use smarketing_core::analytics::models::Model;
-use smarketing_core::analytics::paths::PathTable;
 use smarketing_core::segment::Dimension;
 use std::collections::HashMap;
 use std::io::Write;
@@ -151,13 +150,9 @@ pub fn paths(file: &Path, rows: usize, runs: usize) -> Result<PathFigures> {
         write_paths(file, rows, 640)?;
     }
     let bytes = std::fs::metadata(file)?.len();
-    let (parse, table) = time(runs, || {
-        let text = std::fs::read_to_string(file).expect("readable");
-        PathTable::parse(&text).expect("valid")
-    });
+    let (parse, table) = time(runs, || crate::report::read_paths(file).expect("valid"));
     let (in_process, credit) = time(runs, || {
-        let text = std::fs::read_to_string(file).expect("readable");
-        let t = PathTable::parse(&text).expect("valid");
+        let t = crate::report::read_paths(file).expect("valid");
         t.attribute(Model::Markov { order: 1 }).expect("solves")
     });
     let (conversions, _) = table.totals();

@@ -138,57 +138,87 @@ impl<'a> Chunk<'a> {
     }
 }
 
-/// Channel names to symbols: open addressing on a hash of the length and
-/// a few bytes (cheap for the short names paths have), every hit compared
-/// byte for byte, so it is exact.
+/// Channel names to symbols. A name of up to 16 bytes is its own exact
+/// key — its length, first eight and last eight bytes (overlapping, or
+/// zero-padded when shorter) — kept in an open-addressed table, so a
+/// lookup is a few integer compares; longer names go through a hash map.
 struct Interner {
-    /// Symbol + 1; 0 is empty.
-    slots: Vec<u32>,
+    /// (first 8 bytes, last 8 bytes, length, symbol + 1); symbol 0 is empty.
+    slots: Vec<(u64, u64, u32, u32)>,
+    long: FxHashMap<Box<str>, u32>,
 }
 
 impl Default for Interner {
     fn default() -> Self {
-        Interner { slots: vec![0; 64] }
+        Interner {
+            slots: vec![(0, 0, 0, 0); 64],
+            long: FxHashMap::default(),
+        }
     }
 }
 
-fn name_hash(b: &[u8]) -> u64 {
-    let n = b.len();
-    let pick = |i: usize| b.get(i).copied().unwrap_or(0) as u64;
-    let h = n as u64
-        ^ (pick(0) << 8)
-        ^ (pick(1) << 16)
-        ^ (pick(n / 2) << 24)
-        ^ (pick(n.wrapping_sub(2)) << 32)
-        ^ (pick(n.wrapping_sub(1)) << 40);
-    h.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+/// The exact key of a name of up to 16 bytes.
+fn short_key(b: &[u8]) -> (u64, u64) {
+    let word = |s: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..s.len()].copy_from_slice(s);
+        u64::from_le_bytes(w)
+    };
+    match b.len() {
+        n if n >= 8 => (
+            u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+            u64::from_le_bytes(b[n - 8..].try_into().expect("8 bytes")),
+        ),
+        _ => (word(b), 0),
+    }
+}
+
+fn slot_of(first: u64, last: u64, len: u32, mask: usize) -> usize {
+    let h = (first ^ last.rotate_left(29) ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 40) as usize & mask
 }
 
 impl Interner {
     fn get_or_insert<'a>(&mut self, names: &mut Vec<Cow<'a, str>>, name: Cow<'a, str>) -> u32 {
-        let mask = self.slots.len() - 1;
         let b = name.as_bytes();
-        let mut i = (name_hash(b) >> 32) as usize & mask;
-        loop {
-            match self.slots[i] {
-                0 => break,
-                s if names[s as usize - 1].as_bytes() == b => return s - 1,
-                _ => i = (i + 1) & mask,
-            }
-        }
         let next = names.len() as u32;
-        self.slots[i] = next + 1;
+        if b.len() > 16 {
+            let s = match self.long.get(name.as_ref()) {
+                Some(s) => *s,
+                None => {
+                    self.long.insert(name.as_ref().into(), next);
+                    names.push(name);
+                    next
+                }
+            };
+            return s;
+        }
+        let (first, last) = short_key(b);
+        let len = b.len() as u32;
+        let mask = self.slots.len() - 1;
+        let mut i = slot_of(first, last, len, mask);
+        loop {
+            let e = self.slots[i];
+            if e.3 == 0 {
+                break;
+            }
+            if e.0 == first && e.1 == last && e.2 == len {
+                return e.3 - 1;
+            }
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (first, last, len, next + 1);
         names.push(name);
         // Keep the table at most half full so probes stay short.
         if names.len() * 2 > self.slots.len() {
-            let mut slots = vec![0u32; self.slots.len() * 2];
+            let mut slots = vec![(0, 0, 0, 0); self.slots.len() * 2];
             let mask = slots.len() - 1;
-            for (s, n) in names.iter().enumerate() {
-                let mut i = (name_hash(n.as_bytes()) >> 32) as usize & mask;
-                while slots[i] != 0 {
+            for e in self.slots.iter().filter(|e| e.3 != 0) {
+                let mut i = slot_of(e.0, e.1, e.2, mask);
+                while slots[i].3 != 0 {
                     i = (i + 1) & mask;
                 }
-                slots[i] = s as u32 + 1;
+                slots[i] = *e;
             }
             self.slots = slots;
         }
@@ -196,9 +226,17 @@ impl Interner {
     }
 }
 
-/// The channel names of a path, trimmed of spaces.
+/// The channel names of a path, trimmed of white space ('>' found with SIMD;
+/// paths are long runs of short names).
 fn tokens(path: &str) -> impl Iterator<Item = &str> {
-    path.split('>').map(|t| t.trim_matches([' ', '\t']))
+    let ends = memchr::memchr_iter(b'>', path.as_bytes()).chain(std::iter::once(path.len()));
+    let mut start = 0;
+    ends.map(move |end| {
+        // '>' is ASCII, so both ends are character boundaries.
+        let t = &path[start..end];
+        start = end + 1;
+        t.trim_ascii()
+    })
 }
 
 /// One line's fields: borrowed when it has no quotes (the fast, common
@@ -300,7 +338,36 @@ impl PathTable {
     /// Parses a paths file. Columns are found by their header names. Large
     /// files are split at line ends and parsed on every core.
     pub fn parse(text: &str) -> Result<PathTable, PathsError> {
-        let (header, body) = text.split_once('\n').unwrap_or((text, ""));
+        let threads = if text.len() > 4 << 20 {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        } else {
+            1
+        };
+        let mut parts = vec![];
+        let mut rest = text;
+        for k in (1..=threads).rev() {
+            let cut = if k == 1 {
+                rest.len()
+            } else {
+                let guess = rest.len() / k;
+                // Bytes, not chars: `guess` may fall inside a multi-byte
+                // character, and '\n' never does.
+                memchr::memchr(b'\n', &rest.as_bytes()[guess..])
+                    .map_or(rest.len(), |i| guess + i + 1)
+            };
+            let (a, b) = rest.split_at(cut);
+            parts.push(a);
+            rest = b;
+        }
+        PathTable::parse_parts(&parts)
+    }
+
+    /// Parses a paths file given as consecutive parts of whole lines (the
+    /// first starts with the header), each part on its own thread; so a
+    /// caller can read the parts of a large file in parallel too.
+    pub fn parse_parts(parts: &[&str]) -> Result<PathTable, PathsError> {
+        let first = parts.first().copied().unwrap_or("");
+        let (header, body) = first.split_once('\n').unwrap_or((first, ""));
         let header = header.trim_end_matches('\r').trim_start_matches('\u{feff}');
         let names: Vec<&str> = fields(header).into_iter().map(str::trim).collect();
         let mut at = [0usize; 4];
@@ -321,30 +388,9 @@ impl PathTable {
             width: names.len(),
             at,
         };
-        // Chunks of whole lines, one per core for files worth splitting.
-        let threads = if body.len() > 4 << 20 {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-        } else {
-            1
-        };
-        let mut chunks = vec![];
-        let mut rest = body;
-        for k in (1..=threads).rev() {
-            let cut = if k == 1 {
-                rest.len()
-            } else {
-                let guess = rest.len() / k;
-                // Bytes, not chars: `guess` may fall inside a multi-byte
-                // character, and '\n' never does.
-                rest.as_bytes()[guess..]
-                    .iter()
-                    .position(|b| *b == b'\n')
-                    .map_or(rest.len(), |i| guess + i + 1)
-            };
-            let (a, b) = rest.split_at(cut);
-            chunks.push(a);
-            rest = b;
-        }
+        let chunks: Vec<&str> = std::iter::once(body)
+            .chain(parts.iter().skip(1).copied())
+            .collect();
         let parsed: Vec<Result<Chunk<'_>, PathsError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
                 .iter()
