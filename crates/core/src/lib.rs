@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod condition;
 pub mod diff;
 pub mod email;
+pub mod ingest;
 pub mod instant;
 pub mod invalid;
 pub mod lifecycle;
