@@ -442,12 +442,8 @@ impl App {
     // ---------------- accounts ----------------
 
     pub async fn create_account(&self, input: AccountInput) -> Result<Account, AppError> {
-        let account = new_account(&input, self.now())?;
         let mut conn = self.store().acquire().await?;
-        check_user_ref(&mut conn, "owner_id", account.owner_id).await?;
-        repo::insert(&mut conn, &account)
-            .await
-            .map_err(named("account", 0))
+        insert_account(&mut conn, &input, self.now()).await
     }
 
     pub async fn account(&self, id: i64) -> Result<Account, AppError> {
@@ -1137,6 +1133,19 @@ async fn check_user_ref(
         })?;
     }
     Ok(())
+}
+
+/// Saves a new account (its owner, if any, checked).
+pub(crate) async fn insert_account(
+    conn: &mut AnyConnection,
+    input: &AccountInput,
+    now: Instant,
+) -> Result<Account, AppError> {
+    let account = new_account(input, now)?;
+    check_user_ref(conn, "owner_id", account.owner_id).await?;
+    repo::insert(conn, &account)
+        .await
+        .map_err(named("account", 0))
 }
 
 /// Saves a new contact with its first stage change.

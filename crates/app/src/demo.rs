@@ -921,7 +921,7 @@ fn build(
         let mut mql_at = None;
         for (k, st) in scored.iter().enumerate() {
             let card = score(playbook, &prof, &scored[..=k], st.occurred_at);
-            if let Some(cause) = mql_trigger(playbook, Stage::Lead, &card, st) {
+            if let Some(cause) = mql_trigger(playbook, Stage::Lead, &card, Some(st)) {
                 mql_at = Some((st.occurred_at.as_millisecond(), cause, st.touchpoint_id));
                 break;
             }

@@ -27,6 +27,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("storage failed: {0}")]
     Store(StoreError),
+    /// Too much work queued: the client should retry after this long.
+    #[error("overloaded; retry after {retry_after_secs} s")]
+    Overloaded { retry_after_secs: u64 },
 }
 
 impl From<StoreError> for AppError {

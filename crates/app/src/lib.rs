@@ -11,6 +11,7 @@ pub mod export;
 pub mod goals;
 pub mod handoffs;
 pub mod import;
+pub mod ingest;
 pub mod input;
 pub mod jobs;
 pub mod people;
@@ -62,6 +63,7 @@ pub struct App {
     analytics: reports::AnalyticsCache,
     /// Held while the analytics dataset loads, so concurrent requests share one load.
     analytics_load: Arc<tokio::sync::Mutex<()>>,
+    ingestion: Arc<ingest::Ingestion>,
 }
 
 impl App {
@@ -73,6 +75,7 @@ impl App {
             options: Options::default(),
             analytics: Default::default(),
             analytics_load: Default::default(),
+            ingestion: Default::default(),
         }
     }
 

@@ -77,7 +77,7 @@ impl App {
     }
 }
 
-async fn record_one(
+pub(crate) async fn record_one(
     conn: &mut AnyConnection,
     playbook: &Playbook,
     input: &TouchpointInput,
@@ -243,14 +243,44 @@ async fn record_one(
     if contact.source_channel.is_none() {
         contact.source_channel = Some(touch.channel.clone());
     }
-    let (mut contact, card) = rescore(conn, playbook, contact, occurred_at).await?;
-    let scored_touch = ScoredTouch {
-        touchpoint_id: touch.id,
-        occurred_at: occurred_at.timestamp(),
-        channel: touch.channel.clone(),
-        kind: touch.kind.clone(),
-    };
-    let stage_change = match mql_trigger(playbook, contact.stage, &card, &scored_touch) {
+    let q = qualify(conn, playbook, contact, Some(&touch), occurred_at, now).await?;
+    Ok(TouchOutcome {
+        handoff_id: q.handoff_id,
+        touchpoint: touch,
+        contact_created,
+        stage_change: q.stage_change,
+        fit_score: Some(q.contact.fit_score),
+        engagement_score: Some(q.contact.engagement_score),
+    })
+}
+
+/// What rescoring a contact led to.
+pub(crate) struct Qualified {
+    pub contact: Contact,
+    pub stage_change: Option<StageChange>,
+    pub handoff_id: Option<i64>,
+}
+
+/// Rescores a contact at `at` after its touches changed (`touch`, the one
+/// that arrived, if one did) and moves it to MQL when the playbook says so
+/// — a hand-raiser at once, or the threshold — opening its handoff.
+pub(crate) async fn qualify(
+    conn: &mut AnyConnection,
+    playbook: &Playbook,
+    contact: Contact,
+    touch: Option<&Touchpoint>,
+    at: Instant,
+    now: Instant,
+) -> Result<Qualified, AppError> {
+    let (mut contact, card) = rescore(conn, playbook, contact, at).await?;
+    let scored_touch = touch.map(|t| ScoredTouch {
+        touchpoint_id: t.id,
+        occurred_at: at.timestamp(),
+        channel: t.channel.clone(),
+        kind: t.kind.clone(),
+    });
+    let trigger = mql_trigger(playbook, contact.stage, &card, scored_touch.as_ref());
+    let stage_change = match trigger {
         Some(cause) if playbook.has_stage(Stage::Mql) => Some(
             change_stage(
                 conn,
@@ -260,9 +290,9 @@ async fn record_one(
                 None,
                 &Actor::system(),
                 cause.as_str(),
-                Some(touch.id),
+                touch.map(|t| t.id),
                 None,
-                occurred_at,
+                at,
             )
             .await?,
         ),
@@ -275,12 +305,9 @@ async fn record_one(
         }
         None => None,
     };
-    Ok(TouchOutcome {
-        handoff_id: handoff.map(|h| h.id),
-        touchpoint: touch,
-        contact_created,
+    Ok(Qualified {
+        contact,
         stage_change,
-        fit_score: Some(contact.fit_score),
-        engagement_score: Some(contact.engagement_score),
+        handoff_id: handoff.map(|h| h.id),
     })
 }

@@ -100,6 +100,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Sources that send events (Segment HTTP spec) and their write keys.
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
     /// Revenue goals per period.
     Goal {
         #[command(subcommand)]
@@ -293,6 +298,24 @@ enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: String,
     },
+}
+
+#[derive(Subcommand)]
+enum SourceCommand {
+    /// Create a source and print its write key (shown once; stored hashed).
+    Add {
+        name: String,
+        /// An origin whose pages may send events from the browser
+        /// (https://www.example.com), repeatable; `*` for any.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+    },
+    /// Every source, with its allowed origins and whether it is revoked.
+    List,
+    /// Give a source a new write key; the old one stops working.
+    Rotate { name: String },
+    /// Revoke a source: its write key stops working.
+    Revoke { name: String },
 }
 
 #[derive(Subcommand)]
@@ -580,6 +603,17 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
             println!("  data:        {}", describe_location(&cfg.database_url));
             println!("  admin:       {} <{}>", admin.name, admin.email);
             println!("  API token:   {token}");
+            let write_key = match app.add_source("Demo website", &["*".to_string()]).await {
+                Ok(s) => s.write_key,
+                Err(smarketing_app::AppError::Conflict { .. }) => {
+                    app.rotate_write_key("Demo website").await?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            println!(
+                "  write key:   {write_key}  (source \"Demo website\"; events to http://{}/v1/track)",
+                cfg.listen
+            );
             if no_serve {
                 return Ok(());
             }
@@ -781,6 +815,46 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
             }
         }
         Command::User { command } => user(command, &cfg).await,
+        Command::Source { command } => {
+            let app = open(&cfg).await?;
+            match command {
+                SourceCommand::Add { name, origins } => {
+                    let s = app.add_source(&name, &origins).await.map_err(explain)?;
+                    println!("source {:?} created", s.source.name);
+                    println!("  write key: {}", s.write_key);
+                    println!(
+                        "  (shown once; Segment and RudderStack clients send it as the write key, with this server as their host)"
+                    );
+                }
+                SourceCommand::List => {
+                    for s in app.sources().await.map_err(explain)? {
+                        println!(
+                            "{}\torigins: {}\t{}",
+                            s.name,
+                            if s.allowed_origins.is_empty() {
+                                "none (servers and apps only)".to_string()
+                            } else {
+                                s.allowed_origins.join(", ")
+                            },
+                            if s.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            }
+                        );
+                    }
+                }
+                SourceCommand::Rotate { name } => {
+                    let key = app.rotate_write_key(&name).await.map_err(explain)?;
+                    println!("source {name:?}: new write key {key}");
+                }
+                SourceCommand::Revoke { name } => {
+                    app.revoke_source(&name).await.map_err(explain)?;
+                    println!("source {name:?} revoked");
+                }
+            }
+            Ok(())
+        }
         Command::Goal {
             command:
                 GoalCommand::Set {
@@ -1285,6 +1359,8 @@ async fn serve(app: App, cfg: &config::Config, _token: Option<String>) -> Result
         let every = std::time::Duration::from_secs(cfg.scheduler_interval_seconds.max(1));
         tokio::spawn(async move { app.run_scheduler(every, stopped).await })
     };
+    // Kept events are applied (contacts, stitching, touchpoints) as they commit.
+    let applier = tokio::spawn(app.clone().run_event_applier());
     let state = smarketing_server::AppState {
         app,
         max_body_bytes: cfg.max_body_bytes,
@@ -1295,6 +1371,7 @@ async fn serve(app: App, cfg: &config::Config, _token: Option<String>) -> Result
     .await?;
     let _ = stop.send(true);
     let _ = scheduler.await;
+    applier.abort();
     Ok(())
 }
 

@@ -307,33 +307,28 @@ fn parse_message(
             "a message names its user by userId or anonymousId",
         ));
     }
-    match kind {
-        MessageType::Track => {
-            if !matches!(m.get("event"), Some(Value::String(e)) if !e.trim().is_empty()) {
-                return Err(Invalid::new(
-                    "required",
-                    format!("{at}event"),
-                    "a track message names its event",
-                ));
-            }
-        }
-        MessageType::Group if id(&m, "groupId", at)?.is_none() => {
-            return Err(Invalid::new(
-                "required",
-                format!("{at}groupId"),
-                "a group message names its groupId",
-            ));
-        }
-        MessageType::Alias => {
-            if id(&m, "previousId", at)?.is_none() || user_id.is_none() {
-                return Err(Invalid::new(
-                    "required",
-                    format!("{at}previousId"),
-                    "an alias message names previousId and userId",
-                ));
-            }
-        }
-        _ => {}
+    let track_without_event = kind == MessageType::Track
+        && !matches!(m.get("event"), Some(Value::String(e)) if !e.trim().is_empty());
+    if track_without_event {
+        return Err(Invalid::new(
+            "required",
+            format!("{at}event"),
+            "a track message names its event",
+        ));
+    }
+    if kind == MessageType::Group && id(&m, "groupId", at)?.is_none() {
+        return Err(Invalid::new(
+            "required",
+            format!("{at}groupId"),
+            "a group message names its groupId",
+        ));
+    }
+    if kind == MessageType::Alias && (id(&m, "previousId", at)?.is_none() || user_id.is_none()) {
+        return Err(Invalid::new(
+            "required",
+            format!("{at}previousId"),
+            "an alias message names previousId and userId",
+        ));
     }
     // The client's clock: an explicit timestamp is kept (historical
     // imports); otherwise the time it recorded, shifted by how far its
@@ -405,6 +400,25 @@ fn query_params(url: &str) -> Vec<(String, String)> {
 }
 
 impl Message {
+    /// A kept message read back: its body as stored and its corrected instant.
+    pub fn from_stored(payload: &str, timestamp: Instant) -> Result<Message, Invalid> {
+        let body: Map<String, Value> = serde_json::from_str(payload)
+            .map_err(|e| Invalid::new("invalid_json", "payload", e.to_string()))?;
+        let kind = body
+            .get("type")
+            .and_then(Value::as_str)
+            .and_then(MessageType::parse)
+            .ok_or_else(|| Invalid::new("unknown_type", "type", "a kept event has no type"))?;
+        Ok(Message {
+            kind,
+            message_id: id(&body, "messageId", "")?,
+            user_id: id(&body, "userId", "")?,
+            anonymous_id: id(&body, "anonymousId", "")?,
+            timestamp,
+            body,
+        })
+    }
+
     fn body(&self) -> Value {
         Value::Object(self.body.clone())
     }

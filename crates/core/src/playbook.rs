@@ -113,6 +113,10 @@ pub struct StageDef {
 pub struct TouchKindDef {
     pub id: String,
     pub name: String,
+    /// Track event names (Segment spec, e.g. "Demo Requested") that are
+    /// touches of this kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_events: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -468,6 +472,25 @@ impl Playbook {
     }
 
     /// The channel of a touch, by the first channel rule that matches.
+    /// The touch kind of a track event: the kind listing the event name
+    /// (case and spacing aside), or the kind whose id is the name in
+    /// snake case ("Webinar Attended" → webinar_attended).
+    pub fn kind_for_event(&self, event: &str) -> Option<&str> {
+        let norm = |s: &str| {
+            s.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .join("_")
+        };
+        let e = norm(event);
+        self.touch_kinds
+            .iter()
+            .find(|k| k.track_events.iter().any(|t| norm(t) == e))
+            .or_else(|| self.touch_kinds.iter().find(|k| k.id == e))
+            .map(|k| k.id.as_str())
+    }
+
     pub fn derive_channel(&self, signals: &TouchSignals) -> &str {
         self.channel_rules
             .iter()

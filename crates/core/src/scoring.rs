@@ -154,14 +154,13 @@ pub fn mql_trigger(
     playbook: &Playbook,
     stage: Stage,
     card: &ScoreCard,
-    touch: &ScoredTouch,
+    touch: Option<&ScoredTouch>,
 ) -> Option<MqlCause> {
     if !stage.can_become_mql() {
         return None;
     }
     if touch
-        .kind
-        .as_deref()
+        .and_then(|t| t.kind.as_deref())
         .is_some_and(|k| playbook.is_hand_raiser(k))
     {
         Some(MqlCause::HandRaiser)
@@ -245,10 +244,10 @@ mod tests {
             demo.occurred_at,
         );
         assert_eq!(
-            mql_trigger(&p, Stage::Lead, &card, &demo),
+            mql_trigger(&p, Stage::Lead, &card, Some(&demo)),
             Some(MqlCause::HandRaiser)
         );
-        assert_eq!(mql_trigger(&p, Stage::Sql, &card, &demo), None);
+        assert_eq!(mql_trigger(&p, Stage::Sql, &card, Some(&demo)), None);
 
         let touches = [
             touch(1, "2024-01-01T00:00:00Z", "webinar_attended"),
@@ -257,11 +256,11 @@ mod tests {
         let card = score(&p, &exec(), &touches, touches[1].occurred_at);
         assert!(card.meets_mql_threshold);
         assert_eq!(
-            mql_trigger(&p, Stage::Recycled, &card, &touches[1]),
+            mql_trigger(&p, Stage::Recycled, &card, Some(&touches[1])),
             Some(MqlCause::Threshold)
         );
         let low = score(&p, &Profile::default(), &touches, touches[1].occurred_at);
-        assert_eq!(mql_trigger(&p, Stage::Lead, &low, &touches[1]), None);
+        assert_eq!(mql_trigger(&p, Stage::Lead, &low, Some(&touches[1])), None);
     }
 
     proptest! {

@@ -51,6 +51,10 @@ pub enum ApiError {
     },
     PayloadTooLarge(usize),
     UnsupportedMediaType(String),
+    /// An ingestion payload that breaks the event spec: 400, as Segment.
+    BadEvent(smarketing_core::Invalid),
+    /// No write key, or one that is not an unrevoked source's.
+    BadWriteKey,
 }
 
 impl From<AppError> for ApiError {
@@ -117,6 +121,19 @@ impl ApiError {
                 "unsupported_media_type",
                 None,
                 m.clone(),
+            ),
+            ApiError::BadEvent(i) => make(
+                StatusCode::BAD_REQUEST,
+                i.code,
+                Some(i.field.clone()),
+                i.message.clone(),
+            ),
+            ApiError::BadWriteKey => make(
+                StatusCode::UNAUTHORIZED,
+                "invalid_write_key",
+                None,
+                "send a source's write key as the Basic user name or as writeKey in the body"
+                    .into(),
             ),
             ApiError::App(e) => match e {
                 AppError::Invalid(i) => make(
@@ -189,6 +206,12 @@ impl ApiError {
                 AppError::Forbidden(why) => {
                     make(StatusCode::FORBIDDEN, "forbidden", None, why.clone())
                 }
+                AppError::Overloaded { retry_after_secs } => make(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    None,
+                    format!("too much work queued; retry after {retry_after_secs} s"),
+                ),
                 AppError::Store(inner) => {
                     tracing::error!(error = %inner, "storage failed");
                     make(
@@ -212,9 +235,22 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        match &self {
+            ApiError::BadWriteKey => {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"smarketing ingestion\""),
+                );
+            }
+            _ if status == StatusCode::UNAUTHORIZED => {
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::App(AppError::Overloaded { retry_after_secs }) => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
         }
         res
     }

@@ -7,6 +7,7 @@
 
 pub mod analytics;
 pub mod error;
+pub mod ingest;
 pub mod records;
 pub mod repo;
 pub mod sql;
@@ -124,6 +125,14 @@ impl Store {
             Backend::Postgres => self.pool.begin().await,
         }
         .map_err(StoreError::from_sqlx)
+    }
+
+    /// A savepoint inside an open transaction: rolled back alone, it undoes
+    /// only what was done since.
+    pub async fn savepoint(conn: &mut Conn) -> Result<Tx<'_>, StoreError> {
+        sqlx::Connection::begin(conn)
+            .await
+            .map_err(StoreError::from_sqlx)
     }
 
     pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {

@@ -515,6 +515,17 @@ pub async fn contact_by_email(
     Ok(fetch(conn, &sql, &[email.into()]).await?.pop())
 }
 
+pub async fn account_by_external_id(
+    conn: &mut AnyConnection,
+    external_id: &str,
+) -> Result<Option<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE external_id = $1",
+        Account::COLUMNS
+    );
+    Ok(fetch(conn, &sql, &[external_id.into()]).await?.pop())
+}
+
 pub async fn campaign_by_utm(
     conn: &mut AnyConnection,
     utm_campaign: &str,

@@ -4,6 +4,7 @@
 mod api;
 mod errors;
 mod handoffs;
+mod ingest;
 mod openapi;
 
 use axum::body::Body;

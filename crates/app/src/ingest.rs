@@ -1,0 +1,619 @@
+//! Event ingestion: sources and their write keys; the writer that keeps
+//! events and acknowledges a request only once its events are committed,
+//! committing many requests in one transaction (group commit); and the job
+//! that applies kept events — contacts from identify, visitors stitched to
+//! them, touchpoints from page/screen/track, accounts from group.
+
+use crate::crm::{Actor, insert_contact, new_contact};
+use crate::input::{AccountInput, ContactInput, TouchpointInput};
+use crate::people::hash_token;
+use crate::{App, AppError};
+use serde::Serialize;
+use smarketing_core::ingest::{Message, MessageType, parse_request};
+use smarketing_core::{Email, Instant, Invalid, Playbook};
+use smarketing_store::ingest::{self as store, NewEvent, Source};
+use smarketing_store::{Conn, Contact, repo};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+/// Prefix of every write key, so a leaked key is easy to recognise.
+pub const WRITE_KEY_PREFIX: &str = "wk_";
+/// How long a write key's source is remembered: a revoked key stops
+/// working within this time in a server that has seen it.
+const KEY_CACHE: Duration = Duration::from_secs(10);
+/// Requests waiting for the writer before new ones are turned away (503).
+pub const QUEUE_REQUESTS: usize = 512;
+/// Most events one group commit takes.
+const GROUP_EVENTS: usize = 25_000;
+
+fn new_write_key() -> String {
+    format!(
+        "{WRITE_KEY_PREFIX}{}",
+        hex::encode(rand::random::<[u8; 20]>())
+    )
+}
+
+/// What a request's events became.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    /// Messages in the request.
+    pub received: usize,
+    /// Of them, not seen before (the rest were retries, acknowledged again).
+    pub stored: u64,
+}
+
+struct Pending {
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<u64, String>>,
+}
+
+/// The ingestion state an [`App`] shares between its clones.
+#[derive(Default)]
+pub(crate) struct Ingestion {
+    writer: Mutex<Option<mpsc::Sender<Pending>>>,
+    keys: Mutex<HashMap<String, (Option<Source>, std::time::Instant)>>,
+    /// Woken after each commit, so the applying job starts at once.
+    pub(crate) committed: Arc<Notify>,
+}
+
+/// A source with its write key in clear — shown once, when created.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewSource {
+    pub source: Source,
+    pub write_key: String,
+}
+
+impl App {
+    /// Creates a source and returns its write key (stored hashed).
+    pub async fn add_source(
+        &self,
+        name: &str,
+        allowed_origins: &[String],
+    ) -> Result<NewSource, AppError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(Invalid::new(
+                "required",
+                "name",
+                "a source has a name of 1–200 characters",
+            )
+            .into());
+        }
+        for (i, o) in allowed_origins.iter().enumerate() {
+            if !is_origin(o) {
+                return Err(Invalid::new(
+                    "invalid_origin",
+                    format!("allowed_origins[{i}]"),
+                    format!("{o:?} is not an origin such as https://www.example.com, or *"),
+                )
+                .into());
+            }
+        }
+        let write_key = new_write_key();
+        let mut conn = self.store().acquire().await?;
+        let source = store::insert_source(
+            &mut conn,
+            name,
+            &hash_token(&write_key),
+            allowed_origins,
+            self.now().millis(),
+        )
+        .await
+        .map_err(|e| match e {
+            smarketing_store::StoreError::Conflict { .. } => AppError::Conflict {
+                what: "source",
+                field: "name".into(),
+            },
+            other => other.into(),
+        })?;
+        Ok(NewSource { source, write_key })
+    }
+
+    /// A new write key for a source; the old one stops working.
+    pub async fn rotate_write_key(&self, name: &str) -> Result<String, AppError> {
+        let write_key = new_write_key();
+        let mut conn = self.store().acquire().await?;
+        if store::set_write_key(&mut conn, name, &hash_token(&write_key)).await? {
+            self.ingestion.keys.lock().expect("key cache").clear();
+            Ok(write_key)
+        } else {
+            Err(AppError::NotFound {
+                what: "source",
+                id: name.to_string(),
+            })
+        }
+    }
+
+    pub async fn sources(&self) -> Result<Vec<Source>, AppError> {
+        let mut conn = self.store().acquire().await?;
+        Ok(store::sources(&mut conn).await?)
+    }
+
+    pub async fn revoke_source(&self, name: &str) -> Result<(), AppError> {
+        let mut conn = self.store().acquire().await?;
+        if store::revoke_source(&mut conn, name, self.now().millis()).await? {
+            self.ingestion.keys.lock().expect("key cache").clear();
+            Ok(())
+        } else {
+            Err(AppError::NotFound {
+                what: "source",
+                id: name.to_string(),
+            })
+        }
+    }
+
+    /// The source a write key belongs to (remembered for a few seconds, so
+    /// a busy source costs no query per request).
+    pub async fn source_for_key(&self, write_key: &str) -> Result<Option<Source>, AppError> {
+        if !write_key.starts_with(WRITE_KEY_PREFIX) || write_key.len() > 100 {
+            return Ok(None);
+        }
+        let hash = hash_token(write_key);
+        if let Some((s, at)) = self.ingestion.keys.lock().expect("key cache").get(&hash)
+            && at.elapsed() < KEY_CACHE
+        {
+            return Ok(s.clone());
+        }
+        let mut conn = self.store().acquire().await?;
+        let s = store::source_by_key(&mut conn, &hash).await?;
+        let mut keys = self.ingestion.keys.lock().expect("key cache");
+        if keys.len() > 10_000 {
+            keys.clear();
+        }
+        keys.insert(hash, (s.clone(), std::time::Instant::now()));
+        Ok(s)
+    }
+
+    /// Every origin some unrevoked source allows (for CORS preflight, which
+    /// carries no write key).
+    pub async fn allowed_origin(&self, origin: &str) -> Result<bool, AppError> {
+        Ok(self.sources().await?.iter().any(|s| {
+            s.revoked_at.is_none()
+                && s.allowed_origins
+                    .iter()
+                    .any(|o| o == "*" || o.trim_end_matches('/') == origin)
+        }))
+    }
+
+    /// Parses a request body (one message of `path_type`, or a batch) and
+    /// keeps its events; returns once they are committed. A messageId seen
+    /// before for this source is acknowledged and not kept again.
+    pub async fn ingest(
+        &self,
+        source: &Source,
+        body: &[u8],
+        path_type: Option<MessageType>,
+    ) -> Result<Accepted, AppError> {
+        let received_at = self.now();
+        let messages = parse_request(body, path_type, received_at)?;
+        let events: Vec<NewEvent> = messages
+            .into_iter()
+            .map(|m| new_event(source.id, m, received_at))
+            .collect();
+        let received = events.len();
+        if events.is_empty() {
+            return Ok(Accepted {
+                received,
+                stored: 0,
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        let writer = self.writer();
+        writer
+            .try_send(Pending { events, reply })
+            .map_err(|_| AppError::Overloaded {
+                retry_after_secs: 1,
+            })?;
+        let stored = answer
+            .await
+            .map_err(|_| AppError::Overloaded {
+                retry_after_secs: 1,
+            })?
+            .map_err(|e| {
+                tracing::error!(error = %e, "event commit failed");
+                AppError::Overloaded {
+                    retry_after_secs: 2,
+                }
+            })?;
+        Ok(Accepted { received, stored })
+    }
+
+    /// The writer task, started on first use.
+    fn writer(&self) -> mpsc::Sender<Pending> {
+        let mut w = self.ingestion.writer.lock().expect("writer");
+        if let Some(tx) = w.as_ref().filter(|tx| !tx.is_closed()) {
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::channel(QUEUE_REQUESTS);
+        tokio::spawn(write_loop(
+            self.store().clone(),
+            rx,
+            self.ingestion.committed.clone(),
+        ));
+        *w = Some(tx.clone());
+        tx
+    }
+
+    /// How many events are kept and how many wait to be applied.
+    pub async fn event_counts(&self) -> Result<(i64, i64), AppError> {
+        let mut conn = self.store().acquire().await?;
+        Ok(store::event_counts(&mut conn).await?)
+    }
+
+    /// Applies up to `limit` kept events in arrival order, in one
+    /// transaction; returns how many. An event that cannot be applied (an
+    /// identify without e-mail, a bad value) is marked with why and skipped.
+    pub async fn apply_events(&self, limit: i64) -> Result<usize, AppError> {
+        let (_, playbook) = self.playbook().await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let events = store::unprocessed_events(&mut tx, limit, self.store().skip_locked()).await?;
+        for e in &events {
+            let outcome =
+                match Message::from_stored(&e.payload, Instant::from_millis(e.occurred_at)?) {
+                    Ok(m) => {
+                        // Each event in its own savepoint: one that fails leaves
+                        // nothing behind and does not stop the others.
+                        let mut sp = smarketing_store::Store::savepoint(&mut tx).await?;
+                        match apply(&mut sp, &playbook, &m, now).await {
+                            Ok(outcome) => {
+                                sp.commit()
+                                    .await
+                                    .map_err(smarketing_store::StoreError::from_sqlx)?;
+                                outcome
+                            }
+                            Err(AppError::Store(s)) => return Err(AppError::Store(s)),
+                            Err(other) => {
+                                sp.rollback()
+                                    .await
+                                    .map_err(smarketing_store::StoreError::from_sqlx)?;
+                                Some(other.to_string())
+                            }
+                        }
+                    }
+                    Err(e) => Some(e.to_string()),
+                };
+            store::mark_processed(&mut tx, e.id, now.millis(), outcome.as_deref()).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from_sqlx)?;
+        Ok(events.len())
+    }
+
+    /// Applies kept events as they are committed, until the process ends.
+    pub async fn run_event_applier(self) {
+        let woken = self.ingestion.committed.clone();
+        loop {
+            match self.apply_events(500).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "applying events failed"),
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), woken.notified()).await;
+        }
+    }
+}
+
+fn is_origin(o: &str) -> bool {
+    if o == "*" {
+        return true;
+    }
+    let Some(rest) = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty() && !rest.contains(['/', '?', '#', ' '])
+}
+
+fn new_event(source_id: i64, m: Message, received_at: Instant) -> NewEvent {
+    let payload = serde_json::to_string(&m.body).expect("JSON serialises");
+    // No messageId: the message's own content names it, so an identical
+    // retry is still kept once.
+    let message_id = m
+        .message_id
+        .clone()
+        .unwrap_or_else(|| format!("sha256:{}", hash_token(&payload)));
+    NewEvent {
+        source_id,
+        message_id,
+        kind: m.kind.as_str(),
+        user_id: m.user_id,
+        anonymous_id: m.anonymous_id,
+        occurred_at: m.timestamp.millis(),
+        received_at: received_at.millis(),
+        payload,
+    }
+}
+
+/// Keeps queued requests: everything queued while the last commit ran goes
+/// into the next transaction, so many requests share one fsync.
+async fn write_loop(
+    store: smarketing_store::Store,
+    mut rx: mpsc::Receiver<Pending>,
+    committed: Arc<Notify>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        let mut size = group[0].events.len();
+        while size < GROUP_EVENTS {
+            match rx.try_recv() {
+                Ok(p) => {
+                    size += p.events.len();
+                    group.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = write_group(&store, &group).await;
+        if result.is_ok() {
+            committed.notify_one();
+        }
+        match result {
+            Ok(stored) => {
+                for (p, n) in group.into_iter().zip(stored) {
+                    let _ = p.reply.send(Ok(n));
+                }
+            }
+            Err(e) => {
+                for p in group {
+                    let _ = p.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn write_group(
+    store: &smarketing_store::Store,
+    group: &[Pending],
+) -> Result<Vec<u64>, String> {
+    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+    let mut stored = Vec::with_capacity(group.len());
+    for p in group {
+        stored.push(
+            store::insert_events(&mut tx, &p.events)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(stored)
+}
+
+/// What one event means. Returns why it did nothing, when it did nothing.
+async fn apply(
+    conn: &mut Conn,
+    playbook: &Playbook,
+    m: &Message,
+    now: Instant,
+) -> Result<Option<String>, AppError> {
+    match m.kind {
+        MessageType::Identify => identify(conn, playbook, m, now).await,
+        MessageType::Page | MessageType::Screen | MessageType::Track => {
+            touch(conn, playbook, m, now).await
+        }
+        MessageType::Group => group(conn, m, now).await,
+        MessageType::Alias => alias(conn, m).await,
+    }
+}
+
+/// The visitor key of a userId not yet tied to a contact: its touches wait
+/// under it and are stitched when an identify names the person.
+fn user_visitor(user_id: &str) -> String {
+    format!("userId:{user_id}")
+}
+
+async fn known_contact(conn: &mut Conn, m: &Message) -> Result<Option<Contact>, AppError> {
+    if let Some(u) = &m.user_id
+        && let Some(id) = store::contact_by_user_id(conn, u).await?
+    {
+        return Ok(Some(repo::get::<Contact>(conn, id).await?));
+    }
+    Ok(None)
+}
+
+async fn identify(
+    conn: &mut Conn,
+    playbook: &Playbook,
+    m: &Message,
+    now: Instant,
+) -> Result<Option<String>, AppError> {
+    let email = m.trait_text("email");
+    let mut contact = known_contact(conn, m).await?;
+    if contact.is_none()
+        && let Some(raw) = &email
+    {
+        let email = Email::parse(raw).map_err(|e| Invalid {
+            field: "traits.email".into(),
+            ..e
+        })?;
+        contact = match repo::contact_by_email(conn, email.as_str()).await? {
+            Some(c) => Some(c),
+            None => {
+                let t = |k: &str, alt: &str| m.trait_text(k).or_else(|| m.trait_text(alt));
+                let input = ContactInput {
+                    email: email.to_string(),
+                    first_name: t("firstName", "first_name"),
+                    last_name: t("lastName", "last_name"),
+                    job_title: t("title", "job_title"),
+                    phone: m.trait_text("phone"),
+                    country: m.trait_text("country").or_else(|| {
+                        let b = serde_json::Value::Object(m.body.clone());
+                        b.pointer("/traits/address/country")
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string)
+                    }),
+                    created_at: Some(m.timestamp),
+                    ..Default::default()
+                };
+                let draft = new_contact(playbook, &input, None, now)?;
+                Some(insert_contact(conn, &draft, &Actor::system()).await?)
+            }
+        };
+    }
+    let Some(contact) = contact else {
+        if let Some(a) = &m.anonymous_id {
+            repo::upsert_visitor(conn, a, None, m.timestamp).await?;
+        }
+        return Ok(Some(
+            "no e-mail in traits and the userId is not known yet".into(),
+        ));
+    };
+    let mut moved = 0;
+    if let Some(u) = &m.user_id {
+        store::add_identity(conn, u, contact.id, now.millis()).await?;
+        moved += store::stitch_visitor(conn, &user_visitor(u), contact.id, m.timestamp).await?;
+    }
+    if let Some(a) = &m.anonymous_id {
+        moved += store::stitch_visitor(conn, a, contact.id, m.timestamp).await?;
+    }
+    let contact = if moved > 0 {
+        original_source(conn, contact).await?
+    } else {
+        contact
+    };
+    crate::touches::qualify(conn, playbook, contact, None, m.timestamp, now).await?;
+    Ok(None)
+}
+
+/// After stitching, the contact's source channel is its earliest touch's:
+/// the visit before the form fill is where it came from.
+async fn original_source(conn: &mut Conn, mut contact: Contact) -> Result<Contact, AppError> {
+    let first = repo::touchpoints_of_contact(conn, contact.id).await?;
+    match first.first() {
+        Some(t) if contact.source_channel.as_deref() != Some(t.channel.as_str()) => {
+            contact.source_channel = Some(t.channel.clone());
+            Ok(repo::update(conn, contact.id, &contact).await?)
+        }
+        _ => Ok(contact),
+    }
+}
+
+async fn touch(
+    conn: &mut Conn,
+    playbook: &Playbook,
+    m: &Message,
+    now: Instant,
+) -> Result<Option<String>, AppError> {
+    let contact = known_contact(conn, m).await?;
+    let o = m.origin();
+    let kind = match m.kind {
+        MessageType::Track => {
+            let event = m.text("event").unwrap_or_default();
+            playbook.kind_for_event(&event).map(str::to_string)
+        }
+        _ => playbook
+            .touch_kinds
+            .iter()
+            .any(|k| k.id == "page_view")
+            .then(|| "page_view".to_string()),
+    };
+    let mut properties = match m.body.get("properties") {
+        Some(serde_json::Value::Object(p)) => p.clone(),
+        _ => Default::default(),
+    };
+    for key in ["event", "name"] {
+        if let Some(v) = m.text(key) {
+            properties.insert(key.into(), v.into());
+        }
+    }
+    let anonymous_id = match (&contact, &m.anonymous_id, &m.user_id) {
+        (_, Some(a), _) => Some(a.clone()),
+        (None, None, Some(u)) => Some(user_visitor(u)),
+        _ => None,
+    };
+    let input = TouchpointInput {
+        contact_id: contact.as_ref().map(|c| c.id),
+        anonymous_id,
+        occurred_at: Some(m.timestamp),
+        kind,
+        utm_source: o.utm_source,
+        utm_medium: o.utm_medium,
+        utm_campaign: o.utm_campaign,
+        utm_term: o.utm_term,
+        utm_content: o.utm_content,
+        referrer: o.referrer,
+        page_url: o.page_url,
+        gclid: o.gclid,
+        fbclid: o.fbclid,
+        msclkid: o.msclkid,
+        li_fat_id: o.li_fat_id,
+        properties: Some(properties),
+        ..Default::default()
+    };
+    crate::touches::record_one(conn, playbook, &input, &Actor::system(), now).await?;
+    Ok(None)
+}
+
+async fn group(conn: &mut Conn, m: &Message, now: Instant) -> Result<Option<String>, AppError> {
+    let Some(contact) = known_contact(conn, m).await? else {
+        return Ok(Some("the userId is not a known contact".into()));
+    };
+    let group_id = m.text("groupId").unwrap_or_default();
+    let t = |k: &str| m.trait_text(k);
+    let account = match repo::account_by_external_id(conn, &group_id).await? {
+        Some(a) => a,
+        None => {
+            let input = AccountInput {
+                name: t("name").unwrap_or_else(|| group_id.clone()),
+                domain: t("domain").or_else(|| {
+                    t("website").map(|w| {
+                        w.trim_start_matches("https://")
+                            .trim_start_matches("http://")
+                            .trim_start_matches("www.")
+                            .split('/')
+                            .next()
+                            .unwrap_or("")
+                            .to_string()
+                    })
+                }),
+                industry: t("industry"),
+                employee_count: m
+                    .body
+                    .get("traits")
+                    .and_then(|tr| tr.get("employees"))
+                    .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())),
+                country: t("country"),
+                external_id: Some(group_id.clone()),
+                ..Default::default()
+            };
+            crate::crm::insert_account(conn, &input, now).await?
+        }
+    };
+    if contact.account_id != Some(account.id) {
+        let mut c = contact;
+        c.account_id = Some(account.id);
+        c.updated_at = now;
+        repo::update::<Contact>(conn, c.id, &c).await?;
+    }
+    Ok(None)
+}
+
+async fn alias(conn: &mut Conn, m: &Message) -> Result<Option<String>, AppError> {
+    let previous = m.text("previousId").unwrap_or_default();
+    let user = m.user_id.clone().unwrap_or_default();
+    let now = m.timestamp;
+    let a = store::contact_by_user_id(conn, &user).await?;
+    let b = store::contact_by_user_id(conn, &previous).await?;
+    match (a, b) {
+        (Some(x), Some(y)) if x != y => Ok(Some(format!(
+            "userIds {user:?} and {previous:?} are two contacts ({x} and {y}); merging them is not applied automatically"
+        ))),
+        (Some(c), _) | (None, Some(c)) => {
+            for id in [&user, &previous] {
+                store::add_identity(conn, id, c, now.millis()).await?;
+                store::stitch_visitor(conn, &user_visitor(id), c, now).await?;
+            }
+            store::stitch_visitor(conn, &previous, c, now).await?;
+            let contact = repo::get::<Contact>(conn, c).await?;
+            original_source(conn, contact).await?;
+            Ok(None)
+        }
+        (None, None) => Ok(Some("neither id is a known contact yet".into())),
+    }
+}

@@ -1,0 +1,268 @@
+//! Storage of event ingestion: sources and their hashed write keys, the
+//! event log (one row per source and messageId, so a retried message is
+//! never stored twice), the queue of events not yet applied, the userIds
+//! a contact is known by, and stitching a visitor's touchpoints to a contact.
+
+use crate::sql::{Arg, insert_many};
+use crate::{Conn, StoreError};
+use serde::Serialize;
+use sqlx::Row;
+
+/// A site or app that sends events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Source {
+    pub id: i64,
+    pub name: String,
+    /// Origins whose pages may send events from a browser (CORS).
+    pub allowed_origins: Vec<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+const SOURCE_COLUMNS: &str = "id, name, allowed_origins, created_at, revoked_at";
+
+fn source(r: &sqlx::any::AnyRow) -> Result<Source, sqlx::Error> {
+    let origins: String = r.try_get("allowed_origins")?;
+    Ok(Source {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        allowed_origins: serde_json::from_str(&origins).unwrap_or_default(),
+        created_at: r.try_get("created_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+pub async fn insert_source(
+    conn: &mut Conn,
+    name: &str,
+    write_key_hash: &str,
+    allowed_origins: &[String],
+    now: i64,
+) -> Result<Source, StoreError> {
+    let sql = format!(
+        "INSERT INTO sources (name, write_key_hash, allowed_origins, created_at) VALUES ($1, $2, $3, $4) RETURNING {SOURCE_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(name)
+        .bind(write_key_hash)
+        .bind(serde_json::to_string(allowed_origins).expect("strings serialise"))
+        .bind(now)
+        .fetch_one(conn)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+    source(&row).map_err(StoreError::from_sqlx)
+}
+
+/// Every source, revoked ones too, by name.
+pub async fn sources(conn: &mut Conn) -> Result<Vec<Source>, StoreError> {
+    let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name");
+    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    rows.iter()
+        .map(source)
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from_sqlx)
+}
+
+/// The unrevoked source a write key hash belongs to.
+pub async fn source_by_key(conn: &mut Conn, hash: &str) -> Result<Option<Source>, StoreError> {
+    let sql = format!(
+        "SELECT {SOURCE_COLUMNS} FROM sources WHERE write_key_hash = $1 AND revoked_at IS NULL"
+    );
+    let row = sqlx::query(&sql).bind(hash).fetch_optional(conn).await?;
+    row.as_ref()
+        .map(source)
+        .transpose()
+        .map_err(StoreError::from_sqlx)
+}
+
+/// Revokes a source by name; false when there is no such unrevoked source.
+pub async fn revoke_source(conn: &mut Conn, name: &str, now: i64) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE sources SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(name)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives a source a new write key (the old one stops working); false when
+/// there is no such unrevoked source.
+pub async fn set_write_key(conn: &mut Conn, name: &str, hash: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE sources SET write_key_hash = $1 WHERE name = $2 AND revoked_at IS NULL",
+    )
+    .bind(hash)
+    .bind(name)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One message to keep.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub source_id: i64,
+    pub message_id: String,
+    pub kind: &'static str,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub occurred_at: i64,
+    pub received_at: i64,
+    pub payload: String,
+}
+
+/// Keeps events; a (source, messageId) already kept is skipped. Returns how
+/// many were new.
+pub async fn insert_events(conn: &mut Conn, events: &[NewEvent]) -> Result<u64, StoreError> {
+    let rows: Vec<Vec<Arg>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                e.source_id.into(),
+                e.message_id.clone().into(),
+                e.kind.into(),
+                e.user_id.clone().into(),
+                e.anonymous_id.clone().into(),
+                e.occurred_at.into(),
+                e.received_at.into(),
+                e.payload.clone().into(),
+            ]
+        })
+        .collect();
+    insert_many(
+        conn,
+        "events",
+        &[
+            "source_id",
+            "message_id",
+            "type",
+            "user_id",
+            "anonymous_id",
+            "occurred_at",
+            "received_at",
+            "payload",
+        ],
+        &rows,
+        "ON CONFLICT (source_id, message_id) DO NOTHING",
+    )
+    .await
+}
+
+/// A kept event waiting to be applied.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub source_id: i64,
+    pub kind: String,
+    pub occurred_at: i64,
+    pub received_at: i64,
+    pub payload: String,
+}
+
+/// The oldest events not yet applied, in arrival order. `lock` is the
+/// backend's row-claiming suffix, so two processes never apply one event.
+pub async fn unprocessed_events(
+    conn: &mut Conn,
+    limit: i64,
+    lock: &str,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let sql = format!(
+        "SELECT id, source_id, type, occurred_at, received_at, payload FROM events WHERE processed_at IS NULL ORDER BY id LIMIT $1{lock}"
+    );
+    let rows = sqlx::query(&sql).bind(limit).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredEvent {
+                id: r.try_get(0)?,
+                source_id: r.try_get(1)?,
+                kind: r.try_get(2)?,
+                occurred_at: r.try_get(3)?,
+                received_at: r.try_get(4)?,
+                payload: r.try_get(5)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from_sqlx)
+}
+
+/// Marks an event applied, with why it did nothing when it did nothing.
+pub async fn mark_processed(
+    conn: &mut Conn,
+    id: i64,
+    now: i64,
+    outcome: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE events SET processed_at = $1, outcome = $2 WHERE id = $3")
+        .bind(now)
+        .bind(outcome)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many events are kept, and how many of them wait to be applied.
+pub async fn event_counts(conn: &mut Conn) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN processed_at IS NULL THEN 1 ELSE 0 END), 0) FROM events",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((
+        row.try_get(0).map_err(StoreError::from_sqlx)?,
+        row.try_get(1).map_err(StoreError::from_sqlx)?,
+    ))
+}
+
+/// The contact a userId belongs to.
+pub async fn contact_by_user_id(conn: &mut Conn, user_id: &str) -> Result<Option<i64>, StoreError> {
+    let row = sqlx::query("SELECT contact_id FROM contact_identities WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| r.try_get(0))
+        .transpose()
+        .map_err(StoreError::from_sqlx)
+}
+
+/// Records that a userId is this contact (the first contact named wins).
+pub async fn add_identity(
+    conn: &mut Conn,
+    user_id: &str,
+    contact_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO contact_identities (user_id, contact_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(contact_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stitches an anonymous visitor to a contact: the visitor and every
+/// touchpoint it left without a contact now belong to the contact. Returns
+/// the number of touchpoints moved.
+pub async fn stitch_visitor(
+    conn: &mut Conn,
+    anonymous_id: &str,
+    contact_id: i64,
+    at: smarketing_core::Instant,
+) -> Result<u64, StoreError> {
+    // The upsert points the visitor at the contact.
+    let visitor =
+        crate::repo::upsert_visitor(&mut *conn, anonymous_id, Some(contact_id), at).await?;
+    let moved = sqlx::query(
+        "UPDATE touchpoints SET contact_id = $1 WHERE visitor_id = $2 AND contact_id IS NULL",
+    )
+    .bind(contact_id)
+    .bind(visitor)
+    .execute(&mut *conn)
+    .await?;
+    Ok(moved.rows_affected())
+}
