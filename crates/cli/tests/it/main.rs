@@ -466,3 +466,97 @@ async fn two_processes_fire_each_escalation_once() {
         );
     }
 }
+
+/// The official Segment client library for Python, pointed at our host with
+/// a source's write key, delivers page, identify and track; they become the
+/// contact, its stitched touchpoints and an MQL. `.ci/run` installs the
+/// library (`pip install segment-analytics-python`); elsewhere the test says
+/// so and stops when it is missing.
+#[tokio::test]
+async fn the_segment_python_client_delivers_events() {
+    let has_lib = Command::new("python3")
+        .args(["-c", "import segment.analytics"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_lib {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install segment-analytics-python"
+        );
+        eprintln!("segment client test skipped: pip install segment-analytics-python");
+        return;
+    }
+    const SCRIPT: &str = r#"
+import sys
+from segment.analytics import Client
+errors = []
+c = Client(sys.argv[1], host=sys.argv[2],
+           on_error=lambda e, batch: errors.append(repr(e)))
+c.page(anonymous_id="anon-py", name="Pricing",
+       properties={"url": "https://www.example.com/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring"})
+c.identify("py-user-1", {"email": "Py.Thon@Example.com", "firstName": "Py"}, anonymous_id="anon-py")
+c.track("py-user-1", "Demo Requested", {"plan": "pro"})
+c.flush()
+c.shutdown()
+print("errors:", errors)
+sys.exit(1 if errors else 0)
+"#;
+    for db in smarketing_store::testing::all().await {
+        let l = db.label;
+        let app = smarketing_app::App::new(db.store.clone(), smarketing_app::Clock::System);
+        app.prepare().await.unwrap();
+        let key = app.add_source("Python", &[]).await.unwrap().write_key;
+        let mut child = bin()
+            .arg("--database")
+            .arg(&db.url)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let addr = first.rsplit("http://").next().unwrap().trim().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("send.py");
+        std::fs::write(&script, SCRIPT).unwrap();
+        let out = Command::new("python3")
+            .arg(&script)
+            .arg(&key)
+            .arg(format!("http://{addr}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{l}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        // The server applies kept events as they commit; wait for it.
+        let mut counts = (0, 0);
+        for _ in 0..100 {
+            counts = app.event_counts().await.unwrap();
+            if counts == (3, 0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(counts, (3, 0), "{l}: events kept and applied");
+        let mut conn = app.store().acquire().await.unwrap();
+        let c = smarketing_store::repo::contact_by_email(&mut conn, "py.thon@example.com")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{l}: no contact"));
+        assert_eq!(c.first_name.as_deref(), Some("Py"), "{l}");
+        assert_eq!(c.stage, smarketing_core::Stage::Mql, "{l}");
+        assert_eq!(c.source_channel.as_deref(), Some("email"), "{l}");
+        let touches = smarketing_store::repo::touchpoints_of_contact(&mut conn, c.id)
+            .await
+            .unwrap();
+        let kinds: Vec<Option<&str>> = touches.iter().map(|t| t.kind.as_deref()).collect();
+        assert_eq!(kinds, [Some("page_view"), Some("demo_request")], "{l}");
+        assert_eq!(touches[0].utm_campaign.as_deref(), Some("spring"), "{l}");
+    }
+}
