@@ -310,7 +310,8 @@ fn is_origin(o: &str) -> bool {
     !rest.is_empty() && !rest.contains(['/', '?', '#', ' '])
 }
 
-fn new_event(source_id: i64, m: Message, received_at: Instant) -> NewEvent {
+/// The row that keeps a checked message.
+pub fn new_event(source_id: i64, m: Message, received_at: Instant) -> NewEvent {
     let payload = serde_json::to_string(&m.body).expect("JSON serialises");
     // No messageId: the message's own content names it, so an identical
     // retry is still kept once.

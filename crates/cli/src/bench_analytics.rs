@@ -56,6 +56,14 @@ pub fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Resident memory of this process now, in bytes (VmRSS).
+pub fn rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// Resets the peak so the next reading covers only what follows (Linux).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");

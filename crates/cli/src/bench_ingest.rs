@@ -1,0 +1,339 @@
+//! `smarketing bench ingest`: sustained `POST /v1/batch` throughput over
+//! real HTTP on loopback with batches of 100 realistic events, latency at a
+//! fixed pace, and the raw ceiling — the same rows inserted straight into
+//! the database by the store — in the same run.
+
+use anyhow::{Context, Result};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+use smarketing_app::{App, Clock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Events per request, as the load.
+pub const BATCH: usize = 100;
+
+pub struct IngestFigures {
+    pub backend: &'static str,
+    pub connections: usize,
+    /// Full speed: events acknowledged per second and request latencies.
+    pub events: usize,
+    pub took: Duration,
+    pub full: Latency,
+    /// At the fixed pace (events per second asked, achieved).
+    pub paced_rate: f64,
+    pub paced_achieved: f64,
+    pub paced: Latency,
+    /// The same rows inserted straight by the store, events per second.
+    pub raw_per_s: f64,
+    /// Applying kept events (contacts, touchpoints), events per second.
+    pub applied_per_s: f64,
+    pub rss_after: Option<u64>,
+    pub overloaded: usize,
+}
+
+pub struct Latency {
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+fn latency(mut v: Vec<Duration>) -> Latency {
+    v.sort_unstable();
+    let pick = |p: f64| {
+        v.get(((p * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1)) - 1)
+            .copied()
+            .unwrap_or_default()
+    };
+    Latency {
+        p50: pick(0.5),
+        p99: pick(0.99),
+        max: pick(1.0),
+    }
+}
+
+const EVENTS: [&str; 6] = [
+    "Content Downloaded",
+    "Webinar Attended",
+    "Email Link Clicked",
+    "Signed Up",
+    "Pricing Viewed",
+    "Demo Requested",
+];
+const SOURCES: [(&str, &str); 6] = [
+    ("google", "cpc"),
+    ("linkedin", "paid_social"),
+    ("newsletter", "email"),
+    ("partner-x", "referral"),
+    ("", ""),
+    ("", ""),
+];
+
+/// One batch body of `BATCH` events: 60 % page, 30 % track, 10 % identify
+/// (each a new identity); visitors come back, so ids repeat.
+fn batch_body(rng: &mut ChaCha8Rng, n: usize, visitors: &mut usize) -> Vec<u8> {
+    let now = jiff::Timestamp::now();
+    let items: Vec<Value> = (0..BATCH)
+        .map(|i| {
+            if rng.random_bool(0.2) {
+                *visitors += 1;
+            }
+            let visitor = rng.random_range(visitors.saturating_sub(2000)..=*visitors);
+            let (source, medium) = SOURCES[rng.random_range(0..SOURCES.len())];
+            let url = if source.is_empty() {
+                format!("https://www.example.com/blog/post-{}", rng.random_range(0..400))
+            } else {
+                format!(
+                    "https://www.example.com/lp/{}?utm_source={source}&utm_medium={medium}&utm_campaign=spring-{}",
+                    rng.random_range(0..40),
+                    rng.random_range(0..12)
+                )
+            };
+            let context = json!({
+                "ip": format!("203.0.113.{}", rng.random_range(1..255)),
+                "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
+                "page": {"url": url, "referrer": "https://www.google.com/", "title": "Example"},
+                "library": {"name": "analytics.js", "version": "5.2.0"},
+            });
+            let at = now
+                .checked_sub(jiff::SignedDuration::from_millis(rng.random_range(0..60_000)))
+                .expect("in range")
+                .to_string();
+            let id = format!("bench-{n}-{i}");
+            let anon = format!("anon-{visitor}");
+            match rng.random_range(0..10) {
+                0 => json!({"type": "identify", "messageId": id, "anonymousId": anon,
+                            "userId": format!("user-{n}-{i}"), "timestamp": at, "context": context,
+                            "traits": {"email": format!("person-{n}-{i}@example.org"),
+                                       "firstName": "Alex", "title": "Head of Marketing"}}),
+                1..=3 => json!({"type": "track", "messageId": id, "anonymousId": anon,
+                                "event": EVENTS[rng.random_range(0..EVENTS.len())],
+                                "timestamp": at, "context": context,
+                                "properties": {"plan": "pro", "value": rng.random_range(0..500)}}),
+                _ => json!({"type": "page", "messageId": id, "anonymousId": anon, "name": "Landing",
+                            "timestamp": at, "context": context,
+                            "properties": {"path": "/lp", "search": ""}}),
+            }
+        })
+        .collect();
+    serde_json::to_vec(&json!({"batch": items, "sentAt": now.to_string()})).expect("JSON")
+}
+
+async fn connect(
+    addr: std::net::SocketAddr,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// Sends one batch; true when acknowledged, false on 503 (counted).
+async fn send(
+    sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    auth: &str,
+    body: Bytes,
+) -> Result<bool> {
+    sender.ready().await?;
+    let req = hyper::Request::post("/v1/batch")
+        .header("host", "bench")
+        .header("authorization", auth)
+        .header("content-type", "application/json")
+        .body(Full::new(body))?;
+    let res = sender.send_request(req).await?;
+    let status = res.status();
+    let body = res.into_body().collect().await?.to_bytes();
+    match status.as_u16() {
+        200 => Ok(true),
+        503 => Ok(false),
+        s => anyhow::bail!("{s}: {}", String::from_utf8_lossy(&body)),
+    }
+}
+
+/// Runs the benchmark on a scratch database (SQLite file, or a schema of
+/// the PostgreSQL server at `postgres`).
+pub async fn ingest(
+    postgres: Option<&str>,
+    seconds: f64,
+    connections: usize,
+    paced_rate: f64,
+    bar: &indicatif::ProgressBar,
+) -> Result<IngestFigures> {
+    use base64::Engine;
+    let db = match postgres {
+        Some(url) => smarketing_store::testing::postgres_at(url).await,
+        None => smarketing_store::testing::sqlite().await,
+    };
+    let app = App::new(db.store.clone(), Clock::System);
+    app.prepare().await?;
+    let key = app.add_source("Bench", &[]).await?.write_key;
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+    );
+    // Bodies made before the clock starts, so the client costs little.
+    let full_batches = (seconds * 80_000.0 / BATCH as f64).ceil() as usize;
+    let paced_batches = (seconds * paced_rate / BATCH as f64).ceil() as usize;
+    bar.set_message(format!(
+        "generating {} batches of {BATCH} events",
+        full_batches + paced_batches
+    ));
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut visitors = 0;
+    let bodies: Vec<Bytes> = (0..full_batches + paced_batches)
+        .map(|n| Bytes::from(batch_body(&mut rng, n, &mut visitors)))
+        .collect();
+    let (full_bodies, paced_bodies) = bodies.split_at(full_batches);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = smarketing_server::AppState {
+        app: app.clone(),
+        max_body_bytes: smarketing_server::DEFAULT_MAX_BODY_BYTES,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(smarketing_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let overloaded = Arc::new(AtomicUsize::new(0));
+
+    // Full speed: each connection sends the next batch as soon as the last
+    // one is acknowledged, until the time is up.
+    bar.set_message(format!("full speed, {connections} connections"));
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for _ in 0..connections {
+        let (next, auth, overloaded) = (next.clone(), auth.clone(), overloaded.clone());
+        let bodies: Vec<Bytes> = full_bodies.to_vec();
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(addr).await?;
+            let mut times = vec![];
+            let mut sent = 0usize;
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                loop {
+                    let t = Instant::now();
+                    if send(&mut sender, &auth, body.clone()).await? {
+                        times.push(t.elapsed());
+                        sent += BATCH;
+                        break;
+                    }
+                    overloaded.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            anyhow::Ok((times, sent))
+        }));
+    }
+    let mut full_times = vec![];
+    let mut events = 0;
+    for t in tasks {
+        let (times, sent) = t.await??;
+        full_times.extend(times);
+        events += sent;
+    }
+    let took = started.elapsed();
+
+    // A fixed pace: batch k is due at start + k / rate; latency counts from
+    // when it was due, so a server that falls behind shows it.
+    bar.set_message(format!("paced at {paced_rate:.0} events/s"));
+    let per_batch = Duration::from_secs_f64(BATCH as f64 / paced_rate);
+    let paced_start = Instant::now() + Duration::from_millis(50);
+    let mut tasks = vec![];
+    for c in 0..connections {
+        let (auth, overloaded) = (auth.clone(), overloaded.clone());
+        let mine: Vec<(usize, Bytes)> = paced_bodies
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % connections == c)
+            .map(|(k, b)| (k, b.clone()))
+            .collect();
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(addr).await?;
+            let mut times = vec![];
+            for (k, body) in mine {
+                let due = paced_start + per_batch * k as u32;
+                tokio::time::sleep_until(due.into()).await;
+                while !send(&mut sender, &auth, body.clone()).await? {
+                    overloaded.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                times.push(due.elapsed());
+            }
+            anyhow::Ok(times)
+        }));
+    }
+    let mut paced_times = vec![];
+    for t in tasks {
+        paced_times.extend(t.await??);
+    }
+    let paced_took = paced_start.elapsed();
+    let paced_achieved = (paced_bodies.len() * BATCH) as f64 / paced_took.as_secs_f64();
+    let rss_after = crate::bench_analytics::rss();
+    let _ = stop.send(());
+    let _ = server.await;
+
+    // Applying what was kept: a sample of 20,000 events.
+    bar.set_message("applying kept events");
+    let t = Instant::now();
+    let mut applied = 0;
+    while applied < 20_000 {
+        let n = app.apply_events(500).await?;
+        if n == 0 {
+            break;
+        }
+        applied += n;
+    }
+    let applied_per_s = applied as f64 / t.elapsed().as_secs_f64();
+
+    // The raw ceiling: the same rows, straight into a fresh events table of
+    // the same schema, in transactions of 2,500 rows.
+    bar.set_message("raw ceiling");
+    let raw = match postgres {
+        Some(url) => smarketing_store::testing::postgres_at(url).await,
+        None => smarketing_store::testing::sqlite().await,
+    };
+    let raw_app = App::new(raw.store.clone(), Clock::System);
+    raw_app.prepare().await?;
+    let source = raw_app.add_source("Raw", &[]).await?.source;
+    let received = smarketing_core::Instant::from(jiff::Timestamp::now());
+    let mut rows = Vec::with_capacity(events);
+    for b in full_bodies.iter().take(events / BATCH) {
+        for m in smarketing_core::ingest::parse_request(b, None, received)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+        {
+            rows.push(smarketing_app::ingest::new_event(source.id, m, received));
+        }
+    }
+    let t = Instant::now();
+    for chunk in rows.chunks(2_500) {
+        let mut tx = raw.store.begin().await?;
+        smarketing_store::ingest::insert_events(&mut tx, chunk).await?;
+        tx.commit().await.context("raw commit")?;
+    }
+    let raw_per_s = rows.len() as f64 / t.elapsed().as_secs_f64();
+
+    Ok(IngestFigures {
+        backend: db.label,
+        connections,
+        events,
+        took,
+        full: latency(full_times),
+        paced_rate,
+        paced_achieved,
+        paced: latency(paced_times),
+        raw_per_s,
+        applied_per_s,
+        rss_after,
+        overloaded: overloaded.load(Ordering::Relaxed),
+    })
+}
