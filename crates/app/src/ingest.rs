@@ -399,7 +399,7 @@ async fn apply(
             touch(conn, playbook, m, now).await
         }
         MessageType::Group => group(conn, m, now).await,
-        MessageType::Alias => alias(conn, m).await,
+        MessageType::Alias => alias(conn, playbook, m, now).await,
     }
 }
 
@@ -409,13 +409,22 @@ fn user_visitor(user_id: &str) -> String {
     format!("userId:{user_id}")
 }
 
+/// The contact a message is about: by its userId, else by the visitor its
+/// anonymousId was stitched to.
 async fn known_contact(conn: &mut Conn, m: &Message) -> Result<Option<Contact>, AppError> {
-    if let Some(u) = &m.user_id
-        && let Some(id) = store::contact_by_user_id(conn, u).await?
-    {
-        return Ok(Some(repo::get::<Contact>(conn, id).await?));
+    let mut id = None;
+    if let Some(u) = &m.user_id {
+        id = store::contact_by_user_id(conn, u).await?;
     }
-    Ok(None)
+    if id.is_none()
+        && let Some(a) = &m.anonymous_id
+    {
+        id = store::contact_by_anonymous_id(conn, a).await?;
+    }
+    match id {
+        Some(id) => Ok(Some(repo::get::<Contact>(conn, id).await?)),
+        None => Ok(None),
+    }
 }
 
 async fn identify(
@@ -425,7 +434,15 @@ async fn identify(
     now: Instant,
 ) -> Result<Option<String>, AppError> {
     let email = m.trait_text("email");
-    let mut contact = known_contact(conn, m).await?;
+    // By userId, then by e-mail — not by the anonymous id: on a shared
+    // browser a new e-mail is a new person.
+    let mut contact = match &m.user_id {
+        Some(u) => match store::contact_by_user_id(conn, u).await? {
+            Some(id) => Some(repo::get::<Contact>(conn, id).await?),
+            None => None,
+        },
+        None => None,
+    };
     if contact.is_none()
         && let Some(raw) = &email
     {
@@ -473,26 +490,42 @@ async fn identify(
     if let Some(a) = &m.anonymous_id {
         moved += store::stitch_visitor(conn, a, contact.id, m.timestamp).await?;
     }
-    let contact = if moved > 0 {
-        original_source(conn, contact).await?
+    let (contact, raised) = if moved > 0 {
+        stitched(conn, playbook, contact).await?
     } else {
-        contact
+        (contact, None)
     };
-    crate::touches::qualify(conn, playbook, contact, None, m.timestamp, now).await?;
+    // A hand raised while anonymous counts once the hand is known.
+    let at = raised.as_ref().map_or(m.timestamp, |t| t.occurred_at);
+    crate::touches::qualify(conn, playbook, contact, raised.as_ref(), at, now).await?;
     Ok(None)
 }
 
-/// After stitching, the contact's source channel is its earliest touch's:
-/// the visit before the form fill is where it came from.
-async fn original_source(conn: &mut Conn, mut contact: Contact) -> Result<Contact, AppError> {
-    let first = repo::touchpoints_of_contact(conn, contact.id).await?;
-    match first.first() {
-        Some(t) if contact.source_channel.as_deref() != Some(t.channel.as_str()) => {
-            contact.source_channel = Some(t.channel.clone());
-            Ok(repo::update(conn, contact.id, &contact).await?)
-        }
-        _ => Ok(contact),
+/// After stitching, the contact's source channel is its earliest touch's
+/// (the visit before the form fill is where it came from); also returns
+/// its latest hand-raiser touch, if any.
+async fn stitched(
+    conn: &mut Conn,
+    playbook: &Playbook,
+    mut contact: Contact,
+) -> Result<(Contact, Option<smarketing_store::Touchpoint>), AppError> {
+    let touches = repo::touchpoints_of_contact(conn, contact.id).await?;
+    let raised = touches
+        .iter()
+        .rev()
+        .find(|t| {
+            t.kind
+                .as_deref()
+                .is_some_and(|k| playbook.is_hand_raiser(k))
+        })
+        .cloned();
+    if let Some(first) = touches.first()
+        && contact.source_channel.as_deref() != Some(first.channel.as_str())
+    {
+        contact.source_channel = Some(first.channel.clone());
+        contact = repo::update(conn, contact.id, &contact).await?;
     }
+    Ok((contact, raised))
 }
 
 async fn touch(
@@ -595,10 +628,15 @@ async fn group(conn: &mut Conn, m: &Message, now: Instant) -> Result<Option<Stri
     Ok(None)
 }
 
-async fn alias(conn: &mut Conn, m: &Message) -> Result<Option<String>, AppError> {
+async fn alias(
+    conn: &mut Conn,
+    playbook: &Playbook,
+    m: &Message,
+    now: Instant,
+) -> Result<Option<String>, AppError> {
     let previous = m.text("previousId").unwrap_or_default();
     let user = m.user_id.clone().unwrap_or_default();
-    let now = m.timestamp;
+    let at = m.timestamp;
     let a = store::contact_by_user_id(conn, &user).await?;
     let b = store::contact_by_user_id(conn, &previous).await?;
     match (a, b) {
@@ -608,11 +646,13 @@ async fn alias(conn: &mut Conn, m: &Message) -> Result<Option<String>, AppError>
         (Some(c), _) | (None, Some(c)) => {
             for id in [&user, &previous] {
                 store::add_identity(conn, id, c, now.millis()).await?;
-                store::stitch_visitor(conn, &user_visitor(id), c, now).await?;
+                store::stitch_visitor(conn, &user_visitor(id), c, at).await?;
             }
-            store::stitch_visitor(conn, &previous, c, now).await?;
+            store::stitch_visitor(conn, &previous, c, at).await?;
             let contact = repo::get::<Contact>(conn, c).await?;
-            original_source(conn, contact).await?;
+            let (contact, raised) = stitched(conn, playbook, contact).await?;
+            let at = raised.as_ref().map_or(m.timestamp, |t| t.occurred_at);
+            crate::touches::qualify(conn, playbook, contact, raised.as_ref(), at, now).await?;
             Ok(None)
         }
         (None, None) => Ok(Some("neither id is a known contact yet".into())),

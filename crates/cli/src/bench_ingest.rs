@@ -337,3 +337,163 @@ pub async fn ingest(
         overloaded: overloaded.load(Ordering::Relaxed),
     })
 }
+
+pub struct CrashFigures {
+    pub backend: &'static str,
+    pub batches: usize,
+    pub events: usize,
+    pub acknowledged: usize,
+    pub kills: usize,
+    pub stored: usize,
+    pub duplicates: usize,
+    pub missing: usize,
+    pub retries: usize,
+    pub integrity: Option<String>,
+}
+
+/// The crash test: a `smarketing serve` child process takes batches with
+/// unique messageIds while it is killed with SIGKILL `kills` times at random
+/// moments and restarted; the client retries every batch until it is
+/// acknowledged. Then every acknowledged event must be stored exactly once.
+pub async fn crash(
+    postgres: Option<&str>,
+    kills: usize,
+    batches: usize,
+    bar: &indicatif::ProgressBar,
+) -> Result<CrashFigures> {
+    let db = match postgres {
+        Some(url) => smarketing_store::testing::postgres_at(url).await,
+        None => smarketing_store::testing::sqlite().await,
+    };
+    let app = App::new(db.store.clone(), Clock::System);
+    app.prepare().await?;
+    let source = app.add_source("Crash", &[]).await?;
+    let key = source.write_key.clone();
+    let exe = std::env::current_exe()?;
+    let url = db.url.clone();
+    let start_server = move || -> Result<(std::process::Child, String)> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(&exe)
+            .arg("--database")
+            .arg(&url)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("SMARKETING_CONFIG", "/nonexistent/smarketing.toml")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+        let first = lines.next().context("the server printed nothing")??;
+        let addr = first
+            .rsplit("http://")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        // Keep reading its output so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok((child, addr))
+    };
+    let (mut child, addr) = start_server()?;
+    let addr = Arc::new(std::sync::RwLock::new(addr));
+
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut visitors = 0;
+    let bodies: Vec<Bytes> = (0..batches)
+        .map(|n| Bytes::from(batch_body(&mut rng, n, &mut visitors)))
+        .collect();
+    let acknowledged = Arc::new(std::sync::Mutex::new(vec![false; batches]));
+    let retries = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let mut tasks = vec![];
+    for _ in 0..4 {
+        let (addr, next, done, acknowledged, retries, http, key) = (
+            addr.clone(),
+            next.clone(),
+            done.clone(),
+            acknowledged.clone(),
+            retries.clone(),
+            http.clone(),
+            key.clone(),
+        );
+        let bodies = bodies.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                // Retried until acknowledged: a kill may come before the
+                // commit (nothing kept) or after it (the retry is a duplicate).
+                loop {
+                    let at = addr.read().expect("address").clone();
+                    let res = http
+                        .post(format!("http://{at}/v1/batch"))
+                        .basic_auth(&key, Some(""))
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    if let Ok(r) = res
+                        && r.status().is_success()
+                    {
+                        acknowledged.lock().expect("acks")[i] = true;
+                        done.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }));
+    }
+    // The killer: SIGKILL at random moments while batches are in flight.
+    let mut killed = 0;
+    let mut krng = ChaCha8Rng::seed_from_u64(13);
+    while killed < kills && done.load(Ordering::Relaxed) < batches {
+        let wait = krng.random_range(150..900);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        child.kill()?; // SIGKILL on Unix
+        child.wait()?;
+        killed += 1;
+        bar.set_message(format!(
+            "kill {killed}/{kills}; {} of {batches} batches acknowledged",
+            done.load(Ordering::Relaxed)
+        ));
+        let (c, a) = start_server()?;
+        child = c;
+        *addr.write().expect("address") = a;
+    }
+    for t in tasks {
+        t.await?;
+    }
+    child.kill()?;
+    child.wait()?;
+
+    let mut conn = db.store.acquire().await?;
+    let counts = smarketing_store::ingest::message_id_counts(&mut conn, source.source.id).await?;
+    drop(conn);
+    let stored: std::collections::HashMap<String, i64> = counts.into_iter().collect();
+    let acks = acknowledged.lock().expect("acks").clone();
+    let mut missing = 0;
+    for (n, acked) in acks.iter().enumerate() {
+        if *acked {
+            missing += (0..BATCH)
+                .filter(|i| !stored.contains_key(&format!("bench-{n}-{i}")))
+                .count();
+        }
+    }
+    Ok(CrashFigures {
+        backend: db.label,
+        batches,
+        events: batches * BATCH,
+        acknowledged: acks.iter().filter(|a| **a).count() * BATCH,
+        kills: killed,
+        stored: stored.len(),
+        duplicates: stored.values().filter(|c| **c > 1).count(),
+        missing,
+        retries: retries.load(Ordering::Relaxed),
+        integrity: db.store.integrity_check().await?,
+    })
+}

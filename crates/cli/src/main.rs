@@ -420,6 +420,20 @@ enum BenchCommand {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// The crash test: a served smarketing process is killed with SIGKILL
+    /// at random moments and restarted while a client sends batches with
+    /// unique messageIds and retries each until acknowledged; then every
+    /// acknowledged event must be stored exactly once.
+    Crash {
+        #[arg(long, default_value_t = 8)]
+        kills: usize,
+        /// Batches of 100 events to send.
+        #[arg(long, default_value_t = 2_000)]
+        batches: usize,
+        /// Run on a scratch schema of this PostgreSQL server.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
     /// Webhook delivery latency to a receiver on loopback (p50, p99).
     Webhooks {
         #[arg(long, default_value_t = 2_000)]
@@ -1186,6 +1200,40 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                     .unwrap_or_else(|| "unknown".into())
             );
             println!("  target (issue 5): 50,000 events/s; p99 < 50 ms at 25,000 events/s");
+            Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Crash {
+                    kills,
+                    batches,
+                    postgres,
+                },
+        } => {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            let f = bench_ingest::crash(postgres.as_deref(), kills, batches.max(1), &bar).await?;
+            bar.finish_and_clear();
+            println!(
+                "{}: {} events in {} batches sent; {} acknowledged; {} SIGKILLs; {} retried requests",
+                f.backend, f.events, f.batches, f.acknowledged, f.kills, f.retries
+            );
+            println!(
+                "  stored {} distinct messageIds; duplicates {}; acknowledged but missing {}; integrity check: {}",
+                f.stored,
+                f.duplicates,
+                f.missing,
+                f.integrity
+                    .as_deref()
+                    .unwrap_or("not applicable (PostgreSQL)")
+            );
+            let pass = f.duplicates == 0
+                && f.missing == 0
+                && f.integrity.as_deref().is_none_or(|i| i == "ok");
+            println!("  {}", if pass { "PASS" } else { "FAIL" });
+            if !pass {
+                anyhow::bail!("the crash test failed");
+            }
             Ok(())
         }
         Command::Bench {

@@ -2,7 +2,8 @@
 //! screen,group,alias,batch}` and analytics.js's one-letter paths, bodies
 //! as JSON or text/plain, gzip-encoded or not, the write key as the Basic
 //! user name or `writeKey` in the body, and CORS for the sites a source
-//! allows. 200 means the events are committed.
+//! allows. 200 means the events are committed. Also serves the first-party
+//! tracking script at `/js/smarketing.js`.
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -24,9 +25,27 @@ use std::io::Read;
 /// API's own body limit.
 const RAW_LIMIT: usize = 4 * MAX_BATCH_BYTES;
 
+/// The first-party tracking script, compiled into the binary.
+const TRACKING_SCRIPT: &str = include_str!("../assets/smarketing.js");
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/{kind}", post(receive).options(preflight))
+        .route(
+            "/js/smarketing.js",
+            axum::routing::get(|| async {
+                (
+                    [
+                        (
+                            header::CONTENT_TYPE,
+                            "application/javascript; charset=utf-8",
+                        ),
+                        (header::CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    TRACKING_SCRIPT,
+                )
+            }),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(RAW_LIMIT))
 }
 

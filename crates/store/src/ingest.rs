@@ -227,6 +227,22 @@ pub async fn contact_by_user_id(conn: &mut Conn, user_id: &str) -> Result<Option
         .map_err(StoreError::from_sqlx)
 }
 
+/// The contact an anonymous visitor was stitched to.
+pub async fn contact_by_anonymous_id(
+    conn: &mut Conn,
+    anonymous_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    let row = sqlx::query("SELECT contact_id FROM visitors WHERE anonymous_id = $1")
+        .bind(anonymous_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<Option<i64>, _>(0))
+        .transpose()
+        .map_err(StoreError::from_sqlx)?
+        .flatten())
+}
+
 /// Records that a userId is this contact (the first contact named wins).
 pub async fn add_identity(
     conn: &mut Conn,
@@ -265,4 +281,37 @@ pub async fn stitch_visitor(
     .execute(&mut *conn)
     .await?;
     Ok(moved.rows_affected())
+}
+
+/// Every kept messageId of a source with how many rows hold it (always one:
+/// the crash test checks it).
+pub async fn message_id_counts(
+    conn: &mut Conn,
+    source_id: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT message_id, COUNT(*) FROM events WHERE source_id = $1 GROUP BY message_id",
+    )
+    .bind(source_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from_sqlx)
+}
+
+/// The latest kept events: id, type, and why applying did nothing (if it did).
+pub async fn recent_events(
+    conn: &mut Conn,
+    limit: i64,
+) -> Result<Vec<(i64, String, Option<String>)>, StoreError> {
+    let rows = sqlx::query("SELECT id, type, outcome FROM events ORDER BY id DESC LIMIT $1")
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from_sqlx)
 }

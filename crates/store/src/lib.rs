@@ -139,6 +139,25 @@ impl Store {
         self.pool.acquire().await.map_err(StoreError::from_sqlx)
     }
 
+    /// SQLite's `PRAGMA integrity_check` ("ok" when the file is sound);
+    /// `None` on PostgreSQL, which has no such pragma.
+    pub async fn integrity_check(&self) -> Result<Option<String>, StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        use sqlx::Row;
+        let rows = sqlx::query("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from_sqlx)?;
+        Ok(Some(lines.join("; ")))
+    }
+
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

@@ -152,6 +152,44 @@ async fn segment_messages_are_kept_once_and_become_contacts_and_touchpoints() {
             .collect();
         assert_eq!(touches.len(), 3, "{l}: {tl}");
 
+        // group links an account; alias gives the contact a second userId
+        // whose events are the same person's.
+        let later = json!({"batch": [
+            {"type": "group", "userId": "u1", "groupId": "acme-1", "messageId": "m5",
+             "traits": {"name": "Acme", "website": "https://www.acme.io/about", "employees": "250"}},
+            {"type": "alias", "previousId": "u1", "userId": "u1-app", "messageId": "m6"},
+            {"type": "track", "userId": "u1-app", "event": "Webinar Attended", "messageId": "m7",
+             "timestamp": "2025-06-01T11:00:00Z"}
+        ]});
+        let s = send(&api.router, post("/v1/batch", Some(&src.write_key), &later)).await;
+        assert_eq!(s.status, StatusCode::OK, "{l}: {:?}", s.body);
+        assert_eq!(api.app.apply_events(100).await.unwrap(), 3, "{l}");
+        let (_, _, c) = api
+            .call("GET", &format!("/api/v1/contacts/{id}"), None)
+            .await;
+        let account = c["account_id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{l}: {c}"));
+        let (_, _, a) = api
+            .call("GET", &format!("/api/v1/accounts/{account}"), None)
+            .await;
+        assert_eq!(
+            (a["name"].as_str(), a["domain"].as_str()),
+            (Some("Acme"), Some("acme.io")),
+            "{l}"
+        );
+        assert_eq!(a["employee_count"], 250, "{l}: {a}");
+        let (_, _, tl) = api
+            .call("GET", &format!("/api/v1/contacts/{id}/timeline"), None)
+            .await;
+        let n = tl
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "touchpoint")
+            .count();
+        assert_eq!(n, 4, "{l}: the aliased userId's touch is the contact's");
+
         // Restarted (a new app on the same database): a retry is still a duplicate.
         let again = App::new(api.db.store.clone(), Clock::Fixed(crate::now()));
         let r2 = router(AppState {
@@ -286,5 +324,129 @@ async fn bad_keys_bad_payloads_limits_and_cors_are_answered_clearly() {
             api.app.add_source("Bad", &["ftp://x".into()]).await,
             Err(smarketing_app::AppError::Invalid(i)) if i.field == "allowed_origins[0]"
         ));
+    }
+}
+
+/// The tracking script in a real browser: headless Chromium opens a landing
+/// page served by the test (another origin, with UTM fields); the script
+/// sends the page view with a first-party anonymous id, then the page fills
+/// and submits a form with an e-mail field, which identifies the visitor and
+/// tracks "Demo Requested". The page view is stitched to the new contact,
+/// which became an MQL. `.ci/run` installs Debian's chromium; elsewhere the
+/// test says so and stops when it is missing.
+#[tokio::test]
+async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
+    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) else {
+        assert!(std::env::var("CI").is_err(), "CI must install chromium");
+        eprintln!("browser test skipped: install chromium");
+        return;
+    };
+    for api in apis().await {
+        let l = api.label();
+        let app = App::new(api.db.store.clone(), Clock::System);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = listener.local_addr().unwrap();
+        let state = AppState {
+            app: app.clone(),
+            max_body_bytes: 64 * 1024,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(smarketing_server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        // The site: another origin on loopback.
+        let site_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let site = site_listener.local_addr().unwrap();
+        let key = app
+            .add_source("Site", &[format!("http://{site}")])
+            .await
+            .unwrap()
+            .write_key;
+        let page = format!(
+            r#"<!doctype html><html><head><title>Pricing</title></head><body>
+<form id="demo" data-smarketing-event="Demo Requested" action="/thanks" method="get">
+  <input type="email" name="email"><input name="first_name" value="Chrome">
+</form>
+<script src="http://{server}/js/smarketing.js" data-write-key="{key}"></script>
+<script>
+  document.querySelector("input[type=email]").value = "browser@example.com";
+  setTimeout(function () {{ document.getElementById("demo").requestSubmit(); }}, 500);
+</script></body></html>"#
+        );
+        let site_app = axum::Router::new()
+            .route(
+                "/landing",
+                axum::routing::get(move || {
+                    let page = page.clone();
+                    async move { axum::response::Html(page) }
+                }),
+            )
+            .route(
+                "/thanks",
+                axum::routing::get(|| async { axum::response::Html("<p>Thanks</p>") }),
+            );
+        tokio::spawn(async move { axum::serve(site_listener, site_app).await });
+
+        let profile = tempfile::tempdir().unwrap();
+        let url = format!(
+            "http://{site}/landing?utm_source=newsletter&utm_medium=email&utm_campaign=autumn"
+        );
+        // Headless Chromium stays on the page after the form's navigation;
+        // it is stopped once the events are in.
+        let mut browser = tokio::process::Command::new(chromium)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(&url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        // Page view, identify and track arrive as beacons; wait for them.
+        let mut kept = 0;
+        for _ in 0..300 {
+            kept = app.event_counts().await.unwrap().0;
+            if kept >= 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = browser.kill().await;
+        assert_eq!(kept, 3, "{l}: page, identify and track kept");
+        while app.apply_events(100).await.unwrap() > 0 {}
+        let mut conn = app.store().acquire().await.unwrap();
+        let c = smarketing_store::repo::contact_by_email(&mut conn, "browser@example.com")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{l}: the form did not identify"));
+        assert_eq!(c.first_name.as_deref(), Some("Chrome"), "{l}");
+        let touches = smarketing_store::repo::touchpoints_of_contact(&mut conn, c.id)
+            .await
+            .unwrap();
+        let kinds: Vec<Option<&str>> = touches.iter().map(|t| t.kind.as_deref()).collect();
+        let events = smarketing_store::ingest::recent_events(&mut conn, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            kinds,
+            [Some("page_view"), Some("demo_request")],
+            "{l}: {events:?}"
+        );
+        assert_eq!(c.stage, smarketing_core::Stage::Mql, "{l}: {c:?}");
+        assert_eq!(c.source_channel.as_deref(), Some("email"), "{l}");
+        assert_eq!(touches[0].utm_campaign.as_deref(), Some("autumn"), "{l}");
+        let _ = stop.send(());
     }
 }
