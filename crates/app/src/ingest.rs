@@ -312,7 +312,7 @@ fn is_origin(o: &str) -> bool {
 
 /// The row that keeps a checked message.
 pub fn new_event(source_id: i64, m: Message, received_at: Instant) -> NewEvent {
-    let payload = serde_json::to_string(&m.body).expect("JSON serialises");
+    let payload = m.json;
     // No messageId: the message's own content names it, so an identical
     // retry is still kept once.
     let message_id = m
@@ -460,12 +460,9 @@ async fn identify(
                     last_name: t("lastName", "last_name"),
                     job_title: t("title", "job_title"),
                     phone: m.trait_text("phone"),
-                    country: m.trait_text("country").or_else(|| {
-                        let b = serde_json::Value::Object(m.body.clone());
-                        b.pointer("/traits/address/country")
-                            .and_then(|v| v.as_str())
-                            .map(str::to_string)
-                    }),
+                    country: m
+                        .trait_text("country")
+                        .or_else(|| m.text_at(&["traits", "address", "country"])),
                     created_at: Some(m.timestamp),
                     ..Default::default()
                 };

@@ -1,9 +1,10 @@
 //! The Segment HTTP tracking spec at the boundary: one message or a batch is
 //! parsed and checked (types, required ids, Segment's size limits), batch
 //! defaults are applied, the client's clock skew is corrected, and what a
-//! message means for marketing (UTM fields, click ids, referrer, traits) is
-//! read out of it.
+//! message means for marketing (UTM fields, click ids, referrer — as the
+//! playbook's [`TouchSignals`] — and traits) is read out of it.
 
+use crate::playbook::TouchSignals;
 use crate::{Instant, Invalid};
 use serde_json::{Map, Value};
 
@@ -75,6 +76,8 @@ pub struct Message {
     pub timestamp: Instant,
     /// The whole message, with the batch's defaults applied, as received.
     pub body: Map<String, Value>,
+    /// `body` as JSON text, as it is stored.
+    pub json: String,
 }
 
 /// What applies to every message of a request: when it arrived and the
@@ -287,9 +290,9 @@ fn parse_message(
             ));
         }
     }
-    let size = serde_json::to_vec(&m)
-        .map(|b| b.len())
-        .unwrap_or(usize::MAX);
+    // Serialised once: the size check and the stored payload are the same text.
+    let json = serde_json::to_string(&m).expect("a JSON map serialises");
+    let size = json.len();
     if size > MAX_MESSAGE_BYTES {
         return Err(Invalid::new(
             "message_too_large",
@@ -358,30 +361,14 @@ fn parse_message(
         anonymous_id,
         timestamp,
         body: m,
+        json,
     })
 }
 
-/// What a page, screen or track message says about where the visit came
-/// from: UTM fields (`context.campaign`, or the page URL's query), click
-/// ids and the referrer.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Origin {
-    pub utm_source: Option<String>,
-    pub utm_medium: Option<String>,
-    pub utm_campaign: Option<String>,
-    pub utm_term: Option<String>,
-    pub utm_content: Option<String>,
-    pub referrer: Option<String>,
-    pub page_url: Option<String>,
-    pub gclid: Option<String>,
-    pub fbclid: Option<String>,
-    pub msclkid: Option<String>,
-    pub li_fat_id: Option<String>,
-}
-
-fn text_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter()
-        .try_fold(v, |v, k| v.get(k))
+fn text_at<'a>(m: &'a Map<String, Value>, path: &[&str]) -> Option<&'a str> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(m.get(*first)?, |v, k| v.get(k))
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -416,22 +403,26 @@ impl Message {
             anonymous_id: id(&body, "anonymousId", "")?,
             timestamp,
             body,
+            json: payload.to_string(),
         })
     }
 
-    fn body(&self) -> Value {
-        Value::Object(self.body.clone())
+    /// A non-empty text at a path of keys (`["traits", "address", "country"]`).
+    pub fn text_at(&self, path: &[&str]) -> Option<String> {
+        text_at(&self.body, path).map(str::to_string)
     }
 
-    /// Where the visit came from. `context.campaign` wins over the page
-    /// URL's `utm_*` parameters; a page message's own `properties.url` and
-    /// `properties.referrer` count as its page.
-    pub fn origin(&self) -> Origin {
-        let b = self.body();
-        let page_url = text_at(&b, &["context", "page", "url"])
-            .or_else(|| text_at(&b, &["properties", "url"]))
+    /// Where the visit came from, as the playbook's channel rules read it
+    /// (UTM fields, click ids, referrer, page; the kind is the caller's).
+    /// `context.campaign` wins over the page URL's `utm_*` parameters; a page
+    /// message's own `properties.url` and `properties.referrer` count as its
+    /// page.
+    pub fn origin(&self) -> TouchSignals {
+        let b = &self.body;
+        let page_url = text_at(b, &["context", "page", "url"])
+            .or_else(|| text_at(b, &["properties", "url"]))
             .map(str::to_string);
-        let search = text_at(&b, &["context", "page", "search"]);
+        let search = text_at(b, &["context", "page", "search"]);
         let mut params = page_url.as_deref().map(query_params).unwrap_or_default();
         if let Some(s) = search {
             params.extend(query_params(&format!("?{}", s.trim_start_matches('?'))));
@@ -443,24 +434,25 @@ impl Message {
                 .map(|(_, v)| v.trim().to_string())
         };
         let campaign = |k: &str, utm: &str| {
-            text_at(&b, &["context", "campaign", k])
+            text_at(b, &["context", "campaign", k])
                 .map(str::to_string)
                 .or_else(|| param(utm))
         };
-        Origin {
+        TouchSignals {
             utm_source: campaign("source", "utm_source"),
             utm_medium: campaign("medium", "utm_medium"),
             utm_campaign: campaign("name", "utm_campaign"),
             utm_term: campaign("term", "utm_term"),
             utm_content: campaign("content", "utm_content"),
-            referrer: text_at(&b, &["context", "page", "referrer"])
-                .or_else(|| text_at(&b, &["properties", "referrer"]))
-                .or_else(|| text_at(&b, &["context", "referrer", "url"]))
+            referrer: text_at(b, &["context", "page", "referrer"])
+                .or_else(|| text_at(b, &["properties", "referrer"]))
+                .or_else(|| text_at(b, &["context", "referrer", "url"]))
                 .map(str::to_string),
             gclid: param("gclid"),
             fbclid: param("fbclid"),
             msclkid: param("msclkid"),
             li_fat_id: param("li_fat_id"),
+            kind: None,
             page_url,
         }
     }
@@ -468,9 +460,9 @@ impl Message {
     /// A trait of an identify (`traits`) or, as Segment's libraries send
     /// them on other calls, `context.traits`.
     pub fn trait_text(&self, key: &str) -> Option<String> {
-        let b = self.body();
-        text_at(&b, &["traits", key])
-            .or_else(|| text_at(&b, &["context", "traits", key]))
+        let b = &self.body;
+        text_at(b, &["traits", key])
+            .or_else(|| text_at(b, &["context", "traits", key]))
             .map(str::to_string)
     }
 
