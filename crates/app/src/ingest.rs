@@ -158,23 +158,26 @@ impl App {
         }
         let mut conn = self.store().acquire().await?;
         let s = store::source_by_key(&mut conn, &hash).await?;
-        let mut keys = self.ingestion.keys.lock().expect("key cache");
-        if keys.len() > 10_000 {
-            keys.clear();
+        // Only keys that work are remembered, so random keys cannot crowd
+        // out real ones.
+        if s.is_some() {
+            let mut keys = self.ingestion.keys.lock().expect("key cache");
+            if keys.len() > 10_000 {
+                keys.clear();
+            }
+            keys.insert(hash, (s.clone(), std::time::Instant::now()));
         }
-        keys.insert(hash, (s.clone(), std::time::Instant::now()));
         Ok(s)
     }
 
     /// Every origin some unrevoked source allows (for CORS preflight, which
     /// carries no write key).
     pub async fn allowed_origin(&self, origin: &str) -> Result<bool, AppError> {
-        Ok(self.sources().await?.iter().any(|s| {
-            s.revoked_at.is_none()
-                && s.allowed_origins
-                    .iter()
-                    .any(|o| o == "*" || o.trim_end_matches('/') == origin)
-        }))
+        Ok(self
+            .sources()
+            .await?
+            .iter()
+            .any(|s| s.revoked_at.is_none() && s.allows(origin)))
     }
 
     /// Parses a request body (one message of `path_type`, or a batch) and
@@ -264,12 +267,14 @@ impl App {
                                     .map_err(smarketing_store::StoreError::from_sqlx)?;
                                 outcome
                             }
-                            Err(AppError::Store(s)) => return Err(AppError::Store(s)),
-                            Err(other) => {
+                            // Any failure, a database refusal too, undoes
+                            // this event only; if even the rollback fails
+                            // the connection is gone and the batch stops.
+                            Err(e) => {
                                 sp.rollback()
                                     .await
                                     .map_err(smarketing_store::StoreError::from_sqlx)?;
-                                Some(other.to_string())
+                                Some(e.to_string())
                             }
                         }
                     }
@@ -313,12 +318,12 @@ fn is_origin(o: &str) -> bool {
 /// The row that keeps a checked message.
 pub fn new_event(source_id: i64, m: Message, received_at: Instant) -> NewEvent {
     let payload = m.json;
-    // No messageId: the message's own content names it, so an identical
-    // retry is still kept once.
+    // No messageId: a fresh one, as Segment does — two identical events
+    // may be two real events, so content does not name them.
     let message_id = m
         .message_id
         .clone()
-        .unwrap_or_else(|| format!("sha256:{}", hash_token(&payload)));
+        .unwrap_or_else(|| format!("gen-{}", hex::encode(rand::random::<[u8; 16]>())));
     NewEvent {
         source_id,
         message_id,
@@ -350,40 +355,51 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let result = write_group(&store, &group).await;
-        if result.is_ok() {
+        let results = write_group(&store, &group).await;
+        if results.iter().any(Result::is_ok) {
             committed.notify_one();
         }
-        match result {
-            Ok(stored) => {
-                for (p, n) in group.into_iter().zip(stored) {
-                    let _ = p.reply.send(Ok(n));
-                }
-            }
-            Err(e) => {
-                for p in group {
-                    let _ = p.reply.send(Err(e.clone()));
-                }
-            }
+        for (p, r) in group.into_iter().zip(results) {
+            let _ = p.reply.send(r);
         }
     }
 }
 
+/// Commits a group in one transaction. Should that fail, each request is
+/// tried in a transaction of its own, so one bad request cannot fail the
+/// others it was grouped with.
 async fn write_group(
     store: &smarketing_store::Store,
     group: &[Pending],
-) -> Result<Vec<u64>, String> {
-    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-    let mut stored = Vec::with_capacity(group.len());
-    for p in group {
-        stored.push(
-            store::insert_events(&mut tx, &p.events)
-                .await
-                .map_err(|e| e.to_string())?,
-        );
+) -> Vec<Result<u64, String>> {
+    async fn write(
+        store: &smarketing_store::Store,
+        requests: &[&Pending],
+    ) -> Result<Vec<u64>, String> {
+        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+        let mut stored = Vec::with_capacity(requests.len());
+        for p in requests {
+            stored.push(
+                store::insert_events(&mut tx, &p.events)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+        Ok(stored)
     }
-    tx.commit().await.map_err(|e| e.to_string())?;
-    Ok(stored)
+    let all: Vec<&Pending> = group.iter().collect();
+    match write(store, &all).await {
+        Ok(stored) => stored.into_iter().map(Ok).collect(),
+        Err(e) if group.len() == 1 => vec![Err(e)],
+        Err(_) => {
+            let mut out = Vec::with_capacity(group.len());
+            for p in group {
+                out.push(write(store, &[p]).await.map(|s| s[0]));
+            }
+            out
+        }
+    }
 }
 
 /// What one event means. Returns why it did nothing, when it did nothing.
@@ -479,37 +495,37 @@ async fn identify(
             "no e-mail in traits and the userId is not known yet".into(),
         ));
     };
-    let mut moved = 0;
+    let mut moved = vec![];
     if let Some(u) = &m.user_id {
         store::add_identity(conn, u, contact.id, now.millis()).await?;
-        moved += store::stitch_visitor(conn, &user_visitor(u), contact.id, m.timestamp).await?;
+        moved.extend(store::stitch_visitor(conn, &user_visitor(u), contact.id, m.timestamp).await?);
     }
     if let Some(a) = &m.anonymous_id {
-        moved += store::stitch_visitor(conn, a, contact.id, m.timestamp).await?;
+        moved.extend(store::stitch_visitor(conn, a, contact.id, m.timestamp).await?);
     }
-    let (contact, raised) = if moved > 0 {
-        stitched(conn, playbook, contact).await?
-    } else {
-        (contact, None)
-    };
+    let (contact, raised) = stitched(conn, playbook, contact, &moved).await?;
     // A hand raised while anonymous counts once the hand is known.
-    let at = raised.as_ref().map_or(m.timestamp, |t| t.occurred_at);
-    crate::touches::qualify(conn, playbook, contact, raised.as_ref(), at, now).await?;
+    crate::touches::qualify(conn, playbook, contact, raised.as_ref(), m.timestamp, now).await?;
     Ok(None)
 }
 
-/// After stitching, the contact's source channel is its earliest touch's
-/// (the visit before the form fill is where it came from); also returns
-/// its latest hand-raiser touch, if any.
+/// After stitching the touchpoints `moved`, the contact's source channel
+/// is its earliest touch's (the visit before the form fill is where it came
+/// from); also returns the latest hand-raiser among the moved touches.
 async fn stitched(
     conn: &mut Conn,
     playbook: &Playbook,
     mut contact: Contact,
+    moved: &[i64],
 ) -> Result<(Contact, Option<smarketing_store::Touchpoint>), AppError> {
+    if moved.is_empty() {
+        return Ok((contact, None));
+    }
     let touches = repo::touchpoints_of_contact(conn, contact.id).await?;
     let raised = touches
         .iter()
         .rev()
+        .filter(|t| moved.contains(&t.id))
         .find(|t| {
             t.kind
                 .as_deref()
@@ -635,21 +651,27 @@ async fn alias(
     let user = m.user_id.clone().unwrap_or_default();
     let at = m.timestamp;
     let a = store::contact_by_user_id(conn, &user).await?;
-    let b = store::contact_by_user_id(conn, &previous).await?;
+    // analytics.js sends the anonymous id as previousId.
+    let b = match store::contact_by_user_id(conn, &previous).await? {
+        Some(c) => Some(c),
+        None => store::contact_by_anonymous_id(conn, &previous).await?,
+    };
     match (a, b) {
         (Some(x), Some(y)) if x != y => Ok(Some(format!(
             "userIds {user:?} and {previous:?} are two contacts ({x} and {y}); merging them is not applied automatically"
         ))),
         (Some(c), _) | (None, Some(c)) => {
+            let mut moved = vec![];
             for id in [&user, &previous] {
                 store::add_identity(conn, id, c, now.millis()).await?;
-                store::stitch_visitor(conn, &user_visitor(id), c, at).await?;
+                moved.extend(store::stitch_visitor(conn, &user_visitor(id), c, at).await?);
             }
-            store::stitch_visitor(conn, &previous, c, at).await?;
-            let contact = repo::get::<Contact>(conn, c).await?;
-            let (contact, raised) = stitched(conn, playbook, contact).await?;
-            let at = raised.as_ref().map_or(m.timestamp, |t| t.occurred_at);
-            crate::touches::qualify(conn, playbook, contact, raised.as_ref(), at, now).await?;
+            moved.extend(store::stitch_visitor(conn, &previous, c, at).await?);
+            if !moved.is_empty() {
+                let contact = repo::get::<Contact>(conn, c).await?;
+                let (contact, raised) = stitched(conn, playbook, contact, &moved).await?;
+                crate::touches::qualify(conn, playbook, contact, raised.as_ref(), at, now).await?;
+            }
             Ok(None)
         }
         (None, None) => Ok(Some("neither id is a known contact yet".into())),

@@ -209,6 +209,13 @@ fn id(m: &Map<String, Value>, key: &str, at: &str) -> Result<Option<String>, Inv
             format!("{at}{key}"),
             format!("at most {MAX_ID} bytes"),
         )),
+        // Control characters (NUL above all, which PostgreSQL text refuses)
+        // have no place in an id.
+        Some(Value::String(s)) if s.chars().any(char::is_control) => Err(Invalid::new(
+            "invalid_id",
+            format!("{at}{key}"),
+            format!("{key} contains a control character"),
+        )),
         Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(_) => Err(Invalid::new(
@@ -591,6 +598,10 @@ mod tests {
             ("required", "batch[0].type".into())
         );
         assert_eq!(bad(json!({"bat": []}), None), ("required", "batch".into()));
+        assert_eq!(
+            bad(json!({"event": "x", "anonymousId": "a\u{0}b"}), t),
+            ("invalid_id", "anonymousId".into())
+        );
         assert_eq!(
             bad(json!({"userId": "u"}), Some(MessageType::Alias)),
             ("required", "previousId".into())

@@ -471,10 +471,11 @@ impl Playbook {
         self.scoring.hand_raiser_kinds.iter().any(|k| k == kind)
     }
 
-    /// The channel of a touch, by the first channel rule that matches.
     /// The touch kind of a track event: the kind listing the event name
-    /// (case and spacing aside), or the kind whose id is the name in
-    /// snake case ("Webinar Attended" → webinar_attended).
+    /// (case and spacing aside); else the kind whose id is the name in snake
+    /// case, or begins it ("Webinar Attended" → webinar_attended, "Demo
+    /// Requested" → demo_request), so playbooks without `track_events` map
+    /// Segment's usual names too.
     pub fn kind_for_event(&self, event: &str) -> Option<&str> {
         let norm = |s: &str| {
             s.split(|c: char| !c.is_alphanumeric())
@@ -488,9 +489,16 @@ impl Playbook {
             .iter()
             .find(|k| k.track_events.iter().any(|t| norm(t) == e))
             .or_else(|| self.touch_kinds.iter().find(|k| k.id == e))
+            .or_else(|| {
+                self.touch_kinds
+                    .iter()
+                    .filter(|k| e.starts_with(k.id.as_str()))
+                    .max_by_key(|k| k.id.len())
+            })
             .map(|k| k.id.as_str())
     }
 
+    /// The channel of a touch, by the first channel rule that matches.
     pub fn derive_channel(&self, signals: &TouchSignals) -> &str {
         self.channel_rules
             .iter()
@@ -927,6 +935,28 @@ mod tests {
         assert_eq!(p, again);
         assert!(p.is_hand_raiser("demo_request"));
         assert_eq!(p.sla.first_touch_working_hours, 4.0);
+    }
+
+    #[test]
+    fn track_events_map_to_touch_kinds_with_or_without_a_list() {
+        let mut p = Playbook::default_playbook();
+        assert_eq!(p.kind_for_event("Demo Requested"), Some("demo_request"));
+        assert_eq!(
+            p.kind_for_event("whitepaper downloaded"),
+            Some("content_download")
+        );
+        assert_eq!(
+            p.kind_for_event("Webinar Attended"),
+            Some("webinar_attended")
+        );
+        assert_eq!(p.kind_for_event("Signed Up"), None);
+        // A playbook stored before track_events existed still maps the usual names.
+        for k in &mut p.touch_kinds {
+            k.track_events.clear();
+        }
+        assert_eq!(p.kind_for_event("Demo Requested"), Some("demo_request"));
+        assert_eq!(p.kind_for_event("Email Opened"), Some("email_open"));
+        assert_eq!(p.kind_for_event("Page"), None);
     }
 
     #[test]

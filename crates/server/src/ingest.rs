@@ -126,6 +126,17 @@ async fn receive(
         .source_for_key(&key)
         .await?
         .ok_or(ApiError::BadWriteKey)?;
+    // A browser names its page's origin; only the source's sites may send
+    // (the write key is public in their pages).
+    let origin = headers.get(header::ORIGIN).cloned();
+    if let Some(o) = &origin
+        && !o.to_str().is_ok_and(|o| source.allows(o))
+    {
+        return Err(ApiError::App(AppError::Forbidden(format!(
+            "origin {:?} is not one the source {:?} allows",
+            o, source.name
+        ))));
+    }
     let accepted = s
         .app
         .ingest(&source, &body, kind)
@@ -140,27 +151,17 @@ async fn receive(
         "stored": accepted.stored,
     }))
     .into_response();
-    if let Some(origin) = allowed(&s, &headers, Some(&source.allowed_origins)).await {
-        cors(&mut res, origin);
+    if let Some(o) = origin {
+        cors(&mut res, o);
     }
     Ok(res)
 }
 
-/// The request's Origin when the source (or, for a preflight, which names
-/// no source, any source) allows it.
-async fn allowed(
-    s: &AppState,
-    headers: &HeaderMap,
-    origins: Option<&[String]>,
-) -> Option<HeaderValue> {
+/// The request's Origin when some source allows it (a preflight names no
+/// source).
+async fn allowed(s: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
-    let o = origin.to_str().ok()?;
-    let ok = match origins {
-        Some(list) => list
-            .iter()
-            .any(|a| a == "*" || a.trim_end_matches('/') == o),
-        None => s.app.allowed_origin(o).await.ok()?,
-    };
+    let ok = s.app.allowed_origin(origin.to_str().ok()?).await.ok()?;
     ok.then(|| origin.clone())
 }
 
@@ -172,7 +173,7 @@ fn cors(res: &mut Response, origin: HeaderValue) {
 
 async fn preflight(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
-    if let Some(origin) = allowed(&s, &headers, None).await {
+    if let Some(origin) = allowed(&s, &headers).await {
         cors(&mut res, origin);
         let h = res.headers_mut();
         h.insert(

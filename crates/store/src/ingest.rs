@@ -20,6 +20,16 @@ pub struct Source {
     pub revoked_at: Option<i64>,
 }
 
+impl Source {
+    /// Whether a browser on `origin` (scheme://host[:port]) may send events
+    /// for this source; origins compare without regard to case.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    }
+}
+
 const SOURCE_COLUMNS: &str = "id, name, allowed_origins, created_at, revoked_at";
 
 fn source(r: &sqlx::any::AnyRow) -> Result<Source, sqlx::Error> {
@@ -263,24 +273,27 @@ pub async fn add_identity(
 
 /// Stitches an anonymous visitor to a contact: the visitor and every
 /// touchpoint it left without a contact now belong to the contact. Returns
-/// the number of touchpoints moved.
+/// the ids of the touchpoints moved.
 pub async fn stitch_visitor(
     conn: &mut Conn,
     anonymous_id: &str,
     contact_id: i64,
     at: smarketing_core::Instant,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<i64>, StoreError> {
     // The upsert points the visitor at the contact.
     let visitor =
         crate::repo::upsert_visitor(&mut *conn, anonymous_id, Some(contact_id), at).await?;
-    let moved = sqlx::query(
-        "UPDATE touchpoints SET contact_id = $1 WHERE visitor_id = $2 AND contact_id IS NULL",
+    let rows = sqlx::query(
+        "UPDATE touchpoints SET contact_id = $1 WHERE visitor_id = $2 AND contact_id IS NULL RETURNING id",
     )
     .bind(contact_id)
     .bind(visitor)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(moved.rows_affected())
+    rows.iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::from_sqlx)
 }
 
 /// Every kept messageId of a source with how many rows hold it (always one:

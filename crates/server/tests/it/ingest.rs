@@ -316,6 +316,23 @@ async fn bad_keys_bad_payloads_limits_and_cors_are_answered_clearly() {
             "{l}"
         );
 
+        // A POST from a browser on another site is refused before anything is kept.
+        let mut req = post("/v1/track", Some(key), &track);
+        req.headers_mut()
+            .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        let s = send(r, req).await;
+        assert_eq!(s.status, StatusCode::FORBIDDEN, "{l}: {:?}", s.body);
+        let mut req = post("/v1/track", Some(key), &track);
+        req.headers_mut()
+            .insert(header::ORIGIN, "https://WWW.example.com".parse().unwrap());
+        let s = send(r, req).await;
+        assert_eq!(s.status, StatusCode::OK, "{l}: {:?}", s.body);
+        assert_eq!(
+            s.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://WWW.example.com"
+        );
+        assert_eq!(api.app.event_counts().await.unwrap().0, 1, "{l}");
+
         // A revoked source's key stops working at once in this server.
         api.app.revoke_source("Site").await.unwrap();
         let s = send(r, post("/v1/track", Some(key), &track)).await;
