@@ -4,7 +4,7 @@
 //! that applies kept events — contacts from identify, visitors stitched to
 //! them, touchpoints from page/screen/track, accounts from group.
 
-use crate::crm::{Actor, insert_contact, new_contact};
+use crate::crm::Actor;
 use crate::input::{AccountInput, ContactInput, TouchpointInput};
 use crate::people::hash_token;
 use crate::{App, AppError};
@@ -253,9 +253,10 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let events = store::unprocessed_events(&mut tx, limit, self.store().skip_locked()).await?;
-        for e in &events {
+        let applied = events.len();
+        for e in events {
             let outcome =
-                match Message::from_stored(&e.payload, Instant::from_millis(e.occurred_at)?) {
+                match Message::from_stored(e.payload, Instant::from_millis(e.occurred_at)?) {
                     Ok(m) => {
                         // Each event in its own savepoint: one that fails leaves
                         // nothing behind and does not stop the others.
@@ -285,7 +286,7 @@ impl App {
         tx.commit()
             .await
             .map_err(smarketing_store::StoreError::from_sqlx)?;
-        Ok(events.len())
+        Ok(applied)
     }
 
     /// Applies kept events as they are committed, until the process ends.
@@ -466,26 +467,23 @@ async fn identify(
             field: "traits.email".into(),
             ..e
         })?;
-        contact = match repo::contact_by_email(conn, email.as_str()).await? {
-            Some(c) => Some(c),
-            None => {
-                let t = |k: &str, alt: &str| m.trait_text(k).or_else(|| m.trait_text(alt));
-                let input = ContactInput {
-                    email: email.to_string(),
-                    first_name: t("firstName", "first_name"),
-                    last_name: t("lastName", "last_name"),
-                    job_title: t("title", "job_title"),
-                    phone: m.trait_text("phone"),
-                    country: m
-                        .trait_text("country")
-                        .or_else(|| m.text_at(&["traits", "address", "country"])),
-                    created_at: Some(m.timestamp),
-                    ..Default::default()
-                };
-                let draft = new_contact(playbook, &input, None, now)?;
-                Some(insert_contact(conn, &draft, &Actor::system()).await?)
-            }
+        let t = |k: &str, alt: &str| m.trait_text(k).or_else(|| m.trait_text(alt));
+        let input = ContactInput {
+            email: email.to_string(),
+            first_name: t("firstName", "first_name"),
+            last_name: t("lastName", "last_name"),
+            job_title: t("title", "job_title"),
+            phone: m.trait_text("phone"),
+            country: m
+                .trait_text("country")
+                .or_else(|| m.text_at(&["traits", "address", "country"])),
+            created_at: Some(m.timestamp),
+            ..Default::default()
         };
+        let (c, _) =
+            crate::touches::contact_by_email_or_new(conn, playbook, &input, &Actor::system(), now)
+                .await?;
+        contact = Some(c);
     }
     let Some(contact) = contact else {
         if let Some(a) = &m.anonymous_id {
@@ -609,15 +607,10 @@ async fn group(conn: &mut Conn, m: &Message, now: Instant) -> Result<Option<Stri
             let input = AccountInput {
                 name: t("name").unwrap_or_else(|| group_id.clone()),
                 domain: t("domain").or_else(|| {
-                    t("website").map(|w| {
-                        w.trim_start_matches("https://")
-                            .trim_start_matches("http://")
-                            .trim_start_matches("www.")
-                            .split('/')
-                            .next()
-                            .unwrap_or("")
-                            .to_string()
-                    })
+                    t("website")
+                        .as_deref()
+                        .and_then(smarketing_core::playbook::url_host)
+                        .map(str::to_string)
                 }),
                 industry: t("industry"),
                 employee_count: m

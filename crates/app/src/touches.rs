@@ -162,25 +162,15 @@ pub(crate) async fn record_one(
             )
         })?),
         (None, Some(raw)) => {
-            let email = Email::parse(raw)?;
-            match repo::contact_by_email(conn, email.as_str()).await? {
-                Some(c) => Some(c),
-                None => {
-                    let draft = new_contact(
-                        playbook,
-                        &ContactInput {
-                            email: email.to_string(),
-                            source_channel: Some(channel.clone()),
-                            created_at: Some(occurred_at),
-                            ..Default::default()
-                        },
-                        None,
-                        now,
-                    )?;
-                    contact_created = true;
-                    Some(insert_contact(conn, &draft, actor).await?)
-                }
-            }
+            let input = ContactInput {
+                email: Email::parse(raw)?.to_string(),
+                source_channel: Some(channel.clone()),
+                created_at: Some(occurred_at),
+                ..Default::default()
+            };
+            let (c, created) = contact_by_email_or_new(conn, playbook, &input, actor, now).await?;
+            contact_created = created;
+            Some(c)
         }
         (None, None) => None,
     };
@@ -252,6 +242,22 @@ pub(crate) async fn record_one(
         fit_score: Some(q.contact.fit_score),
         engagement_score: Some(q.contact.engagement_score),
     })
+}
+
+/// The contact with `input.email` (already normalised), or a new one made
+/// from `input` when there is none; true when it was created.
+pub(crate) async fn contact_by_email_or_new(
+    conn: &mut AnyConnection,
+    playbook: &Playbook,
+    input: &ContactInput,
+    actor: &Actor,
+    now: Instant,
+) -> Result<(Contact, bool), AppError> {
+    if let Some(c) = repo::contact_by_email(conn, &input.email).await? {
+        return Ok((c, false));
+    }
+    let draft = new_contact(playbook, input, None, now)?;
+    Ok((insert_contact(conn, &draft, actor).await?, true))
 }
 
 /// What rescoring a contact led to.

@@ -48,20 +48,22 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     (median(times), last.expect("at least one run"))
 }
 
-/// Peak resident memory of this process in bytes (VmHWM).
-pub fn peak_rss() -> Option<u64> {
+/// A memory figure of this process from /proc/self/status, in bytes.
+fn status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
 
+/// Peak resident memory of this process in bytes (VmHWM).
+pub fn peak_rss() -> Option<u64> {
+    status_bytes("VmHWM:")
+}
+
 /// Resident memory of this process now, in bytes (VmRSS).
 pub fn rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    status_bytes("VmRSS:")
 }
 
 /// Resets the peak so the next reading covers only what follows (Linux).

@@ -395,8 +395,8 @@ fn query_params(url: &str) -> Vec<(String, String)> {
 
 impl Message {
     /// A kept message read back: its body as stored and its corrected instant.
-    pub fn from_stored(payload: &str, timestamp: Instant) -> Result<Message, Invalid> {
-        let body: Map<String, Value> = serde_json::from_str(payload)
+    pub fn from_stored(payload: String, timestamp: Instant) -> Result<Message, Invalid> {
+        let body: Map<String, Value> = serde_json::from_str(&payload)
             .map_err(|e| Invalid::new("invalid_json", "payload", e.to_string()))?;
         let kind = body
             .get("type")
@@ -410,7 +410,7 @@ impl Message {
             anonymous_id: id(&body, "anonymousId", "")?,
             timestamp,
             body,
-            json: payload.to_string(),
+            json: payload,
         })
     }
 

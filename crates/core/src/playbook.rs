@@ -346,12 +346,17 @@ pub struct TouchSignals {
 impl TouchSignals {
     /// The host of the referrer URL without a leading `www.`.
     pub fn referrer_host(&self) -> Option<&str> {
-        let r = self.referrer.as_deref()?.trim();
-        let rest = r.split_once("://").map(|(_, rest)| rest).unwrap_or(r);
-        let host = rest.split(['/', '?', '#', ':']).next()?.trim();
-        let host = host.strip_prefix("www.").unwrap_or(host);
-        (!host.is_empty()).then_some(host)
+        url_host(self.referrer.as_deref()?)
     }
+}
+
+/// The host of a URL (or of a bare `host/path`), without port and `www.`.
+pub fn url_host(url: &str) -> Option<&str> {
+    let r = url.trim();
+    let rest = r.split_once("://").map(|(_, rest)| rest).unwrap_or(r);
+    let host = rest.split(['/', '?', '#', ':']).next()?.trim();
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    (!host.is_empty()).then_some(host)
 }
 
 impl Facts for TouchSignals {
