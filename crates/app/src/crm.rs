@@ -39,7 +39,7 @@ impl Actor {
             role: Some(u.role.clone()),
         }
     }
-    fn may_edit_others(&self) -> bool {
+    pub(crate) fn may_edit_others(&self) -> bool {
         self.user_id.is_none() || matches!(self.role.as_deref(), Some("admin" | "manager"))
     }
 }
@@ -85,6 +85,8 @@ impl Paging {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct ContactFilter {
+    /// The contact with this e-mail (compared case-insensitively).
+    pub email: Option<String>,
     pub stage: Option<String>,
     pub owner_id: Option<i64>,
     pub persona: Option<String>,
@@ -97,6 +99,9 @@ pub struct ContactFilter {
     pub created_from: Option<String>,
     /// Created before this instant (RFC 3339).
     pub created_to: Option<String>,
+    /// True lists the records merged into another (each names the one it
+    /// became in `merged_into_id`); by default only live records are listed.
+    pub merged: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -333,6 +338,9 @@ pub(crate) fn new_contact(
         fit_score: 0,
         engagement_score: 0.0,
         scored_at: None,
+        first_touch: None,
+        last_touch: None,
+        merged_into_id: None,
         created_at,
         updated_at: now,
     };
@@ -601,6 +609,10 @@ impl App {
         paging: &Paging,
     ) -> Result<Page<Contact>, AppError> {
         let mut w = Where::new();
+        w.and(
+            "contacts.email = ?",
+            f.email.as_deref().map(|e| e.trim().to_lowercase()),
+        );
         if let Some(s) = &f.stage {
             let stage: Stage = s.parse()?;
             w.and("contacts.stage = ?", Some(stage.as_str()));
@@ -617,6 +629,11 @@ impl App {
             f.campaign_id,
         );
         range(&mut w, "contacts", &f.created_from, &f.created_to)?;
+        w.and_sql(if f.merged == Some(true) {
+            "contacts.merged_into_id IS NOT NULL"
+        } else {
+            "contacts.merged_into_id IS NULL"
+        });
         let mut conn = self.store().acquire().await?;
         Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
     }
@@ -1228,7 +1245,8 @@ pub(crate) async fn change_stage(
     Ok(saved)
 }
 
-/// Recomputes and caches a contact's scores at `at`.
+/// Recomputes and caches a contact's scores at `at`, and its first and
+/// last touch.
 pub(crate) async fn rescore(
     conn: &mut AnyConnection,
     playbook: &Playbook,
@@ -1239,11 +1257,10 @@ pub(crate) async fn rescore(
         Some(a) => Some(repo::get::<Account>(conn, a).await?),
         None => None,
     };
-    let touches: Vec<ScoredTouch> = repo::touchpoints_of_contact(conn, contact.id)
-        .await?
-        .iter()
-        .map(scored)
-        .collect();
+    let rows = repo::touchpoints_of_contact(conn, contact.id).await?;
+    // The touches changed, so where the contact came from may have too.
+    contact.set_touch_origins(&rows);
+    let touches: Vec<ScoredTouch> = rows.iter().map(scored).collect();
     let card = score(
         playbook,
         &profile(&contact, account.as_ref()),

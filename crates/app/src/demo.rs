@@ -796,6 +796,9 @@ fn build(
             fit_score: 0,
             engagement_score: 0.0,
             scored_at: None,
+            first_touch: None,
+            last_touch: None,
+            merged_into_id: None,
             created_at: at(created_ms),
             updated_at: at(created_ms),
         };
@@ -1201,6 +1204,7 @@ fn build(
         contact.fit_score = card.fit;
         contact.engagement_score = card.engagement;
         contact.scored_at = Some(at(end));
+        contact.set_touch_origins(&touches);
         w.contacts.push((cid, contact));
         w.touchpoints.extend(touches.into_iter().map(|t| (t.id, t)));
         w.stage_changes

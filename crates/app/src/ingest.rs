@@ -261,7 +261,7 @@ impl App {
                         // Each event in its own savepoint: one that fails leaves
                         // nothing behind and does not stop the others.
                         let mut sp = smarketing_store::Store::savepoint(&mut tx).await?;
-                        match apply(&mut sp, &playbook, &m, now).await {
+                        match apply(&mut sp, &playbook, &m, e.id, now).await {
                             Ok(outcome) => {
                                 sp.commit()
                                     .await
@@ -408,16 +408,38 @@ async fn apply(
     conn: &mut Conn,
     playbook: &Playbook,
     m: &Message,
+    event_id: i64,
     now: Instant,
 ) -> Result<Option<String>, AppError> {
     match m.kind {
-        MessageType::Identify => identify(conn, playbook, m, now).await,
+        MessageType::Identify => identify(conn, playbook, m, event_id, now).await,
         MessageType::Page | MessageType::Screen | MessageType::Track => {
             touch(conn, playbook, m, now).await
         }
         MessageType::Group => group(conn, m, now).await,
-        MessageType::Alias => alias(conn, playbook, m, now).await,
+        MessageType::Alias => alias(conn, playbook, m, event_id, now).await,
     }
+}
+
+/// Merges two records an event revealed to be one person; the survivor.
+#[allow(clippy::too_many_arguments)]
+async fn merge_revealed(
+    conn: &mut Conn,
+    playbook: &Playbook,
+    a: Contact,
+    b: Contact,
+    kind: &str,
+    event_id: i64,
+    at: Instant,
+    now: Instant,
+) -> Result<Contact, AppError> {
+    let cause = crate::merges::Cause {
+        kind,
+        event_id: Some(event_id),
+    };
+    let merge =
+        crate::merges::merge(conn, playbook, a, b, &cause, &Actor::system(), at, now).await?;
+    Ok(repo::get::<Contact>(conn, merge.survivor_id).await?)
 }
 
 /// The visitor key of a userId not yet tied to a contact: its touches wait
@@ -448,6 +470,7 @@ async fn identify(
     conn: &mut Conn,
     playbook: &Playbook,
     m: &Message,
+    event_id: i64,
     now: Instant,
 ) -> Result<Option<String>, AppError> {
     let email = m.trait_text("email");
@@ -460,6 +483,33 @@ async fn identify(
         },
         None => None,
     };
+    if let Some(raw) = &email {
+        let email = Email::parse(raw).map_err(|e| Invalid {
+            field: "traits.email".into(),
+            ..e
+        })?;
+        // A known userId with the e-mail of another record: one person
+        // with two records, merged.
+        if let Some(known) = &contact
+            && let Some(other) = repo::contact_by_email(conn, email.as_str()).await?
+        {
+            let other = crate::merges::live(conn, other).await?;
+            if other.id != known.id {
+                let survivor = merge_revealed(
+                    conn,
+                    playbook,
+                    known.clone(),
+                    other,
+                    "identify",
+                    event_id,
+                    m.timestamp,
+                    now,
+                )
+                .await?;
+                contact = Some(survivor);
+            }
+        }
+    }
     if contact.is_none()
         && let Some(raw) = &email
     {
@@ -501,42 +551,10 @@ async fn identify(
     if let Some(a) = &m.anonymous_id {
         moved.extend(store::stitch_visitor(conn, a, contact.id, m.timestamp).await?);
     }
-    let (contact, raised) = stitched(conn, playbook, contact, &moved).await?;
+    let (contact, raised) = crate::touches::stitched(conn, playbook, contact, &moved).await?;
     // A hand raised while anonymous counts once the hand is known.
     crate::touches::qualify(conn, playbook, contact, raised.as_ref(), m.timestamp, now).await?;
     Ok(None)
-}
-
-/// After stitching the touchpoints `moved`, the contact's source channel
-/// is its earliest touch's (the visit before the form fill is where it came
-/// from); also returns the latest hand-raiser among the moved touches.
-async fn stitched(
-    conn: &mut Conn,
-    playbook: &Playbook,
-    mut contact: Contact,
-    moved: &[i64],
-) -> Result<(Contact, Option<smarketing_store::Touchpoint>), AppError> {
-    if moved.is_empty() {
-        return Ok((contact, None));
-    }
-    let touches = repo::touchpoints_of_contact(conn, contact.id).await?;
-    let raised = touches
-        .iter()
-        .rev()
-        .filter(|t| moved.contains(&t.id))
-        .find(|t| {
-            t.kind
-                .as_deref()
-                .is_some_and(|k| playbook.is_hand_raiser(k))
-        })
-        .cloned();
-    if let Some(first) = touches.first()
-        && contact.source_channel.as_deref() != Some(first.channel.as_str())
-    {
-        contact.source_channel = Some(first.channel.clone());
-        contact = repo::update(conn, contact.id, &contact).await?;
-    }
-    Ok((contact, raised))
 }
 
 async fn touch(
@@ -638,6 +656,7 @@ async fn alias(
     conn: &mut Conn,
     playbook: &Playbook,
     m: &Message,
+    event_id: i64,
     now: Instant,
 ) -> Result<Option<String>, AppError> {
     let previous = m.text("previousId").unwrap_or_default();
@@ -650,9 +669,13 @@ async fn alias(
         None => store::contact_by_anonymous_id(conn, &previous).await?,
     };
     match (a, b) {
-        (Some(x), Some(y)) if x != y => Ok(Some(format!(
-            "userIds {user:?} and {previous:?} are two contacts ({x} and {y}); merging them is not applied automatically"
-        ))),
+        (Some(x), Some(y)) if x != y => {
+            // The two ids are one person: their two records become one.
+            let x = repo::get::<Contact>(conn, x).await?;
+            let y = repo::get::<Contact>(conn, y).await?;
+            merge_revealed(conn, playbook, x, y, "alias", event_id, at, now).await?;
+            Ok(None)
+        }
         (Some(c), _) | (None, Some(c)) => {
             let mut moved = vec![];
             for id in [&user, &previous] {
@@ -662,7 +685,8 @@ async fn alias(
             moved.extend(store::stitch_visitor(conn, &previous, c, at).await?);
             if !moved.is_empty() {
                 let contact = repo::get::<Contact>(conn, c).await?;
-                let (contact, raised) = stitched(conn, playbook, contact, &moved).await?;
+                let (contact, raised) =
+                    crate::touches::stitched(conn, playbook, contact, &moved).await?;
                 crate::touches::qualify(conn, playbook, contact, raised.as_ref(), at, now).await?;
             }
             Ok(None)

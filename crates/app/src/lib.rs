@@ -14,6 +14,7 @@ pub mod import;
 pub mod ingest;
 pub mod input;
 pub mod jobs;
+pub mod merges;
 pub mod people;
 pub mod playbooks;
 pub mod reports;

@@ -154,13 +154,16 @@ pub(crate) async fn record_one(
     // Who: a known contact, a contact by e-mail (created when new), or a visitor.
     let mut contact_created = false;
     let contact: Option<Contact> = match (input.contact_id, input.email.as_deref()) {
-        (Some(id), _) => Some(repo::get::<Contact>(conn, id).await.map_err(|_| {
-            Invalid::new(
-                "unknown_reference",
-                "contact_id",
-                format!("contact {id} does not exist"),
-            )
-        })?),
+        (Some(id), _) => {
+            let c = repo::get::<Contact>(conn, id).await.map_err(|_| {
+                Invalid::new(
+                    "unknown_reference",
+                    "contact_id",
+                    format!("contact {id} does not exist"),
+                )
+            })?;
+            Some(crate::merges::live(conn, c).await?)
+        }
         (None, Some(raw)) => {
             let input = ContactInput {
                 email: Email::parse(raw)?.to_string(),
@@ -254,7 +257,8 @@ pub(crate) async fn contact_by_email_or_new(
     now: Instant,
 ) -> Result<(Contact, bool), AppError> {
     if let Some(c) = repo::contact_by_email(conn, &input.email).await? {
-        return Ok((c, false));
+        // A merged record's e-mail still names the person.
+        return Ok((crate::merges::live(conn, c).await?, false));
     }
     let draft = new_contact(playbook, input, None, now)?;
     Ok((insert_contact(conn, &draft, actor).await?, true))
@@ -316,4 +320,36 @@ pub(crate) async fn qualify(
         stage_change,
         handoff_id: handoff.map(|h| h.id),
     })
+}
+
+/// After stitching the touchpoints `moved`, the contact's source channel
+/// is its earliest touch's (the visit before the form fill is where it came
+/// from); also returns the latest hand-raiser among the moved touches.
+pub(crate) async fn stitched(
+    conn: &mut AnyConnection,
+    playbook: &Playbook,
+    mut contact: Contact,
+    moved: &[i64],
+) -> Result<(Contact, Option<Touchpoint>), AppError> {
+    if moved.is_empty() {
+        return Ok((contact, None));
+    }
+    let touches = repo::touchpoints_of_contact(conn, contact.id).await?;
+    let raised = touches
+        .iter()
+        .rev()
+        .filter(|t| moved.contains(&t.id))
+        .find(|t| {
+            t.kind
+                .as_deref()
+                .is_some_and(|k| playbook.is_hand_raiser(k))
+        })
+        .cloned();
+    if let Some(first) = touches.first()
+        && contact.source_channel.as_deref() != Some(first.channel.as_str())
+    {
+        contact.source_channel = Some(first.channel.clone());
+        contact = repo::update(conn, contact.id, &contact).await?;
+    }
+    Ok((contact, raised))
 }

@@ -106,6 +106,11 @@ enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// Contacts: merge two records of one person, undo a merge, list merges.
+    Contact {
+        #[command(subcommand)]
+        command: ContactCommand,
+    },
     /// Revenue goals per period.
     Goal {
         #[command(subcommand)]
@@ -317,6 +322,18 @@ enum SourceCommand {
     Rotate { name: String },
     /// Revoke a source: its write key stops working.
     Revoke { name: String },
+}
+
+#[derive(Subcommand)]
+enum ContactCommand {
+    /// Merge two contacts that are one person. The one further along the
+    /// funnel survives (on a tie, the older); the other's touches, ids,
+    /// activities, notes and deals move to it.
+    Merge { a: i64, b: i64 },
+    /// Undo a merge by its id: moved rows and filled fields go back.
+    Unmerge { merge_id: i64 },
+    /// Every merge a contact took part in.
+    Merges { contact_id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -883,6 +900,32 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                     app.revoke_source(&name).await.map_err(explain)?;
                     println!("source {name:?} revoked");
                 }
+            }
+            Ok(())
+        }
+        Command::Contact { command } => {
+            let app = open(&cfg).await?;
+            let actor = smarketing_app::crm::Actor::system();
+            let merges = match command {
+                ContactCommand::Merge { a, b } => {
+                    let input = smarketing_app::merges::MergeInput {
+                        contact_ids: [a, b],
+                    };
+                    vec![app.merge_contacts(&input, &actor).await.map_err(explain)?]
+                }
+                ContactCommand::Unmerge { merge_id } => {
+                    vec![
+                        app.unmerge_contacts(merge_id, &actor)
+                            .await
+                            .map_err(explain)?,
+                    ]
+                }
+                ContactCommand::Merges { contact_id } => {
+                    app.contact_merges(contact_id).await.map_err(explain)?
+                }
+            };
+            for m in &merges {
+                println!("{}", merge_lines(m));
             }
             Ok(())
         }
@@ -1651,4 +1694,34 @@ fn explain(e: AppError) -> anyhow::Error {
         AppError::Invalid(i) => anyhow!("--{}: {}", i.field.replace('_', "-"), i.message),
         other => other.into(),
     }
+}
+
+/// A merge as the CLI prints it: who went into whom, then what moved.
+fn merge_lines(m: &smarketing_store::merges::ContactMerge) -> String {
+    let moved = &m.moved;
+    let undone = match m.unmerged_at {
+        Some(at) => format!(" — undone {at}"),
+        None => String::new(),
+    };
+    let filled = if m.filled.is_empty() {
+        "nothing".to_string()
+    } else {
+        m.filled.keys().cloned().collect::<Vec<_>>().join(", ")
+    };
+    format!(
+        "merge {}: contact {} into {} ({}, by {}, {}){undone}\n  moved: {} touchpoints, {} visitors, {} userIds, {} activities, {} notes, {} deals, {} handoffs; filled: {filled}",
+        m.id,
+        m.merged_id,
+        m.survivor_id,
+        m.cause,
+        m.actor,
+        m.merged_at,
+        moved.touchpoints.len(),
+        moved.visitors.len(),
+        moved.identities.len(),
+        moved.activities.len(),
+        moved.notes.len(),
+        moved.deals.len(),
+        moved.handoffs.len(),
+    )
 }

@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 use smarketing_app::crm::*;
 use smarketing_app::handoffs::*;
 use smarketing_app::input::*;
+use smarketing_app::merges::MergeInput;
 use smarketing_app::playbooks::{PlaybookDiff, VersionSummary};
 use smarketing_app::touches::TouchOutcome;
 use smarketing_core::diff::Change;
 use smarketing_core::scoring::{Contribution, ScoreCard, ScorePart};
 use smarketing_core::{Instant, Invalid, Stage};
+use smarketing_store::merges::ContactMerge;
 use smarketing_store::{
     Account, Activity, Campaign, Contact, Deal, Note, Page, StageChange, Touchpoint, User,
 };
@@ -35,6 +37,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(contact_timeline))
         .routes(routes!(contact_score))
         .routes(routes!(move_contact_stage))
+        .routes(routes!(contact_merges))
+        .routes(routes!(merge_contacts))
+        .routes(routes!(unmerge_contacts))
         .routes(routes!(list_campaigns, create_campaign))
         .routes(routes!(get_campaign, update_campaign))
         .routes(routes!(list_deals, create_deal))
@@ -198,6 +203,43 @@ async fn contact_score(
             .map(|t| Instant::parse(t, "at"))
             .transpose()?;
     Ok(Json(s.app.score(path_id(&id, "contact")?, at).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/merges", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<ContactMerge>, description = "Every merge the contact took part in, oldest first"), (status = 404, body = Problem)))]
+async fn contact_merges(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(id): Path<String>,
+) -> Res<Vec<ContactMerge>> {
+    Ok(Json(s.app.contact_merges(path_id(&id, "contact")?).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/contact-merges", tag = "contacts", request_body = MergeInput,
+    responses((status = 201, body = ContactMerge, description = "The two records are one; the survivor is the one further along the funnel"), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn merge_contacts(
+    State(s): State<AppState>,
+    a: Auth,
+    ApiJson(input): ApiJson<MergeInput>,
+) -> Created<ContactMerge> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.merge_contacts(&input, &a.actor()).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/contact-merges/{id}/undo", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = ContactMerge, description = "The merge undone: moved rows and filled fields are back"), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn unmerge_contacts(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+) -> Res<ContactMerge> {
+    Ok(Json(
+        s.app
+            .unmerge_contacts(path_id(&id, "contact merge")?, &a.actor())
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/stage", tag = "contacts", params(("id" = i64, Path)), request_body = StageMoveInput,

@@ -25,7 +25,9 @@ pub struct Loaded {
 }
 
 /// Streams campaigns, contacts (with their account's size and region and
-/// owner's e-mail), touches, stage changes and deals into `b`.
+/// owner's e-mail), touches, stage changes and deals into `b`. A contact
+/// merged into another is left out, and with it its stage history: the
+/// person is counted once, as the survivor.
 pub async fn load(conn: &mut AnyConnection, b: &mut DatasetBuilder) -> Result<Loaded, StoreError> {
     let mut n = Loaded::default();
     let mut rows = sqlx::query("SELECT id, name, channel, spend_minor, started_at FROM campaigns")
@@ -42,7 +44,8 @@ pub async fn load(conn: &mut AnyConnection, b: &mut DatasetBuilder) -> Result<Lo
     drop(rows);
     let mut rows = sqlx::query(
         "SELECT c.id, c.account_id, c.source_channel, c.persona, a.company_size, a.region, u.email \
-         FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id LEFT JOIN users u ON u.id = c.owner_id",
+         FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id LEFT JOIN users u ON u.id = c.owner_id \
+         WHERE c.merged_into_id IS NULL",
     )
     .fetch(&mut *conn);
     while let Some(r) = rows.try_next().await? {

@@ -8,6 +8,7 @@
 pub mod analytics;
 pub mod error;
 pub mod ingest;
+pub mod merges;
 pub mod records;
 pub mod repo;
 pub mod sql;

@@ -9,19 +9,19 @@ use sqlx::any::AnyRow;
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, StoreError>
+pub(crate) fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     row.try_get(col).map_err(StoreError::from_sqlx)
 }
 
-fn instant(row: &AnyRow, col: &str) -> Result<Instant, StoreError> {
+pub(crate) fn instant(row: &AnyRow, col: &str) -> Result<Instant, StoreError> {
     let ms: i64 = get(row, col)?;
     Instant::from_millis(ms).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
-fn opt_instant(row: &AnyRow, col: &str) -> Result<Option<Instant>, StoreError> {
+pub(crate) fn opt_instant(row: &AnyRow, col: &str) -> Result<Option<Instant>, StoreError> {
     let ms: Option<i64> = get(row, col)?;
     ms.map(|m| Instant::from_millis(m).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
         .transpose()
@@ -134,12 +134,82 @@ pub struct Contact {
     pub fit_score: i64,
     pub engagement_score: f64,
     pub scored_at: Option<Instant>,
+    /// Where the contact first came from: its earliest touch.
+    pub first_touch: Option<TouchOrigin>,
+    /// Where it came from most recently: its latest touch.
+    pub last_touch: Option<TouchOrigin>,
+    /// Set when this record was merged into another: the one it became.
+    pub merged_into_id: Option<i64>,
     pub created_at: Instant,
     pub updated_at: Instant,
 }
 
+/// The origin of one touch as kept on its contact (HubSpot's original and
+/// latest source): channel, UTM fields and referrer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TouchOrigin {
+    pub touchpoint_id: i64,
+    pub occurred_at: Instant,
+    pub channel: String,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_term: Option<String>,
+    pub utm_content: Option<String>,
+    pub referrer: Option<String>,
+}
+
+impl TouchOrigin {
+    pub fn of(t: &Touchpoint) -> Self {
+        TouchOrigin {
+            touchpoint_id: t.id,
+            occurred_at: t.occurred_at,
+            channel: t.channel.clone(),
+            utm_source: t.utm_source.clone(),
+            utm_medium: t.utm_medium.clone(),
+            utm_campaign: t.utm_campaign.clone(),
+            utm_term: t.utm_term.clone(),
+            utm_content: t.utm_content.clone(),
+            referrer: t.referrer.clone(),
+        }
+    }
+
+    /// Reads the origin kept under `prefix` (`first_touch`, `last_touch`).
+    fn from_row(r: &AnyRow, prefix: &str) -> Result<Option<Self>, StoreError> {
+        let col = |f: &str| format!("{prefix}_{f}");
+        let Some(touchpoint_id) = get::<Option<i64>>(r, &col("id"))? else {
+            return Ok(None);
+        };
+        Ok(Some(TouchOrigin {
+            touchpoint_id,
+            occurred_at: instant(r, &col("at"))?,
+            channel: get(r, &col("channel"))?,
+            utm_source: get(r, &col("utm_source"))?,
+            utm_medium: get(r, &col("utm_medium"))?,
+            utm_campaign: get(r, &col("utm_campaign"))?,
+            utm_term: get(r, &col("utm_term"))?,
+            utm_content: get(r, &col("utm_content"))?,
+            referrer: get(r, &col("referrer"))?,
+        }))
+    }
+}
+
+impl Contact {
+    /// Keeps the earliest and latest of `touches` (all of the contact's, in
+    /// any order) as its first and last touch.
+    pub fn set_touch_origins(&mut self, touches: &[Touchpoint]) {
+        let key = |t: &&Touchpoint| (t.occurred_at.millis(), t.id);
+        self.first_touch = touches.iter().min_by_key(key).map(TouchOrigin::of);
+        self.last_touch = touches.iter().max_by_key(key).map(TouchOrigin::of);
+    }
+}
+
 impl FromRow for Contact {
-    const COLUMNS: &'static str = "id, external_id, email, first_name, last_name, job_title, phone, country, account_id, owner_id, persona, stage, source_channel, fit_score, engagement_score, scored_at, created_at, updated_at";
+    const COLUMNS: &'static str = "id, external_id, email, first_name, last_name, job_title, phone, country, account_id, owner_id, persona, stage, source_channel, fit_score, engagement_score, scored_at, \
+        first_touch_id, first_touch_at, first_touch_channel, first_touch_utm_source, first_touch_utm_medium, first_touch_utm_campaign, first_touch_utm_term, first_touch_utm_content, first_touch_referrer, \
+        last_touch_id, last_touch_at, last_touch_channel, last_touch_utm_source, last_touch_utm_medium, last_touch_utm_campaign, last_touch_utm_term, last_touch_utm_content, last_touch_referrer, \
+        merged_into_id, created_at, updated_at";
     fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
         Ok(Contact {
             id: get(r, "id")?,
@@ -158,6 +228,9 @@ impl FromRow for Contact {
             fit_score: get(r, "fit_score")?,
             engagement_score: get(r, "engagement_score")?,
             scored_at: opt_instant(r, "scored_at")?,
+            first_touch: TouchOrigin::from_row(r, "first_touch")?,
+            last_touch: TouchOrigin::from_row(r, "last_touch")?,
+            merged_into_id: get(r, "merged_into_id")?,
             created_at: instant(r, "created_at")?,
             updated_at: instant(r, "updated_at")?,
         })

@@ -81,11 +81,30 @@ impl Table for Contact {
         "fit_score",
         "engagement_score",
         "scored_at",
+        "first_touch_id",
+        "first_touch_at",
+        "first_touch_channel",
+        "first_touch_utm_source",
+        "first_touch_utm_medium",
+        "first_touch_utm_campaign",
+        "first_touch_utm_term",
+        "first_touch_utm_content",
+        "first_touch_referrer",
+        "last_touch_id",
+        "last_touch_at",
+        "last_touch_channel",
+        "last_touch_utm_source",
+        "last_touch_utm_medium",
+        "last_touch_utm_campaign",
+        "last_touch_utm_term",
+        "last_touch_utm_content",
+        "last_touch_referrer",
+        "merged_into_id",
         "created_at",
         "updated_at",
     ];
     fn write_args(&self) -> Vec<Arg> {
-        vec![
+        let mut args = vec![
             self.external_id.clone().into(),
             self.email.clone().into(),
             self.first_name.clone().into(),
@@ -101,10 +120,33 @@ impl Table for Contact {
             self.fit_score.into(),
             self.engagement_score.into(),
             opt_ms(self.scored_at),
+        ];
+        args.extend(origin_args(self.first_touch.as_ref()));
+        args.extend(origin_args(self.last_touch.as_ref()));
+        args.extend([
+            self.merged_into_id.into(),
             ms(self.created_at),
             ms(self.updated_at),
-        ]
+        ]);
+        args
     }
+}
+
+/// A first or last touch as its columns (`id`, `at`, `channel`, the UTM
+/// fields, `referrer`), as [`Contact`]'s write list names them.
+fn origin_args(o: Option<&TouchOrigin>) -> [Arg; 9] {
+    let text = |f: fn(&TouchOrigin) -> &Option<String>| Arg::from(o.and_then(|o| f(o).clone()));
+    [
+        o.map(|o| o.touchpoint_id).into(),
+        opt_ms(o.map(|o| o.occurred_at)),
+        o.map(|o| o.channel.clone()).into(),
+        text(|o| &o.utm_source),
+        text(|o| &o.utm_medium),
+        text(|o| &o.utm_campaign),
+        text(|o| &o.utm_term),
+        text(|o| &o.utm_content),
+        text(|o| &o.referrer),
+    ]
 }
 
 impl Table for Campaign {
@@ -1047,11 +1089,15 @@ fn segment_key(segment: Option<&Segment>) -> String {
     segment.map(Segment::to_string).unwrap_or_default()
 }
 
-/// SQL saying that the contact id in `col` belongs to `segment` (always true
-/// without one), the segment's value bound as `$n`.
+/// SQL saying that the contact id in `col` is a live contact (not merged
+/// into another: the person counts once) of `segment`, if one, the
+/// segment's value bound as `$n`.
 pub(crate) fn contact_in_segment(col: &'static str, segment: Option<&Segment>, n: usize) -> String {
     let Some(segment) = segment else {
-        return "1 = 1".into();
+        // A row with no contact (an account's deal) counts company-wide.
+        return format!(
+            "({col} IS NULL OR {col} IN (SELECT id FROM contacts WHERE merged_into_id IS NULL))"
+        );
     };
     let test = match segment.dimension {
         Dimension::SourceChannel => format!("c.source_channel = ${n}"),
@@ -1066,7 +1112,7 @@ pub(crate) fn contact_in_segment(col: &'static str, segment: Option<&Segment>, n
     };
     format!(
         "{col} IN (SELECT c.id FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id \
-         LEFT JOIN users u ON u.id = c.owner_id WHERE {test})"
+         LEFT JOIN users u ON u.id = c.owner_id WHERE c.merged_into_id IS NULL AND {test})"
     )
 }
 

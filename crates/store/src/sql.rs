@@ -90,6 +90,12 @@ impl Where {
         self
     }
 
+    /// Adds a condition that takes no argument (written by us, never input).
+    pub fn and_sql(&mut self, condition: &'static str) -> &mut Self {
+        self.parts.push(condition.to_string());
+        self
+    }
+
     /// The placeholder for the next argument pushed with [`Where::arg`].
     pub fn arg(&mut self, arg: impl Into<Arg>) -> String {
         self.args.push(arg.into());

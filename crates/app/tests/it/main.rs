@@ -7,6 +7,7 @@ mod handoffs;
 mod import;
 mod jobs;
 mod lifecycle;
+mod merges;
 mod reports;
 mod touches;
 

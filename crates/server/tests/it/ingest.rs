@@ -140,6 +140,17 @@ async fn segment_messages_are_kept_once_and_become_contacts_and_touchpoints() {
         assert_eq!(c["first_name"], "Ann", "{l}: {c}");
         assert_eq!(c["stage"], "mql", "{l}: {c}");
         assert_eq!(c["source_channel"], "paid_search", "{l}: {c}");
+        // Where the contact came from first (the stitched ad click) and last.
+        assert_eq!(c["first_touch"]["channel"], "paid_search", "{l}: {c}");
+        assert_eq!(c["first_touch"]["utm_source"], "google", "{l}: {c}");
+        assert_eq!(
+            c["first_touch"]["occurred_at"], "2025-06-01T10:00:00Z",
+            "{l}: {c}"
+        );
+        assert_eq!(
+            c["last_touch"]["occurred_at"], "2025-06-01T10:11:00Z",
+            "{l}: {c}"
+        );
         let id = c["id"].as_i64().unwrap();
         let (_, _, tl) = api
             .call("GET", &format!("/api/v1/contacts/{id}/timeline"), None)
@@ -203,6 +214,223 @@ async fn segment_messages_are_kept_once_and_become_contacts_and_touchpoints() {
             (s.status, s.body["stored"].clone()),
             (StatusCode::OK, json!(0)),
             "{l}"
+        );
+    }
+}
+
+/// The live contacts (or, with `merged`, the merged-away ones) by e-mail.
+async fn emails(api: &TestApi, merged: bool) -> Vec<String> {
+    let (st, _, page) = api
+        .call("GET", &format!("/api/v1/contacts?merged={merged}"), None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let mut out: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["email"].as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+async fn id_of(api: &TestApi, email: &str) -> i64 {
+    let (_, _, page) = api
+        .call("GET", &format!("/api/v1/contacts?email={email}"), None)
+        .await;
+    page["items"][0]["id"].as_i64().unwrap()
+}
+
+async fn touch_count(api: &TestApi, id: i64) -> usize {
+    let (_, _, tl) = api
+        .call("GET", &format!("/api/v1/contacts/{id}/timeline"), None)
+        .await;
+    tl.as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "touchpoint")
+        .count()
+}
+
+#[tokio::test]
+async fn events_that_reveal_one_person_merge_two_records_and_a_merge_can_be_undone() {
+    for api in apis().await {
+        let l = api.label();
+        let key = api.app.add_source("App", &[]).await.unwrap().write_key;
+        let send_batch = |batch: Value| {
+            let router = api.router.clone();
+            let key = key.clone();
+            async move {
+                let s = send(
+                    &router,
+                    post("/v1/batch", Some(&key), &json!({"batch": batch})),
+                )
+                .await;
+                assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+            }
+        };
+        // Two records of one person: the newsletter reader and the app user.
+        send_batch(json!([
+            {"type": "page", "anonymousId": "anon-a", "messageId": "a1",
+             "timestamp": "2025-05-01T09:00:00Z",
+             "context": {"campaign": {"source": "newsletter", "medium": "email", "name": "spring"}}},
+            {"type": "identify", "userId": "u1", "anonymousId": "anon-a", "messageId": "a2",
+             "timestamp": "2025-05-01T09:05:00Z", "traits": {"email": "ann@home.example"}},
+            {"type": "identify", "userId": "u2", "messageId": "b1",
+             "timestamp": "2025-05-20T10:00:00Z",
+             "traits": {"email": "ann@work.example", "firstName": "Ann", "title": "CMO"}},
+            {"type": "track", "userId": "u2", "event": "Webinar Attended", "messageId": "b2",
+             "timestamp": "2025-05-20T10:05:00Z"}
+        ]))
+        .await;
+        api.app.apply_events(100).await.unwrap();
+        assert_eq!(
+            emails(&api, false).await,
+            ["ann@home.example", "ann@work.example"],
+            "{l}"
+        );
+        let (home, work) = (
+            id_of(&api, "ann@home.example").await,
+            id_of(&api, "ann@work.example").await,
+        );
+
+        // alias says u1 and u2 are one person: the older record survives.
+        send_batch(json!([
+            {"type": "alias", "previousId": "u1", "userId": "u2", "messageId": "c1",
+             "timestamp": "2025-05-21T08:00:00Z"}
+        ]))
+        .await;
+        api.app.apply_events(100).await.unwrap();
+        assert_eq!(emails(&api, false).await, ["ann@home.example"], "{l}");
+        assert_eq!(emails(&api, true).await, ["ann@work.example"], "{l}");
+        let (_, _, c) = api
+            .call("GET", &format!("/api/v1/contacts/{}", home), None)
+            .await;
+        assert_eq!(
+            (c["first_name"].as_str(), c["job_title"].as_str()),
+            (Some("Ann"), Some("CMO")),
+            "{l}: empty fields filled from the merged record: {c}"
+        );
+        assert_eq!(c["first_touch"]["utm_campaign"], "spring", "{l}: {c}");
+        assert_eq!(
+            c["last_touch"]["occurred_at"], "2025-05-20T10:05:00Z",
+            "{l}: the webinar moved over: {c}"
+        );
+        let (_, _, w) = api
+            .call("GET", &format!("/api/v1/contacts/{}", work), None)
+            .await;
+        assert_eq!(w["merged_into_id"], home, "{l}: {w}");
+        assert_eq!(w["last_touch"], Value::Null, "{l}: {w}");
+        let (_, _, merges) = api
+            .call("GET", &format!("/api/v1/contacts/{}/merges", home), None)
+            .await;
+        let m = &merges[0];
+        assert_eq!(
+            (
+                m["cause"].as_str(),
+                m["survivor_id"].as_i64(),
+                m["merged_id"].as_i64()
+            ),
+            (Some("alias"), Some(home), Some(work)),
+            "{l}: {merges}"
+        );
+        assert!(m["event_id"].is_i64(), "{l}: {m}");
+        assert_eq!(
+            m["moved"]["touchpoints"].as_array().unwrap().len(),
+            1,
+            "{l}"
+        );
+        assert_eq!(m["moved"]["identities"], json!(["u2"]), "{l}: {m}");
+        let merge_id = m["id"].as_i64().unwrap();
+
+        // Later events of either id, or the merged e-mail, are the survivor's.
+        send_batch(json!([
+            {"type": "track", "userId": "u2", "event": "Pricing Viewed", "messageId": "d1",
+             "timestamp": "2025-05-22T08:00:00Z"}
+        ]))
+        .await;
+        api.app.apply_events(100).await.unwrap();
+        assert_eq!(touch_count(&api, home).await, 3, "{l}");
+
+        // Only who merged, a manager or an admin may undo it.
+        let (st, _, p) = api
+            .member(
+                "POST",
+                &format!("/api/v1/contact-merges/{merge_id}/undo"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{l}: {p}");
+        let (st, _, undone) = api
+            .call(
+                "POST",
+                &format!("/api/v1/contact-merges/{merge_id}/undo"),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{l}: {undone}");
+        assert!(undone["unmerged_at"].is_string(), "{l}: {undone}");
+        assert_eq!(
+            emails(&api, false).await,
+            ["ann@home.example", "ann@work.example"],
+            "{l}"
+        );
+        let (_, _, c) = api
+            .call("GET", &format!("/api/v1/contacts/{}", home), None)
+            .await;
+        assert_eq!(
+            c["first_name"],
+            Value::Null,
+            "{l}: filled fields emptied: {c}"
+        );
+        assert_eq!(touch_count(&api, work).await, 1, "{l}: the webinar is back");
+        assert_eq!(
+            touch_count(&api, home).await,
+            2,
+            "{l}: what arrived after the merge stays where it was recorded"
+        );
+        let (st, _, p) = api
+            .call(
+                "POST",
+                &format!("/api/v1/contact-merges/{merge_id}/undo"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (st, p["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("already_unmerged")),
+            "{l}: {p}"
+        );
+
+        // identify of a known userId with the other record's e-mail merges too.
+        send_batch(json!([
+            {"type": "identify", "userId": "u1", "messageId": "e1",
+             "timestamp": "2025-05-23T08:00:00Z", "traits": {"email": "ann@work.example"}}
+        ]))
+        .await;
+        api.app.apply_events(100).await.unwrap();
+        assert_eq!(emails(&api, false).await, ["ann@home.example"], "{l}");
+        let (_, _, merges) = api
+            .call("GET", &format!("/api/v1/contacts/{}/merges", work), None)
+            .await;
+        assert_eq!(merges[1]["cause"], "identify", "{l}: {merges}");
+
+        // By hand: merging a record into itself or a merged one is refused.
+        let (st, _, p) = api
+            .call(
+                "POST",
+                "/api/v1/contact-merges",
+                Some(json!({"contact_ids": [home, work]})),
+            )
+            .await;
+        assert_eq!(
+            (st, p["code"].as_str(), p["field"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("already_merged"),
+                Some("contact_ids")
+            ),
+            "{l}: {p}"
         );
     }
 }

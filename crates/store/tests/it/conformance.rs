@@ -42,6 +42,9 @@ fn contact(email: &str, account_id: Option<i64>, stage: Stage) -> Contact {
         fit_score: 45,
         engagement_score: 12.5,
         scored_at: Some(at("2024-01-02T00:00:00.250Z")),
+        first_touch: None,
+        last_touch: None,
+        merged_into_id: None,
         created_at: at("2024-01-02T00:00:00Z"),
         updated_at: at("2024-01-02T00:00:00Z"),
     }

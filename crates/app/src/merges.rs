@@ -1,0 +1,267 @@
+//! Merging two records of one person into one — by hand, or when an
+//! `alias` or `identify` reveals it — and undoing a merge. Every merge is
+//! recorded with what moved and which fields it filled, so an unmerge puts
+//! each row and field back.
+
+use crate::crm::{Actor, rescore};
+use crate::error::named;
+use crate::{App, AppError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use smarketing_core::{Instant, Invalid, Playbook};
+use smarketing_store::merges::{self as store, ContactMerge, FilledField};
+use smarketing_store::{Conn, Contact, repo};
+use std::collections::BTreeMap;
+
+/// A request to merge two contacts.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MergeInput {
+    /// The two records of one person. The one further along the funnel
+    /// survives (its stage and history stand); on a tie, the older one.
+    pub contact_ids: [i64; 2],
+}
+
+/// Why two records are being merged, for the record of the merge.
+pub(crate) struct Cause<'a> {
+    pub kind: &'a str,
+    pub event_id: Option<i64>,
+}
+
+impl App {
+    /// Merges two contacts into one (see [`MergeInput`]).
+    pub async fn merge_contacts(
+        &self,
+        input: &MergeInput,
+        actor: &Actor,
+    ) -> Result<ContactMerge, AppError> {
+        let (_, playbook) = self.playbook().await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let [a, b] = input.contact_ids;
+        let a: Contact = repo::get(&mut tx, a).await.map_err(named("contact", a))?;
+        let b: Contact = repo::get(&mut tx, b).await.map_err(named("contact", b))?;
+        let cause = Cause {
+            kind: "manual",
+            event_id: None,
+        };
+        let merge = merge(&mut tx, &playbook, a, b, &cause, actor, now, now).await?;
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(merge)
+    }
+
+    /// Undoes a merge: the rows it moved go back to the merged record, the
+    /// survivor's fields it filled are emptied again (unless edited since),
+    /// and both records are rescored. A stage move the merge caused stays
+    /// in the history, as every stage change does.
+    pub async fn unmerge_contacts(&self, id: i64, actor: &Actor) -> Result<ContactMerge, AppError> {
+        let now = self.now();
+        let (_, playbook) = self.playbook().await?;
+        let mut tx = self.store().begin().await?;
+        let mut merge: ContactMerge = repo::get(&mut tx, id)
+            .await
+            .map_err(named("contact merge", id))?;
+        if merge.actor != actor.label && !actor.may_edit_others() {
+            return Err(AppError::Forbidden(
+                "only who merged, a manager or an admin may undo a merge".into(),
+            ));
+        }
+        if merge.unmerged_at.is_some() {
+            return Err(Invalid::new(
+                "already_unmerged",
+                "id",
+                format!("merge {id} was already undone"),
+            )
+            .into());
+        }
+        let mut survivor: Contact = repo::get(&mut tx, merge.survivor_id).await?;
+        if let Some(into) = survivor.merged_into_id {
+            return Err(Invalid::new(
+                "survivor_merged",
+                "id",
+                format!(
+                    "contact {} was since merged into {into}; undo that merge first",
+                    survivor.id
+                ),
+            )
+            .into());
+        }
+        let mut merged: Contact = repo::get(&mut tx, merge.merged_id).await?;
+        store::move_rows_back(&mut tx, &merge.moved, survivor.id, merged.id).await?;
+        restore_fields(&mut survivor, &merge.filled);
+        survivor.updated_at = now;
+        merged.merged_into_id = None;
+        merged.updated_at = now;
+        for c in [survivor, merged] {
+            let c = repo::update(&mut tx, c.id, &c).await?;
+            rescore(&mut tx, &playbook, c, now).await?;
+        }
+        merge.unmerged_at = Some(now);
+        merge.unmerged_by = Some(actor.label.clone());
+        let merge = repo::update(&mut tx, id, &merge).await?;
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(merge)
+    }
+
+    /// Every merge a contact took part in, oldest first.
+    pub async fn contact_merges(&self, contact_id: i64) -> Result<Vec<ContactMerge>, AppError> {
+        let mut conn = self.store().acquire().await?;
+        repo::get::<Contact>(&mut conn, contact_id)
+            .await
+            .map_err(named("contact", contact_id))?;
+        Ok(store::merges_of(&mut conn, contact_id).await?)
+    }
+}
+
+/// The record a contact became: itself, or the survivor of the merges it
+/// went into.
+pub(crate) async fn live(conn: &mut Conn, mut c: Contact) -> Result<Contact, AppError> {
+    // A merge needs both records live, so chains are short; the bound
+    // only guards against a corrupt cycle.
+    for _ in 0..64 {
+        match c.merged_into_id {
+            Some(into) => c = repo::get(conn, into).await?,
+            None => return Ok(c),
+        }
+    }
+    Err(smarketing_store::StoreError::Corrupt(format!("contact {} merges in a cycle", c.id)).into())
+}
+
+/// Of two records, the survivor first: the one further along the funnel
+/// (a side state ranks below every funnel stage), else the older one.
+pub(crate) fn survivor_first(a: Contact, b: Contact) -> (Contact, Contact) {
+    let rank = |c: &Contact| c.stage.funnel_rank().map_or(0, |r| i32::from(r) + 1);
+    let key = |c: &Contact| (std::cmp::Reverse(rank(c)), c.created_at.millis(), c.id);
+    if key(&a) <= key(&b) { (a, b) } else { (b, a) }
+}
+
+/// Merges `a` and `b` (in a transaction the caller holds): the merged
+/// record's touchpoints, visitors, userIds, activities, notes, deals and
+/// open handoff move to the survivor, the survivor's empty fields are
+/// filled from it, and the survivor is rescored at `at` — a hand-raiser
+/// among the moved touches makes it an MQL as stitching does.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn merge(
+    conn: &mut Conn,
+    playbook: &Playbook,
+    a: Contact,
+    b: Contact,
+    cause: &Cause<'_>,
+    actor: &Actor,
+    at: Instant,
+    now: Instant,
+) -> Result<ContactMerge, AppError> {
+    if a.id == b.id {
+        return Err(
+            Invalid::new("same_contact", "contact_ids", "name two different contacts").into(),
+        );
+    }
+    for c in [&a, &b] {
+        if let Some(into) = c.merged_into_id {
+            return Err(Invalid::new(
+                "already_merged",
+                "contact_ids",
+                format!("contact {} was already merged into {into}", c.id),
+            )
+            .into());
+        }
+    }
+    let (mut survivor, mut merged) = survivor_first(a, b);
+    let moved = store::move_contact_rows(conn, merged.id, survivor.id).await?;
+    let filled = fill_fields(&mut survivor, &merged);
+    survivor.updated_at = now;
+    let survivor = repo::update(conn, survivor.id, &survivor).await?;
+    let source_before = survivor.source_channel.clone();
+    let (survivor, raised) =
+        crate::touches::stitched(conn, playbook, survivor, &moved.touchpoints).await?;
+    let mut filled = filled;
+    if survivor.source_channel != source_before {
+        filled.insert(
+            "source_channel".into(),
+            FilledField {
+                before: serde_json::json!(source_before),
+                after: serde_json::json!(survivor.source_channel),
+            },
+        );
+    }
+    merged.merged_into_id = Some(survivor.id);
+    merged.updated_at = now;
+    let merged_id = merged.id;
+    let merged = repo::update(conn, merged_id, &merged).await?;
+    rescore(conn, playbook, merged, at).await?;
+    crate::touches::qualify(conn, playbook, survivor.clone(), raised.as_ref(), at, now).await?;
+    let record = ContactMerge {
+        id: 0,
+        survivor_id: survivor.id,
+        merged_id,
+        cause: cause.kind.into(),
+        event_id: cause.event_id,
+        actor: actor.label.clone(),
+        actor_user_id: actor.user_id,
+        merged_at: now,
+        moved,
+        filled,
+        unmerged_at: None,
+        unmerged_by: None,
+    };
+    Ok(repo::insert(conn, &record).await?)
+}
+
+/// Fills each empty survivor field from the merged record, noting it.
+fn fill_fields(s: &mut Contact, m: &Contact) -> BTreeMap<String, FilledField> {
+    fn fill<T: Clone + Serialize>(
+        out: &mut BTreeMap<String, FilledField>,
+        name: &str,
+        to: &mut Option<T>,
+        from: &Option<T>,
+    ) {
+        if to.is_none() && from.is_some() {
+            *to = from.clone();
+            out.insert(
+                name.into(),
+                FilledField {
+                    before: serde_json::Value::Null,
+                    after: serde_json::json!(from),
+                },
+            );
+        }
+    }
+    let mut out = BTreeMap::new();
+    fill(&mut out, "first_name", &mut s.first_name, &m.first_name);
+    fill(&mut out, "last_name", &mut s.last_name, &m.last_name);
+    fill(&mut out, "job_title", &mut s.job_title, &m.job_title);
+    fill(&mut out, "phone", &mut s.phone, &m.phone);
+    fill(&mut out, "country", &mut s.country, &m.country);
+    fill(&mut out, "persona", &mut s.persona, &m.persona);
+    fill(&mut out, "account_id", &mut s.account_id, &m.account_id);
+    fill(&mut out, "owner_id", &mut s.owner_id, &m.owner_id);
+    out
+}
+
+/// Puts back each field a merge filled or changed, unless it was edited since.
+fn restore_fields(s: &mut Contact, filled: &BTreeMap<String, FilledField>) {
+    fn restore<T: Serialize + DeserializeOwned>(
+        filled: &BTreeMap<String, FilledField>,
+        name: &str,
+        field: &mut Option<T>,
+    ) {
+        if let Some(f) = filled.get(name)
+            && serde_json::json!(field) == f.after
+        {
+            *field = serde_json::from_value(f.before.clone()).unwrap_or(None);
+        }
+    }
+    restore(filled, "first_name", &mut s.first_name);
+    restore(filled, "last_name", &mut s.last_name);
+    restore(filled, "job_title", &mut s.job_title);
+    restore(filled, "phone", &mut s.phone);
+    restore(filled, "country", &mut s.country);
+    restore(filled, "persona", &mut s.persona);
+    restore(filled, "account_id", &mut s.account_id);
+    restore(filled, "owner_id", &mut s.owner_id);
+    restore(filled, "source_channel", &mut s.source_channel);
+}

@@ -1,0 +1,247 @@
+//! Merging one contact into another and undoing it: the rows that move
+//! with the person, and the record of each merge that makes it reversible.
+
+use crate::StoreError;
+use crate::records::{FromRow, get, instant, opt_instant};
+use crate::repo::Table;
+use crate::sql::Arg;
+use serde::{Deserialize, Serialize};
+use smarketing_core::Instant;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::collections::BTreeMap;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// The rows a merge moved from the merged contact to the survivor, by id
+/// (identities by userId); an unmerge moves exactly these back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MovedRows {
+    pub touchpoints: Vec<i64>,
+    pub visitors: Vec<i64>,
+    pub identities: Vec<String>,
+    pub activities: Vec<i64>,
+    pub notes: Vec<i64>,
+    pub deals: Vec<i64>,
+    /// The merged contact's open handoff, when the survivor had none.
+    pub handoffs: Vec<i64>,
+}
+
+impl MovedRows {
+    pub fn is_empty(&self) -> bool {
+        self == &MovedRows::default()
+    }
+}
+
+/// A survivor field the merge changed: its value before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FilledField {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub before: serde_json::Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub after: serde_json::Value,
+}
+
+/// One merge of `merged_id` into `survivor_id`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ContactMerge {
+    pub id: i64,
+    pub survivor_id: i64,
+    pub merged_id: i64,
+    /// `manual`, `alias` or `identify`.
+    pub cause: String,
+    /// The event that revealed the two records are one person.
+    pub event_id: Option<i64>,
+    pub actor: String,
+    pub actor_user_id: Option<i64>,
+    pub merged_at: Instant,
+    pub moved: MovedRows,
+    /// Survivor fields the merge filled or changed, by column name.
+    pub filled: BTreeMap<String, FilledField>,
+    pub unmerged_at: Option<Instant>,
+    pub unmerged_by: Option<String>,
+}
+
+fn json_col<T: for<'de> Deserialize<'de>>(r: &AnyRow, col: &str) -> Result<T, StoreError> {
+    let text: String = get(r, col)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+}
+
+impl FromRow for ContactMerge {
+    const COLUMNS: &'static str = "id, survivor_id, merged_id, cause, event_id, actor, actor_user_id, merged_at, moved, filled, unmerged_at, unmerged_by";
+    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(ContactMerge {
+            id: get(r, "id")?,
+            survivor_id: get(r, "survivor_id")?,
+            merged_id: get(r, "merged_id")?,
+            cause: get(r, "cause")?,
+            event_id: get(r, "event_id")?,
+            actor: get(r, "actor")?,
+            actor_user_id: get(r, "actor_user_id")?,
+            merged_at: instant(r, "merged_at")?,
+            moved: json_col(r, "moved")?,
+            filled: json_col(r, "filled")?,
+            unmerged_at: opt_instant(r, "unmerged_at")?,
+            unmerged_by: get(r, "unmerged_by")?,
+        })
+    }
+}
+
+impl Table for ContactMerge {
+    const TABLE: &'static str = "contact_merges";
+    const WRITE: &'static [&'static str] = &[
+        "survivor_id",
+        "merged_id",
+        "cause",
+        "event_id",
+        "actor",
+        "actor_user_id",
+        "merged_at",
+        "moved",
+        "filled",
+        "unmerged_at",
+        "unmerged_by",
+    ];
+    fn write_args(&self) -> Vec<Arg> {
+        let json = |v: serde_json::Result<String>| Arg::from(v.unwrap_or_else(|_| "{}".into()));
+        vec![
+            self.survivor_id.into(),
+            self.merged_id.into(),
+            self.cause.clone().into(),
+            self.event_id.into(),
+            self.actor.clone().into(),
+            self.actor_user_id.into(),
+            self.merged_at.millis().into(),
+            json(serde_json::to_string(&self.moved)),
+            json(serde_json::to_string(&self.filled)),
+            self.unmerged_at.map(Instant::millis).into(),
+            self.unmerged_by.clone().into(),
+        ]
+    }
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+/// The tables whose rows belong to a contact by `contact_id` and move with
+/// it, with the column naming each row.
+const MOVING: [(&str, &str); 6] = [
+    ("touchpoints", "id"),
+    ("visitors", "id"),
+    ("contact_identities", "user_id"),
+    ("activities", "id"),
+    ("notes", "id"),
+    ("deals", "id"),
+];
+
+fn slot<'a>(rows: &'a mut MovedRows, table: &str) -> Option<&'a mut Vec<i64>> {
+    match table {
+        "touchpoints" => Some(&mut rows.touchpoints),
+        "visitors" => Some(&mut rows.visitors),
+        "activities" => Some(&mut rows.activities),
+        "notes" => Some(&mut rows.notes),
+        "deals" => Some(&mut rows.deals),
+        "handoffs" => Some(&mut rows.handoffs),
+        _ => None,
+    }
+}
+
+/// Moves every row of contact `from` to contact `to`, and `from`'s open
+/// handoff when `to` has none (a contact has at most one open handoff).
+pub async fn move_contact_rows(
+    conn: &mut AnyConnection,
+    from: i64,
+    to: i64,
+) -> Result<MovedRows, StoreError> {
+    let mut moved = MovedRows::default();
+    for (table, key) in MOVING {
+        let sql =
+            format!("UPDATE {table} SET contact_id = $1 WHERE contact_id = $2 RETURNING {key}");
+        let rows = sqlx::query(&sql)
+            .bind(to)
+            .bind(from)
+            .fetch_all(&mut *conn)
+            .await?;
+        match slot(&mut moved, table) {
+            Some(ids) => {
+                for r in &rows {
+                    ids.push(r.try_get(0)?);
+                }
+                ids.sort_unstable();
+            }
+            None => {
+                for r in &rows {
+                    moved.identities.push(r.try_get(0)?);
+                }
+                moved.identities.sort();
+            }
+        }
+    }
+    let rows = sqlx::query(
+        "UPDATE handoffs SET contact_id = $1 WHERE contact_id = $2 AND decision IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM handoffs h WHERE h.contact_id = $1 AND h.decision IS NULL) \
+         RETURNING id",
+    )
+    .bind(to)
+    .bind(from)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &rows {
+        moved.handoffs.push(r.try_get(0)?);
+    }
+    Ok(moved)
+}
+
+/// Moves the rows a merge moved back from the survivor to the merged
+/// contact — those still on the survivor; a row moved on since stays.
+pub async fn move_rows_back(
+    conn: &mut AnyConnection,
+    moved: &MovedRows,
+    survivor: i64,
+    merged: i64,
+) -> Result<(), StoreError> {
+    // Bounded lists keep every statement under both backends' parameter limits.
+    const CHUNK: usize = 500;
+    let mut back = moved.clone();
+    for (table, key) in MOVING.iter().copied().chain([("handoffs", "id")]) {
+        let args: Vec<Arg> = match slot(&mut back, table) {
+            Some(ids) => ids.iter().map(|&i| Arg::from(i)).collect(),
+            None => moved
+                .identities
+                .iter()
+                .map(|u| Arg::from(u.as_str()))
+                .collect(),
+        };
+        for chunk in args.chunks(CHUNK) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE {table} SET contact_id = $1 WHERE contact_id = $2 AND {key} IN ({list})"
+            );
+            let mut all = vec![Arg::from(merged), Arg::from(survivor)];
+            all.extend_from_slice(chunk);
+            crate::sql::bind_all(sqlx::query(&sql), &all)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every merge a contact took part in, as survivor or as merged, oldest first.
+pub async fn merges_of(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+) -> Result<Vec<ContactMerge>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM contact_merges WHERE survivor_id = $1 OR merged_id = $1 ORDER BY id",
+        ContactMerge::COLUMNS
+    );
+    crate::repo::fetch(conn, &sql, &[contact_id.into()]).await
+}
