@@ -9,7 +9,7 @@ use crate::input::{AccountInput, ContactInput, TouchpointInput};
 use crate::people::hash_token;
 use crate::{App, AppError};
 use serde::Serialize;
-use smarketing_core::ingest::{Message, MessageType, parse_request};
+use smarketing_core::ingest::{MAX_BATCH_BYTES, Message, MessageType, parse_request};
 use smarketing_core::{Email, Instant, Invalid, Playbook};
 use smarketing_store::ingest::{self as store, NewEvent, Source};
 use smarketing_store::{Conn, Contact, repo};
@@ -23,8 +23,9 @@ pub const WRITE_KEY_PREFIX: &str = "wk_";
 /// How long a write key's source is remembered: a revoked key stops
 /// working within this time in a server that has seen it.
 const KEY_CACHE: Duration = Duration::from_secs(10);
-/// Requests waiting for the writer before new ones are turned away (503).
-pub const QUEUE_REQUESTS: usize = 512;
+/// Bytes of events waiting for the writer, by default, before new requests
+/// are turned away (503): bounds ingestion's memory under overload.
+pub const DEFAULT_QUEUE_BYTES: usize = 64 << 20;
 /// Most events one group commit takes.
 const GROUP_EVENTS: usize = 25_000;
 
@@ -47,12 +48,17 @@ pub struct Accepted {
 struct Pending {
     events: Vec<NewEvent>,
     reply: oneshot::Sender<Result<u64, String>>,
+    /// The request's share of the queue's bytes, given back once answered.
+    _room: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// The ingestion state an [`App`] shares between its clones.
 #[derive(Default)]
 pub(crate) struct Ingestion {
-    writer: Mutex<Option<mpsc::Sender<Pending>>>,
+    writer: Mutex<Option<mpsc::UnboundedSender<Pending>>>,
+    /// Room in the writer's queue, in bytes of payload (set on first use
+    /// from the options).
+    room: std::sync::OnceLock<Arc<tokio::sync::Semaphore>>,
     keys: Mutex<HashMap<String, (Option<Source>, std::time::Instant)>>,
     /// Woken after each commit, so the applying job starts at once.
     pub(crate) committed: Arc<Notify>,
@@ -202,13 +208,30 @@ impl App {
                 stored: 0,
             });
         }
+        // The queue is bounded by bytes, not requests: a flood of large
+        // batches cannot hold more memory than the option allows.
+        let bytes: usize = events.iter().map(|e| e.payload.len()).sum();
+        let room = self.ingestion.room.get_or_init(|| {
+            Arc::new(tokio::sync::Semaphore::new(
+                self.options.event_queue_bytes.max(MAX_BATCH_BYTES),
+            ))
+        });
+        let overloaded = || AppError::Overloaded {
+            retry_after_secs: 1,
+        };
+        let permits = u32::try_from(bytes.max(1)).map_err(|_| overloaded())?;
+        let room = room
+            .clone()
+            .try_acquire_many_owned(permits)
+            .map_err(|_| overloaded())?;
         let (reply, answer) = oneshot::channel();
-        let writer = self.writer();
-        writer
-            .try_send(Pending { events, reply })
-            .map_err(|_| AppError::Overloaded {
-                retry_after_secs: 1,
-            })?;
+        self.writer()
+            .send(Pending {
+                events,
+                reply,
+                _room: room,
+            })
+            .map_err(|_| overloaded())?;
         let stored = answer
             .await
             .map_err(|_| AppError::Overloaded {
@@ -224,12 +247,12 @@ impl App {
     }
 
     /// The writer task, started on first use.
-    fn writer(&self) -> mpsc::Sender<Pending> {
+    fn writer(&self) -> mpsc::UnboundedSender<Pending> {
         let mut w = self.ingestion.writer.lock().expect("writer");
         if let Some(tx) = w.as_ref().filter(|tx| !tx.is_closed()) {
             return tx.clone();
         }
-        let (tx, rx) = mpsc::channel(QUEUE_REQUESTS);
+        let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(
             self.store().clone(),
             rx,
@@ -341,7 +364,7 @@ pub fn new_event(source_id: i64, m: Message, received_at: Instant) -> NewEvent {
 /// into the next transaction, so many requests share one fsync.
 async fn write_loop(
     store: smarketing_store::Store,
-    mut rx: mpsc::Receiver<Pending>,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
     committed: Arc<Notify>,
 ) {
     while let Some(first) = rx.recv().await {

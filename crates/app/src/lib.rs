@@ -48,10 +48,22 @@ impl Clock {
 type PlaybookCache = Arc<RwLock<Option<(i64, Arc<Playbook>)>>>;
 
 /// Settings of the application that come from the configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Allow webhook targets on loopback and private addresses.
     pub allow_private_webhooks: bool,
+    /// Bytes of events waiting for the writer before new requests are
+    /// turned away with 503: the memory ingestion may hold.
+    pub event_queue_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            allow_private_webhooks: false,
+            event_queue_bytes: ingest::DEFAULT_QUEUE_BYTES,
+        }
+    }
 }
 
 /// The application: a store, the clock and a cache of the current playbook.

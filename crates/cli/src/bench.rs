@@ -222,6 +222,7 @@ pub async fn webhooks(events: usize, postgres: Option<&str>) -> Result<Vec<Durat
     let store = db.store.clone();
     let app = App::new(store.clone(), Clock::System).with_options(Options {
         allow_private_webhooks: true,
+        ..Options::default()
     });
     app.prepare().await?;
     let input = smarketing_app::jobs::WebhookInput {

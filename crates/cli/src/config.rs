@@ -20,6 +20,7 @@ pub struct Config {
     pub log: String,
     pub scheduler_interval_seconds: u64,
     pub allow_private_webhooks: bool,
+    pub event_queue_mb: usize,
 }
 
 impl Default for Config {
@@ -33,6 +34,7 @@ impl Default for Config {
             log: "info".into(),
             scheduler_interval_seconds: 15,
             allow_private_webhooks: false,
+            event_queue_mb: 64,
         }
     }
 }
@@ -69,6 +71,10 @@ scheduler_interval_seconds = 15
 
 # Allow webhook targets on loopback and private network addresses.
 allow_private_webhooks = false
+
+# Megabytes of received events waiting to be committed before the event API
+# answers 503 with Retry-After: the memory ingestion may hold under overload.
+event_queue_mb = 64
 "#;
 
 /// Loads the configuration from `file` (when it exists) and the environment.
@@ -86,6 +92,7 @@ pub fn load(file: &Path) -> anyhow::Result<Config> {
         "log",
         "scheduler_interval_seconds",
         "allow_private_webhooks",
+        "event_queue_mb",
     ]));
     fig.extract().with_context(|| {
         format!(

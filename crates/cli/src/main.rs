@@ -578,6 +578,7 @@ async fn open(cfg: &config::Config) -> Result<App> {
     .with_context(|| format!("opening the database {}", redact(&cfg.database_url)))?;
     let app = App::new(store, Clock::System).with_options(smarketing_app::Options {
         allow_private_webhooks: cfg.allow_private_webhooks,
+        event_queue_bytes: cfg.event_queue_mb.saturating_mul(1 << 20),
     });
     app.prepare().await.context("preparing the database")?;
     Ok(app)

@@ -436,6 +436,73 @@ async fn events_that_reveal_one_person_merge_two_records_and_a_merge_can_be_undo
 }
 
 #[tokio::test]
+async fn a_full_queue_answers_503_with_retry_after_and_keeps_what_it_acknowledged() {
+    for api in apis().await {
+        let l = api.label();
+        let app = App::new(api.db.store.clone(), Clock::Fixed(crate::now())).with_options(
+            smarketing_app::Options {
+                // The floor: one largest batch (500 KB).
+                event_queue_bytes: 1,
+                ..Default::default()
+            },
+        );
+        let key = app.add_source("Flood", &[]).await.unwrap().write_key;
+        let r = router(AppState {
+            app: app.clone(),
+            max_body_bytes: 4 << 20,
+        });
+        // ~200 KB of events per request.
+        let batch = |n: usize| {
+            let items: Vec<Value> = (0..10)
+                .map(|i| {
+                    json!({"type": "track", "userId": "u", "event": "Big",
+                           "messageId": format!("q{n}-{i}"),
+                           "properties": {"blob": "x".repeat(20_000)}})
+                })
+                .collect();
+            post("/v1/batch", Some(&key), &json!({ "batch": items }))
+        };
+        // Another writer holds the events table, so the writer waits.
+        let mut blocker = api.db.store.begin().await.unwrap();
+        let hold = match api.db.store.backend() {
+            smarketing_store::Backend::Sqlite => "UPDATE data_version SET version = version",
+            smarketing_store::Backend::Postgres => "LOCK TABLE events IN SHARE MODE",
+        };
+        sqlx::query(hold).execute(&mut *blocker).await.unwrap();
+        let mut waiting = Vec::new();
+        for n in 0..2 {
+            let r = r.clone();
+            let req = batch(n);
+            waiting.push(tokio::spawn(async move { send(&r, req).await }));
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        let s = send(&r, batch(2)).await;
+        assert_eq!(
+            s.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{l}: {:?}",
+            s.body
+        );
+        assert_eq!(s.headers[header::RETRY_AFTER], "1", "{l}");
+        assert_eq!(s.body["code"], "overloaded", "{l}: {:?}", s.body);
+        blocker.rollback().await.unwrap();
+        for w in waiting {
+            let s = w.await.unwrap();
+            assert_eq!(
+                (s.status, s.body["stored"].clone()),
+                (StatusCode::OK, json!(10)),
+                "{l}: {:?}",
+                s.body
+            );
+        }
+        // Room again once the queue drained; nothing acknowledged was lost.
+        let s = send(&r, batch(2)).await;
+        assert_eq!(s.status, StatusCode::OK, "{l}: {:?}", s.body);
+        assert_eq!(app.event_counts().await.unwrap().0, 30, "{l}");
+    }
+}
+
+#[tokio::test]
 async fn bad_keys_bad_payloads_limits_and_cors_are_answered_clearly() {
     for api in apis().await {
         let l = api.label();
