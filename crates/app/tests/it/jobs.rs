@@ -185,6 +185,7 @@ async fn webhooks_are_signed_retried_and_delivered_once() {
         assert!(matches!(bad, AppError::Invalid(ref i) if i.field == "url"));
         let app = app.with_options(Options {
             allow_private_webhooks: true,
+            ..Options::default()
         });
         let hook = app
             .create_webhook(
