@@ -400,17 +400,10 @@ async fn write_group(
         store: &smarketing_store::Store,
         requests: &[&Pending],
     ) -> Result<Vec<u64>, String> {
-        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-        let mut stored = Vec::with_capacity(requests.len());
-        for p in requests {
-            stored.push(
-                store::insert_events(&mut tx, &p.events)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        tx.commit().await.map_err(|e| e.to_string())?;
-        Ok(stored)
+        let events: Vec<&[NewEvent]> = requests.iter().map(|p| p.events.as_slice()).collect();
+        store::keep_events(store, &events)
+            .await
+            .map_err(|e| e.to_string())
     }
     let all: Vec<&Pending> = group.iter().collect();
     match write(store, &all).await {

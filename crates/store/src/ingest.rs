@@ -160,6 +160,51 @@ pub async fn insert_events(conn: &mut Conn, events: &[NewEvent]) -> Result<u64, 
     .await
 }
 
+/// Keeps the events of several requests in one transaction (one commit,
+/// one fsync); how many of each request's were new. On PostgreSQL each
+/// request is one `INSERT … SELECT FROM UNNEST` of column arrays — one
+/// statement with eight parameters however many rows, where a multi-row
+/// `VALUES` costs a parameter per value to bind and plan.
+pub async fn keep_events(
+    store: &crate::Store,
+    requests: &[&[NewEvent]],
+) -> Result<Vec<u64>, StoreError> {
+    let mut stored = Vec::with_capacity(requests.len());
+    let Some(pg) = store.pg() else {
+        let mut tx = store.begin().await?;
+        for events in requests {
+            stored.push(insert_events(&mut tx, events).await?);
+        }
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        return Ok(stored);
+    };
+    let mut tx = pg.begin().await.map_err(StoreError::from_sqlx)?;
+    for events in requests {
+        let col = |f: fn(&NewEvent) -> i64| events.iter().map(f).collect::<Vec<i64>>();
+        let text =
+            |f: fn(&NewEvent) -> Option<&str>| events.iter().map(f).collect::<Vec<Option<&str>>>();
+        let done = sqlx::query(
+            "INSERT INTO events (source_id, message_id, type, user_id, anonymous_id, occurred_at, received_at, payload) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[]) \
+             ON CONFLICT (source_id, message_id) DO NOTHING",
+        )
+        .bind(col(|e| e.source_id))
+        .bind(text(|e| Some(e.message_id.as_str())))
+        .bind(text(|e| Some(e.kind)))
+        .bind(text(|e| e.user_id.as_deref()))
+        .bind(text(|e| e.anonymous_id.as_deref()))
+        .bind(col(|e| e.occurred_at))
+        .bind(col(|e| e.received_at))
+        .bind(text(|e| Some(e.payload.as_str())))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        stored.push(done.rows_affected());
+    }
+    tx.commit().await.map_err(StoreError::from_sqlx)?;
+    Ok(stored)
+}
+
 /// A kept event waiting to be applied.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {

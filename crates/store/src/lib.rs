@@ -49,6 +49,9 @@ pub enum SqliteSync {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL only: native connections for bulk paths the `Any` driver
+    /// cannot express (array parameters), such as keeping events.
+    pg: Option<sqlx::PgPool>,
 }
 
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -87,7 +90,19 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(StoreError::from_sqlx)?;
-        Ok(Store { pool, backend })
+        let pg = match backend {
+            Backend::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    // One writer task uses it; a second covers a retry.
+                    .max_connections(2)
+                    .acquire_timeout(Duration::from_secs(30))
+                    // Connects on first use: most stores never keep events.
+                    .connect_lazy(&url)
+                    .map_err(StoreError::from_sqlx)?,
+            ),
+            Backend::Sqlite => None,
+        };
+        Ok(Store { pool, backend, pg })
     }
 
     /// Applies the embedded migrations of this backend.
@@ -166,6 +181,13 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(pg) = &self.pg {
+            pg.close().await;
+        }
+    }
+
+    pub(crate) fn pg(&self) -> Option<&sqlx::PgPool> {
+        self.pg.as_ref()
     }
 }
 
