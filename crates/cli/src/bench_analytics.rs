@@ -214,15 +214,25 @@ pub struct ReportFigures {
     pub shapley: Duration,
     pub report_first: Duration,
     pub report_cached: Duration,
-    /// DuckDB on the same rows (funnel by source, time in stage), or why not.
-    pub duckdb: Result<(Duration, Duration), String>,
+    /// DuckDB on the same rows, or why not.
+    pub duckdb: Result<DuckDbTimes, String>,
 }
 
 /// The issue's reference measured in the same run: the same contacts and
 /// stage changes written to CSV, loaded into DuckDB (through python3's
 /// `duckdb` module), then the funnel by source and the time-in-stage
 /// median/p90 by source timed there (medians of `runs`, load excluded).
-fn duckdb_reference(ds: &Dataset, runs: usize) -> Result<(Duration, Duration), String> {
+/// DuckDB's times on the same rows, median of the runs.
+#[derive(Debug, Clone, Copy)]
+pub struct DuckDbTimes {
+    pub funnel: Duration,
+    pub time_in_stage: Duration,
+    /// First, last, linear, U-shaped and time-decay credit of won deals by
+    /// channel, in one query (touches up to the close).
+    pub attribution: Duration,
+}
+
+fn duckdb_reference(ds: &Dataset, runs: usize) -> Result<DuckDbTimes, String> {
     let dir = std::env::temp_dir().join(format!("smarketing-duckdb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let write = || -> std::io::Result<()> {
@@ -246,7 +256,26 @@ fn duckdb_reference(ds: &Dataset, runs: usize) -> Result<(Duration, Duration), S
                 }
             }
         }
-        s.flush()
+        s.flush()?;
+        let mut t = std::io::BufWriter::new(std::fs::File::create(dir.join("touches.csv"))?);
+        writeln!(t, "contact,ts,channel")?;
+        for i in 0..ds.contacts.len() {
+            for touch in ds.touches_of(i) {
+                writeln!(t, "{i},{},{}", touch.at, ds.channels[touch.channel as usize])?;
+            }
+        }
+        t.flush()?;
+        let mut d = std::io::BufWriter::new(std::fs::File::create(dir.join("won.csv"))?);
+        writeln!(d, "deal,contact,ts,amount")?;
+        for deal in &ds.deals {
+            if let (smarketing_core::analytics::dataset::DealStatus::Won, Some(at)) =
+                (deal.status, deal.closed_at)
+                && deal.contact != u32::MAX
+            {
+                writeln!(d, "{},{},{at},{}", deal.id, deal.contact, deal.amount_minor)?;
+            }
+        }
+        d.flush()
     };
     write().map_err(|e| e.to_string())?;
     let script = format!(
@@ -255,16 +284,26 @@ import duckdb, json, statistics, time
 con = duckdb.connect()
 con.execute("CREATE TABLE contacts AS SELECT * FROM read_csv_auto('{d}/contacts.csv')")
 con.execute("CREATE TABLE changes AS SELECT * FROM read_csv_auto('{d}/changes.csv')")
+con.execute("CREATE TABLE touches AS SELECT * FROM read_csv_auto('{d}/touches.csv')")
+con.execute("CREATE TABLE won AS SELECT * FROM read_csv_auto('{d}/won.csv')")
 funnel = "SELECT c.source, ch.stage, count(DISTINCT ch.contact) FROM changes ch JOIN contacts c ON c.id = ch.contact GROUP BY ALL"
 tis = ("WITH f AS (SELECT contact, stage, min(ts) AS ts FROM changes GROUP BY ALL) "
        "SELECT c.source, a.stage, median(b.ts - a.ts), quantile_cont(b.ts - a.ts, 0.9) "
        "FROM f a JOIN f b ON a.contact = b.contact AND b.stage = a.stage + 1 JOIN contacts c ON c.id = a.contact GROUP BY ALL")
+attribution = ("WITH j AS (SELECT w.deal, w.amount, t.channel, "
+       "pow(0.5, (w.ts - t.ts) / 604800000.0) AS decay, "
+       "row_number() OVER (PARTITION BY w.deal ORDER BY t.ts) AS pos, "
+       "count(*) OVER (PARTITION BY w.deal) AS n FROM won w JOIN touches t ON t.contact = w.contact AND t.ts <= w.ts), "
+       "k AS (SELECT *, sum(decay) OVER (PARTITION BY deal) AS decays FROM j) "
+       "SELECT channel, sum(CASE WHEN pos = 1 THEN amount END), sum(CASE WHEN pos = n THEN amount END), "
+       "sum(amount / n), sum(amount * CASE WHEN n = 1 THEN 1 WHEN n = 2 THEN 0.5 WHEN pos = 1 OR pos = n THEN 0.4 ELSE 0.2 / (n - 2) END), "
+       "sum(amount * decay / decays) FROM k GROUP BY channel")
 def timed(q):
     xs = []
     for _ in range({runs}):
         t = time.perf_counter(); con.execute(q).fetchall(); xs.append(time.perf_counter() - t)
     return statistics.median(xs)
-print(json.dumps([timed(funnel), timed(tis)]))
+print(json.dumps([timed(funnel), timed(tis), timed(attribution)]))
 "#,
         d = dir.display()
     );
@@ -283,7 +322,11 @@ print(json.dumps([timed(funnel), timed(tis)]))
     }
     let secs: Vec<f64> = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
     match secs.as_slice() {
-        [f, t] => Ok((Duration::from_secs_f64(*f), Duration::from_secs_f64(*t))),
+        [f, t, a] => Ok(DuckDbTimes {
+            funnel: Duration::from_secs_f64(*f),
+            time_in_stage: Duration::from_secs_f64(*t),
+            attribution: Duration::from_secs_f64(*a),
+        }),
         _ => Err("unexpected output".into()),
     }
 }

@@ -1168,10 +1168,11 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                 ms(f.shapley)
             );
             match &f.duckdb {
-                Ok((funnel, tis)) => println!(
-                    "DuckDB on the same rows in this run (load excluded): funnel by source {:.1} ms, time in stage median/p90 by source {:.1} ms",
-                    ms(*funnel),
-                    ms(*tis)
+                Ok(d) => println!(
+                    "DuckDB on the same rows in this run (load excluded): funnel by source {:.1} ms, time in stage median/p90 by source {:.1} ms, first/last/linear/U-shaped/time-decay credit of won deals by channel in one query {:.1} ms",
+                    ms(d.funnel),
+                    ms(d.time_in_stage),
+                    ms(d.attribution)
                 ),
                 Err(why) => println!("DuckDB reference {why}"),
             }
