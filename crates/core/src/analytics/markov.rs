@@ -441,14 +441,16 @@ struct System {
     col: Vec<u32>,
     p: Vec<f64>,
     b: Vec<[f64; 2]>,
+    /// Above every state's answer: probability 1, and the largest value
+    /// per conversion of any state.
+    top: [f64; 2],
 }
 
 /// Gauss–Seidel sweeps before an iteration gives way to the dense solve.
-const MAX_SWEEPS: usize = 20_000;
-/// Stop once the estimated remaining error, relative to the largest
-/// entry, is below this (a few units in the last place of a double).
-const SWEEP_TOLERANCE: f64 = 1e-15;
-
+const MAX_SWEEPS: usize = 10_000;
+/// The solve stops once START's answer is pinned between a lower and an
+/// upper bound this close, relative to it.
+const BOUND_GAP: f64 = 1e-13;
 impl System {
     fn new(chain: &MarkovChain) -> System {
         let n = chain.keys.len();
@@ -478,63 +480,75 @@ impl System {
                 }
             })
             .collect();
-        System { row, col, p, b }
+        // Value without a conversion (a paths file may say so) has no
+        // bound per conversion: infinite, and the dense solve takes over.
+        let most_per_conversion = (0..n)
+            .filter(|&i| chain.value_out[i] > 0.0)
+            .map(|i| chain.value_out[i] / chain.conv[i])
+            .fold(0.0, f64::max);
+        System {
+            row,
+            col,
+            p,
+            b,
+            top: [1.0, most_per_conversion],
+        }
     }
 
     /// START's conversion probability and expected value with the `dead`
-    /// states turned into dead ends, by Gauss–Seidel from zero. For an
-    /// absorbing chain (I − Q is a nonsingular M-matrix) the iterates rise
-    /// monotonically to the solution and the error shrinks by a steady
-    /// factor ρ; the sweeps stop when the step times ρ ÷ (1 − ρ) — the
-    /// error still left — is below [`SWEEP_TOLERANCE`] twice running.
-    /// `None` when that takes more than [`MAX_SWEEPS`].
+    /// states turned into dead ends, by Gauss–Seidel from both sides. The
+    /// map x ↦ Q·x + b is monotone (Q ≥ 0) and maps 0 below the solution
+    /// and `top` above it (probabilities: 1; values: the largest value per
+    /// conversion of any state), so one iterate rises and the other falls
+    /// onto the solution, and the answer is certain to lie between them:
+    /// the sweeps stop when START's two bounds agree to [`BOUND_GAP`].
+    /// `None` when that would take more than [`MAX_SWEEPS`].
     fn gauss_seidel(&self, dead: &[bool]) -> Option<[f64; 2]> {
         let n = self.b.len();
-        let mut x = vec![[0.0f64; 2]; n];
-        let mut previous = f64::INFINITY;
-        let mut settled = 0;
-        for _ in 0..MAX_SWEEPS {
-            let (mut step, mut size) = ([0.0f64; 2], [0.0f64; 2]);
-            // Successors mostly come later in discovery order: sweeping
-            // backwards uses their fresh values at once.
-            for i in (0..n).rev() {
-                if dead[i] {
-                    continue;
-                }
-                let mut v = self.b[i];
-                for k in self.row[i] as usize..self.row[i + 1] as usize {
-                    let xj = x[self.col[k] as usize];
-                    v[0] += self.p[k] * xj[0];
-                    v[1] += self.p[k] * xj[1];
-                }
-                for r in 0..2 {
-                    step[r] = step[r].max((v[r] - x[i][r]).abs());
-                    size[r] = size[r].max(v[r].abs());
-                }
-                x[i] = v;
-            }
-            let rel = (0..2)
-                .map(|r| {
-                    if size[r] > 0.0 {
-                        step[r] / size[r]
-                    } else {
-                        0.0
+        if !self.top.iter().all(|t| t.is_finite()) {
+            return None;
+        }
+        let mut lo = vec![[0.0f64; 2]; n];
+        let mut up: Vec<[f64; 2]> = (0..n)
+            .map(|i| if dead[i] { [0.0, 0.0] } else { self.top })
+            .collect();
+        let mut last_gap = f64::INFINITY;
+        for sweep in 0..MAX_SWEEPS {
+            for x in [&mut lo, &mut up] {
+                // Successors mostly come later in discovery order: sweeping
+                // backwards uses their fresh values at once.
+                for i in (0..n).rev() {
+                    if dead[i] {
+                        continue;
                     }
+                    let mut v = self.b[i];
+                    for k in self.row[i] as usize..self.row[i + 1] as usize {
+                        let xj = x[self.col[k] as usize];
+                        v[0] += self.p[k] * xj[0];
+                        v[1] += self.p[k] * xj[1];
+                    }
+                    x[i] = v;
+                }
+            }
+            let gap = (0..2)
+                .map(|r| {
+                    let g = (up[0][r] - lo[0][r]).max(0.0);
+                    if g == 0.0 { 0.0 } else { g / up[0][r].abs() }
                 })
                 .fold(0.0, f64::max);
-            if rel == 0.0 {
-                return Some(x[0]);
+            if gap <= BOUND_GAP {
+                return Some([0.5 * (lo[0][0] + up[0][0]), 0.5 * (lo[0][1] + up[0][1])]);
             }
-            let rho = rel / previous;
-            let first = previous.is_infinite();
-            previous = rel;
-            if !first && rho < 1.0 && rel * rho / (1.0 - rho) <= SWEEP_TOLERANCE {
-                settled += 1;
-                if settled == 2 {
-                    return Some(x[0]);
+            // Give up early when the gap shrinks too slowly to close in time.
+            if sweep >= 100 && sweep % 100 == 0 {
+                let rate = (gap / last_gap).powf(0.01);
+                let needed = (BOUND_GAP / gap).ln() / rate.ln();
+                if rate >= 1.0 || needed > (MAX_SWEEPS - sweep) as f64 {
+                    return None;
                 }
-            } else {
-                settled = 0;
+                last_gap = gap;
+            } else if sweep == 0 {
+                last_gap = gap;
             }
         }
         None

@@ -197,6 +197,43 @@ async fn upsert_by_external_id_is_idempotent() {
 }
 
 #[tokio::test]
+async fn a_reimport_keeps_what_merges_and_touches_set_on_a_contact() {
+    for db in testing::all().await {
+        let mut c = db.store.acquire().await.unwrap();
+        let mut first = contact("ext@example.com", None, Stage::Lead);
+        first.external_id = Some("C-1".into());
+        let survivor = repo::insert(&mut c, &contact("s@example.com", None, Stage::Lead))
+            .await
+            .unwrap();
+        repo::upsert_by_external_id(&mut c, std::slice::from_ref(&first))
+            .await
+            .unwrap();
+        let ids = repo::external_ids(&mut c, "contacts").await.unwrap();
+        let mut kept: Contact = repo::get(&mut c, ids["C-1"]).await.unwrap();
+        kept.merged_into_id = Some(survivor.id);
+        kept.first_touch = Some(smarketing_store::TouchOrigin {
+            touchpoint_id: 7,
+            occurred_at: at("2024-01-03T00:00:00Z"),
+            channel: "email".into(),
+            utm_source: Some("newsletter".into()),
+            utm_medium: None,
+            utm_campaign: Some("spring".into()),
+            utm_term: None,
+            utm_content: None,
+            referrer: None,
+        });
+        repo::update(&mut c, kept.id, &kept).await.unwrap();
+        // The same file again, with a new job title.
+        first.job_title = Some("CMO".into());
+        repo::upsert_by_external_id(&mut c, &[first]).await.unwrap();
+        let again: Contact = repo::get(&mut c, kept.id).await.unwrap();
+        assert_eq!(again.job_title.as_deref(), Some("CMO"), "{}", db.label);
+        assert_eq!(again.merged_into_id, Some(survivor.id), "{}", db.label);
+        assert_eq!(again.first_touch, kept.first_touch, "{}", db.label);
+    }
+}
+
+#[tokio::test]
 async fn playbook_versions_number_themselves() {
     for db in testing::all().await {
         let mut c = db.store.acquire().await.unwrap();
