@@ -551,6 +551,7 @@ impl App {
         let (_, playbook) = self.playbook().await?;
         let mut tx = self.store().begin().await?;
         let mut c: Contact = repo::get(&mut tx, id).await.map_err(named("contact", id))?;
+        check_not_merged(&c, "id")?;
         if let Some(e) = &patch.email {
             c.email = Email::parse(e)?.to_string();
         }
@@ -650,6 +651,7 @@ impl App {
         let note = opt_text("note", input.note.as_deref(), BODY_MAX)?;
         let mut tx = self.store().begin().await?;
         let mut c: Contact = repo::get(&mut tx, id).await.map_err(named("contact", id))?;
+        check_not_merged(&c, "id")?;
         let change = change_stage(
             &mut tx,
             &playbook,
@@ -852,6 +854,7 @@ impl App {
         };
         let mut tx = self.store().begin().await?;
         check_user_ref(&mut tx, "owner_id", deal.owner_id).await?;
+        check_contact_ref(&mut tx, "contact_id", deal.contact_id).await?;
         let saved = repo::insert(&mut tx, &deal).await.map_err(|e| match e {
             smarketing_store::StoreError::MissingReference => AppError::Invalid(Invalid::new(
                 "unknown_reference",
@@ -966,7 +969,7 @@ impl App {
             updated_at: now,
         };
         let mut conn = self.store().acquire().await?;
-        repo::get::<Contact>(&mut conn, a.contact_id)
+        let c = repo::get::<Contact>(&mut conn, a.contact_id)
             .await
             .map_err(|_| {
                 Invalid::new(
@@ -975,6 +978,7 @@ impl App {
                     format!("contact {} does not exist", a.contact_id),
                 )
             })?;
+        check_not_merged(&c, "contact_id")?;
         check_user_ref(&mut conn, "user_id", a.user_id).await?;
         repo::insert(&mut conn, &a).await.map_err(|e| match e {
             smarketing_store::StoreError::MissingReference => AppError::Invalid(Invalid::new(
@@ -1076,6 +1080,7 @@ impl App {
             updated_at: now,
         };
         let mut conn = self.store().acquire().await?;
+        check_contact_ref(&mut conn, "contact_id", n.contact_id).await?;
         repo::insert(&mut conn, &n).await.map_err(|e| match e {
             smarketing_store::StoreError::MissingReference => AppError::Invalid(Invalid::new(
                 "unknown_reference",
@@ -1133,6 +1138,37 @@ impl App {
         let mut conn = self.store().acquire().await?;
         Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
     }
+}
+
+/// A record merged into another takes no new rows or changes: the caller
+/// is pointed at the one it became.
+fn check_not_merged(c: &Contact, field: &str) -> Result<(), Invalid> {
+    match c.merged_into_id {
+        Some(into) => Err(Invalid::new(
+            "merged_contact",
+            field,
+            format!(
+                "contact {} was merged into contact {into}; use {into}",
+                c.id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// [`check_not_merged`] for an optional contact reference that may not exist
+/// (a missing one is reported by the insert's foreign key).
+async fn check_contact_ref(
+    conn: &mut AnyConnection,
+    field: &str,
+    id: Option<i64>,
+) -> Result<(), AppError> {
+    if let Some(id) = id
+        && let Ok(c) = repo::get::<Contact>(conn, id).await
+    {
+        check_not_merged(&c, field)?;
+    }
+    Ok(())
 }
 
 async fn check_user_ref(

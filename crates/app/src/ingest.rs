@@ -211,15 +211,18 @@ impl App {
         // The queue is bounded by bytes, not requests: a flood of large
         // batches cannot hold more memory than the option allows.
         let bytes: usize = events.iter().map(|e| e.payload.len()).sum();
-        let room = self.ingestion.room.get_or_init(|| {
-            Arc::new(tokio::sync::Semaphore::new(
-                self.options.event_queue_bytes.max(MAX_BATCH_BYTES),
-            ))
-        });
+        let capacity = self.options.event_queue_bytes.max(MAX_BATCH_BYTES);
+        let room = self
+            .ingestion
+            .room
+            .get_or_init(|| Arc::new(tokio::sync::Semaphore::new(capacity)));
         let overloaded = || AppError::Overloaded {
             retry_after_secs: 1,
         };
-        let permits = u32::try_from(bytes.max(1)).map_err(|_| overloaded())?;
+        // A batch's shared context is copied into each message, so a valid
+        // batch can outgrow the queue: it then needs the whole queue, and
+        // waits for an empty one rather than being turned away for ever.
+        let permits = u32::try_from(bytes.clamp(1, capacity)).map_err(|_| overloaded())?;
         let room = room
             .clone()
             .try_acquire_many_owned(permits)
@@ -277,14 +280,33 @@ impl App {
         let mut tx = self.store().begin().await?;
         let events = store::unprocessed_events(&mut tx, limit, self.store().skip_locked()).await?;
         let applied = events.len();
+        // A write key a browser page carries is public: events from such a
+        // source never merge two records (anyone could send them).
+        let server_side: HashMap<i64, bool> = store::sources(&mut tx)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.allowed_origins.is_empty()))
+            .collect();
         for e in events {
+            let may_merge = server_side.get(&e.source_id).copied().unwrap_or(false);
             let outcome =
                 match Message::from_stored(e.payload, Instant::from_millis(e.occurred_at)?) {
                     Ok(m) => {
                         // Each event in its own savepoint: one that fails leaves
                         // nothing behind and does not stop the others.
                         let mut sp = smarketing_store::Store::savepoint(&mut tx).await?;
-                        match apply(&mut sp, &playbook, &m, e.id, now).await {
+                        match apply(
+                            &mut sp,
+                            &playbook,
+                            &m,
+                            Reveal {
+                                event_id: e.id,
+                                may_merge,
+                            },
+                            now,
+                        )
+                        .await
+                        {
                             Ok(outcome) => {
                                 sp.commit()
                                     .await
@@ -424,20 +446,30 @@ async fn apply(
     conn: &mut Conn,
     playbook: &Playbook,
     m: &Message,
-    event_id: i64,
+    reveal: Reveal,
     now: Instant,
 ) -> Result<Option<String>, AppError> {
     match m.kind {
-        MessageType::Identify => identify(conn, playbook, m, event_id, now).await,
+        MessageType::Identify => identify(conn, playbook, m, reveal, now).await,
         MessageType::Page | MessageType::Screen | MessageType::Track => {
             touch(conn, playbook, m, now).await
         }
         MessageType::Group => group(conn, m, now).await,
-        MessageType::Alias => alias(conn, playbook, m, event_id, now).await,
+        MessageType::Alias => alias(conn, playbook, m, reveal, now).await,
     }
 }
 
-/// Merges two records an event revealed to be one person; the survivor.
+/// The event being applied, as far as merging goes.
+#[derive(Debug, Clone, Copy)]
+struct Reveal {
+    event_id: i64,
+    /// From a server-side source (no browser origins), whose key is secret.
+    may_merge: bool,
+}
+
+/// Merges two records an event revealed to be one person and returns the
+/// survivor — or, when the event may not merge them (a browser source, or
+/// a pair whose merge was undone), why not.
 #[allow(clippy::too_many_arguments)]
 async fn merge_revealed(
     conn: &mut Conn,
@@ -445,17 +477,28 @@ async fn merge_revealed(
     a: Contact,
     b: Contact,
     kind: &str,
-    event_id: i64,
+    reveal: Reveal,
     at: Instant,
     now: Instant,
-) -> Result<Contact, AppError> {
+) -> Result<Result<Contact, String>, AppError> {
+    let (x, y) = (a.id, b.id);
+    if !reveal.may_merge {
+        return Ok(Err(format!(
+            "contacts {x} and {y} look like one person; events from a source with browser origins do not merge records (merge them by hand, or send from a server-side source)"
+        )));
+    }
+    if smarketing_store::merges::merge_was_undone(conn, x, y).await? {
+        return Ok(Err(format!(
+            "contacts {x} and {y} look like one person, but their merge was undone; not merged again"
+        )));
+    }
     let cause = crate::merges::Cause {
         kind,
-        event_id: Some(event_id),
+        event_id: Some(reveal.event_id),
     };
     let merge =
         crate::merges::merge(conn, playbook, a, b, &cause, &Actor::system(), at, now).await?;
-    Ok(repo::get::<Contact>(conn, merge.survivor_id).await?)
+    Ok(Ok(repo::get::<Contact>(conn, merge.survivor_id).await?))
 }
 
 /// The visitor key of a userId not yet tied to a contact: its touches wait
@@ -486,10 +529,11 @@ async fn identify(
     conn: &mut Conn,
     playbook: &Playbook,
     m: &Message,
-    event_id: i64,
+    reveal: Reveal,
     now: Instant,
 ) -> Result<Option<String>, AppError> {
     let email = m.trait_text("email");
+    let mut merge_note = None;
     // By userId, then by e-mail — not by the anonymous id: on a shared
     // browser a new e-mail is a new person.
     let mut contact = match &m.user_id {
@@ -511,18 +555,22 @@ async fn identify(
         {
             let other = crate::merges::live(conn, other).await?;
             if other.id != known.id {
-                let survivor = merge_revealed(
+                match merge_revealed(
                     conn,
                     playbook,
                     known.clone(),
                     other,
                     "identify",
-                    event_id,
+                    reveal,
                     m.timestamp,
                     now,
                 )
-                .await?;
-                contact = Some(survivor);
+                .await?
+                {
+                    Ok(survivor) => contact = Some(survivor),
+                    // Not merged: the userId's record stays the one meant.
+                    Err(why) => merge_note = Some(why),
+                }
             }
         }
     }
@@ -570,7 +618,7 @@ async fn identify(
     let (contact, raised) = crate::touches::stitched(conn, playbook, contact, &moved).await?;
     // A hand raised while anonymous counts once the hand is known.
     crate::touches::qualify(conn, playbook, contact, raised.as_ref(), m.timestamp, now).await?;
-    Ok(None)
+    Ok(merge_note)
 }
 
 async fn touch(
@@ -672,7 +720,7 @@ async fn alias(
     conn: &mut Conn,
     playbook: &Playbook,
     m: &Message,
-    event_id: i64,
+    reveal: Reveal,
     now: Instant,
 ) -> Result<Option<String>, AppError> {
     let previous = m.text("previousId").unwrap_or_default();
@@ -689,8 +737,11 @@ async fn alias(
             // The two ids are one person: their two records become one.
             let x = repo::get::<Contact>(conn, x).await?;
             let y = repo::get::<Contact>(conn, y).await?;
-            merge_revealed(conn, playbook, x, y, "alias", event_id, at, now).await?;
-            Ok(None)
+            Ok(
+                merge_revealed(conn, playbook, x, y, "alias", reveal, at, now)
+                    .await?
+                    .err(),
+            )
         }
         (Some(c), _) | (None, Some(c)) => {
             let mut moved = vec![];

@@ -39,8 +39,16 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let [a, b] = input.contact_ids;
+        store::lock_contacts(&mut tx, [a, b]).await?;
         let a: Contact = repo::get(&mut tx, a).await.map_err(named("contact", a))?;
         let b: Contact = repo::get(&mut tx, b).await.map_err(named("contact", b))?;
+        // A rep merges their own or unowned records; a manager or admin any.
+        let own = |c: &Contact| c.owner_id.is_none() || c.owner_id == actor.user_id;
+        if !(actor.may_edit_others() || own(&a) && own(&b)) {
+            return Err(AppError::Forbidden(
+                "only a manager or an admin may merge contacts another rep owns".into(),
+            ));
+        }
         let cause = Cause {
             kind: "manual",
             event_id: None,
@@ -76,6 +84,7 @@ impl App {
             )
             .into());
         }
+        store::lock_contacts(&mut tx, [merge.survivor_id, merge.merged_id]).await?;
         let mut survivor: Contact = repo::get(&mut tx, merge.survivor_id).await?;
         if let Some(into) = survivor.merged_into_id {
             return Err(Invalid::new(
@@ -160,6 +169,10 @@ pub(crate) async fn merge(
             Invalid::new("same_contact", "contact_ids", "name two different contacts").into(),
         );
     }
+    store::lock_contacts(conn, [a.id, b.id]).await?;
+    // Re-read under the lock: the callers' copies may predate another merge.
+    let a: Contact = repo::get(conn, a.id).await?;
+    let b: Contact = repo::get(conn, b.id).await?;
     for c in [&a, &b] {
         if let Some(into) = c.merged_into_id {
             return Err(Invalid::new(
@@ -171,6 +184,25 @@ pub(crate) async fn merge(
         }
     }
     let (mut survivor, mut merged) = survivor_first(a, b);
+    // Two open handoffs would leave one running its SLA clocks for a
+    // record nobody sees: sales decides one first.
+    if repo::open_handoff_of_contact(conn, survivor.id)
+        .await?
+        .is_some()
+        && repo::open_handoff_of_contact(conn, merged.id)
+            .await?
+            .is_some()
+    {
+        return Err(Invalid::new(
+            "both_handed_off",
+            "contact_ids",
+            format!(
+                "contacts {} and {} both have an open handoff; accept or reject one first",
+                survivor.id, merged.id
+            ),
+        )
+        .into());
+    }
     let moved = store::move_contact_rows(conn, merged.id, survivor.id).await?;
     let filled = fill_fields(&mut survivor, &merged);
     survivor.updated_at = now;

@@ -261,7 +261,11 @@ fn duckdb_reference(ds: &Dataset, runs: usize) -> Result<DuckDbTimes, String> {
         writeln!(t, "contact,ts,channel")?;
         for i in 0..ds.contacts.len() {
             for touch in ds.touches_of(i) {
-                writeln!(t, "{i},{},{}", touch.at, ds.channels[touch.channel as usize])?;
+                writeln!(
+                    t,
+                    "{i},{},{}",
+                    touch.at, ds.channels[touch.channel as usize]
+                )?;
             }
         }
         t.flush()?;

@@ -162,7 +162,8 @@ pub async fn insert_events(conn: &mut Conn, events: &[NewEvent]) -> Result<u64, 
 
 /// Keeps the events of several requests in one transaction (one commit,
 /// one fsync); how many of each request's were new. On PostgreSQL each
-/// request is one `INSERT … SELECT FROM UNNEST` of column arrays — one
+/// request is one `INSERT … SELECT FROM UNNEST` of column arrays (in
+/// array order, so ids follow arrival and events apply in order) — one
 /// statement with eight parameters however many rows, where a multi-row
 /// `VALUES` costs a parameter per value to bind and plan.
 pub async fn keep_events(
@@ -185,7 +186,8 @@ pub async fn keep_events(
             |f: fn(&NewEvent) -> Option<&str>| events.iter().map(f).collect::<Vec<Option<&str>>>();
         let done = sqlx::query(
             "INSERT INTO events (source_id, message_id, type, user_id, anonymous_id, occurred_at, received_at, payload) \
-             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[]) \
+             SELECT s, m, t, u, a, o, r, p FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[]) \
+             WITH ORDINALITY AS e (s, m, t, u, a, o, r, p, n) ORDER BY n \
              ON CONFLICT (source_id, message_id) DO NOTHING",
         )
         .bind(col(|e| e.source_id))

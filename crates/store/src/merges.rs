@@ -245,3 +245,39 @@ pub async fn merges_of(
     );
     crate::repo::fetch(conn, &sql, &[contact_id.into()]).await
 }
+
+/// Whether a merge of these two contacts (either way round) was undone:
+/// an event does not merge them again.
+pub async fn merge_was_undone(
+    conn: &mut AnyConnection,
+    a: i64,
+    b: i64,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) FROM contact_merges WHERE unmerged_at IS NOT NULL \
+         AND ((survivor_id = $1 AND merged_id = $2) OR (survivor_id = $2 AND merged_id = $1))",
+    )
+    .bind(a)
+    .bind(b)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get::<i64, _>(0)? > 0)
+}
+
+/// Locks two contacts' rows in id order on PostgreSQL, so two merges
+/// touching one record run one after the other (SQLite's writers are
+/// serial already).
+pub async fn lock_contacts(conn: &mut AnyConnection, ids: [i64; 2]) -> Result<(), StoreError> {
+    let lock = if conn.backend_name() == "PostgreSQL" {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT id FROM contacts WHERE id IN ($1, $2) ORDER BY id{lock}");
+    sqlx::query(&sql)
+        .bind(ids[0])
+        .bind(ids[1])
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -402,18 +402,71 @@ async fn events_that_reveal_one_person_merge_two_records_and_a_merge_can_be_undo
             "{l}: {p}"
         );
 
-        // identify of a known userId with the other record's e-mail merges too.
+        // An undone merge is not redone by the next event that links them…
         send_batch(json!([
             {"type": "identify", "userId": "u1", "messageId": "e1",
              "timestamp": "2025-05-23T08:00:00Z", "traits": {"email": "ann@work.example"}}
         ]))
         .await;
         api.app.apply_events(100).await.unwrap();
-        assert_eq!(emails(&api, false).await, ["ann@home.example"], "{l}");
-        let (_, _, merges) = api
-            .call("GET", &format!("/api/v1/contacts/{}/merges", work), None)
+        assert_eq!(
+            emails(&api, false).await,
+            ["ann@home.example", "ann@work.example"],
+            "{l}"
+        );
+        // …and events from a browser source (its key is public) never merge.
+        let site = api
+            .app
+            .add_source("Site", &["https://www.example.com".into()])
+            .await
+            .unwrap()
+            .write_key;
+        let s = send(
+            &api.router,
+            post(
+                "/v1/batch",
+                Some(&site),
+                &json!({"batch": [
+                    {"type": "identify", "userId": "v1", "messageId": "f1",
+                     "traits": {"email": "bo@one.example"}},
+                    {"type": "identify", "userId": "v2", "messageId": "f2",
+                     "traits": {"email": "bo@two.example"}},
+                    {"type": "alias", "previousId": "v1", "userId": "v2", "messageId": "f3"}
+                ]}),
+            ),
+        )
+        .await;
+        assert_eq!(s.status, StatusCode::OK, "{l}: {:?}", s.body);
+        api.app.apply_events(100).await.unwrap();
+        assert_eq!(emails(&api, false).await.len(), 4, "{l}");
+
+        // By hand, by an admin.
+        let (st, _, m) = api
+            .call(
+                "POST",
+                "/api/v1/contact-merges",
+                Some(json!({"contact_ids": [work, home]})),
+            )
             .await;
-        assert_eq!(merges[1]["cause"], "identify", "{l}: {merges}");
+        assert_eq!(st, StatusCode::CREATED, "{l}: {m}");
+        assert_eq!(
+            (m["cause"].as_str(), m["survivor_id"].as_i64()),
+            (Some("manual"), Some(home)),
+            "{l}: {m}"
+        );
+        // The merged record takes no changes: the caller is sent to the survivor.
+        let (st, _, p) = api
+            .call(
+                "PATCH",
+                &format!("/api/v1/contacts/{work}"),
+                Some(json!({"job_title": "CEO"})),
+            )
+            .await;
+        assert_eq!(
+            (st, p["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("merged_contact")),
+            "{l}: {p}"
+        );
 
         // By hand: merging a record into itself or a merged one is refused.
         let (st, _, p) = api
