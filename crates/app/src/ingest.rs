@@ -26,6 +26,8 @@ const KEY_CACHE: Duration = Duration::from_secs(10);
 /// Bytes of events waiting for the writer, by default, before new requests
 /// are turned away (503): bounds ingestion's memory under overload.
 pub const DEFAULT_QUEUE_BYTES: usize = 64 << 20;
+/// Events the applying job applies per transaction.
+const APPLY_BATCH: i64 = 20;
 /// Most events one group commit takes.
 const GROUP_EVENTS: usize = 25_000;
 
@@ -62,6 +64,10 @@ pub(crate) struct Ingestion {
     keys: Mutex<HashMap<String, (Option<Source>, std::time::Instant)>>,
     /// Woken after each commit, so the applying job starts at once.
     pub(crate) committed: Arc<Notify>,
+    /// SQLite has one writer at a time and its busy wait is not fair: the
+    /// event writer and the applier take turns here (a FIFO lock), so
+    /// neither waits for more than one of the other's transactions.
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A source with its write key in clear — shown once, when created.
@@ -260,6 +266,7 @@ impl App {
             self.store().clone(),
             rx,
             self.ingestion.committed.clone(),
+            self.ingestion.write_turn.clone(),
         ));
         *w = Some(tx.clone());
         tx
@@ -277,6 +284,10 @@ impl App {
     pub async fn apply_events(&self, limit: i64) -> Result<usize, AppError> {
         let (_, playbook) = self.playbook().await?;
         let now = self.now();
+        let _turn = match self.store().backend() {
+            smarketing_store::Backend::Sqlite => Some(self.ingestion.write_turn.lock().await),
+            smarketing_store::Backend::Postgres => None,
+        };
         let mut tx = self.store().begin().await?;
         let events = store::unprocessed_events(&mut tx, limit, self.store().skip_locked()).await?;
         let applied = events.len();
@@ -338,7 +349,9 @@ impl App {
     pub async fn run_event_applier(self) {
         let woken = self.ingestion.committed.clone();
         loop {
-            match self.apply_events(500).await {
+            // Small transactions: on SQLite the event writer waits for the
+            // one in progress, so each is kept to some tens of milliseconds.
+            match self.apply_events(APPLY_BATCH).await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "applying events failed"),
@@ -388,6 +401,7 @@ async fn write_loop(
     store: smarketing_store::Store,
     mut rx: mpsc::UnboundedReceiver<Pending>,
     committed: Arc<Notify>,
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
@@ -401,7 +415,13 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let results = write_group(&store, &group).await;
+        let results = {
+            let _turn = match store.backend() {
+                smarketing_store::Backend::Sqlite => Some(write_turn.lock().await),
+                smarketing_store::Backend::Postgres => None,
+            };
+            write_group(&store, &group).await
+        };
         if results.iter().any(Result::is_ok) {
             committed.notify_one();
         }

@@ -499,3 +499,98 @@ pub async fn crash(
         integrity: db.store.integrity_check().await?,
     })
 }
+
+/// One minute of the soak run.
+pub struct SoakMinute {
+    pub minute: usize,
+    /// Events acknowledged in the minute.
+    pub events: usize,
+    pub p99: Duration,
+    /// Resident memory of the process (server, applier and client) at its end.
+    pub rss: Option<u64>,
+    /// Kept events not yet applied.
+    pub backlog: i64,
+}
+
+/// Memory under sustained load: `rate` events/s for `minutes`, paced over
+/// `connections`, bodies made as they are sent (nothing pre-built), with
+/// the event applier running as in `serve`; one line per minute.
+pub async fn soak(
+    postgres: Option<&str>,
+    minutes: usize,
+    rate: f64,
+    connections: usize,
+    mut report: impl FnMut(&SoakMinute),
+) -> Result<()> {
+    use base64::Engine;
+    let db = match postgres {
+        Some(url) => smarketing_store::testing::postgres_at(url).await,
+        None => smarketing_store::testing::sqlite().await,
+    };
+    let app = App::new(db.store.clone(), Clock::System);
+    app.prepare().await?;
+    let key = app.add_source("Soak", &[]).await?.write_key;
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = smarketing_server::AppState {
+        app: app.clone(),
+        max_body_bytes: smarketing_server::DEFAULT_MAX_BODY_BYTES,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(smarketing_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let applier = tokio::spawn(app.clone().run_event_applier());
+
+    let per_batch = Duration::from_secs_f64(BATCH as f64 / rate);
+    let start = Instant::now() + Duration::from_millis(50);
+    let end = start + Duration::from_secs(60 * minutes as u64);
+    let window: Arc<std::sync::Mutex<Vec<Duration>>> = Default::default();
+    let mut tasks = vec![];
+    for c in 0..connections {
+        let (auth, window) = (auth.clone(), window.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(addr).await?;
+            let mut rng = ChaCha8Rng::seed_from_u64(c as u64);
+            let mut visitors = c * 1_000_000_000;
+            for k in 0.. {
+                let n = k * connections + c;
+                let due = start + per_batch * n as u32;
+                if due >= end {
+                    break;
+                }
+                let body = Bytes::from(batch_body(&mut rng, n, &mut visitors));
+                tokio::time::sleep_until(due.into()).await;
+                while !send(&mut sender, &auth, body.clone()).await? {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                window.lock().expect("window").push(due.elapsed());
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for minute in 1..=minutes {
+        tokio::time::sleep_until((start + Duration::from_secs(60 * minute as u64)).into()).await;
+        let times = std::mem::take(&mut *window.lock().expect("window"));
+        let events = times.len() * BATCH;
+        let (_, backlog) = app.event_counts().await?;
+        report(&SoakMinute {
+            minute,
+            events,
+            p99: latency(times).p99,
+            rss: crate::bench_analytics::rss(),
+            backlog,
+        });
+    }
+    for t in tasks {
+        t.await??;
+    }
+    applier.abort();
+    let _ = stop.send(());
+    let _ = server.await;
+    Ok(())
+}

@@ -437,6 +437,20 @@ enum BenchCommand {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Memory under sustained load: paced batches for some minutes, with
+    /// the event applier running as in `serve`; RSS printed every minute.
+    Soak {
+        #[arg(long, default_value_t = 10)]
+        minutes: usize,
+        /// Events per second.
+        #[arg(long, default_value_t = 25_000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Run on a scratch schema of this PostgreSQL server.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
     /// The crash test: a served smarketing process is killed with SIGKILL
     /// at random moments and restarted while a client sends batches with
     /// unique messageIds and retries each until acknowledged; then every
@@ -1181,6 +1195,39 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                 ms(f.report_first),
                 ms(f.report_cached)
             );
+            Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Soak {
+                    minutes,
+                    rate,
+                    connections,
+                    postgres,
+                },
+        } => {
+            println!(
+                "soak: {rate:.0} events/s in batches of {} over {connections} connections for {minutes} min, event applier running",
+                bench_ingest::BATCH
+            );
+            bench_ingest::soak(
+                postgres.as_deref(),
+                minutes.max(1),
+                rate.max(100.0),
+                connections.max(1),
+                |m| {
+                    println!(
+                        "  minute {:>3}: {:>9} events acknowledged, p99 from due time {:>7.1} ms, RSS {}, kept but not yet applied {}",
+                        m.minute,
+                        m.events,
+                        m.p99.as_secs_f64() * 1e3,
+                        m.rss
+                            .map_or("unknown".into(), |b| format!("{} MB", b >> 20)),
+                        m.backlog
+                    )
+                },
+            )
+            .await?;
             Ok(())
         }
         Command::Bench {
