@@ -552,7 +552,15 @@ async fn identify(
     reveal: Reveal,
     now: Instant,
 ) -> Result<Option<String>, AppError> {
-    let email = m.trait_text("email");
+    let email = m
+        .trait_text("email")
+        .map(|raw| {
+            Email::parse(&raw).map_err(|e| Invalid {
+                field: "traits.email".into(),
+                ..e
+            })
+        })
+        .transpose()?;
     let mut merge_note = None;
     // By userId, then by e-mail — not by the anonymous id: on a shared
     // browser a new e-mail is a new person.
@@ -563,11 +571,7 @@ async fn identify(
         },
         None => None,
     };
-    if let Some(raw) = &email {
-        let email = Email::parse(raw).map_err(|e| Invalid {
-            field: "traits.email".into(),
-            ..e
-        })?;
+    if let Some(email) = &email {
         // A known userId with the e-mail of another record: one person
         // with two records, merged.
         if let Some(known) = &contact
@@ -595,12 +599,8 @@ async fn identify(
         }
     }
     if contact.is_none()
-        && let Some(raw) = &email
+        && let Some(email) = &email
     {
-        let email = Email::parse(raw).map_err(|e| Invalid {
-            field: "traits.email".into(),
-            ..e
-        })?;
         let t = |k: &str, alt: &str| m.trait_text(k).or_else(|| m.trait_text(alt));
         let input = ContactInput {
             email: email.to_string(),

@@ -156,6 +156,63 @@ async fn send(
     }
 }
 
+/// A prepared app on a scratch database (SQLite file, or a schema of the
+/// PostgreSQL server at `postgres`) with a source named `source`.
+async fn scratch(
+    postgres: Option<&str>,
+    source: &str,
+) -> Result<(
+    smarketing_store::testing::TestDb,
+    App,
+    smarketing_app::ingest::NewSource,
+)> {
+    let db = match postgres {
+        Some(url) => smarketing_store::testing::postgres_at(url).await,
+        None => smarketing_store::testing::sqlite().await,
+    };
+    let app = App::new(db.store.clone(), Clock::System);
+    app.prepare().await?;
+    let source = app.add_source(source, &[]).await?;
+    Ok((db, app, source))
+}
+
+/// The Basic authorization header of a write key.
+fn basic(key: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+    )
+}
+
+/// The app served on a loopback port until `stop` is sent.
+struct Served {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn serve(app: &App) -> Result<Served> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = smarketing_server::AppState {
+        app: app.clone(),
+        max_body_bytes: smarketing_server::DEFAULT_MAX_BODY_BYTES,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(smarketing_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    Ok(Served { addr, stop, server })
+}
+
+impl Served {
+    async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+    }
+}
+
 /// Runs the benchmark on a scratch database (SQLite file, or a schema of
 /// the PostgreSQL server at `postgres`).
 pub async fn ingest(
@@ -165,18 +222,8 @@ pub async fn ingest(
     paced_rate: f64,
     bar: &indicatif::ProgressBar,
 ) -> Result<IngestFigures> {
-    use base64::Engine;
-    let db = match postgres {
-        Some(url) => smarketing_store::testing::postgres_at(url).await,
-        None => smarketing_store::testing::sqlite().await,
-    };
-    let app = App::new(db.store.clone(), Clock::System);
-    app.prepare().await?;
-    let key = app.add_source("Bench", &[]).await?.write_key;
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
-    );
+    let (db, app, source) = scratch(postgres, "Bench").await?;
+    let auth = basic(&source.write_key);
     // Bodies made before the clock starts, so the client costs little.
     let full_batches = (seconds * 80_000.0 / BATCH as f64).ceil() as usize;
     let paced_batches = (seconds * paced_rate / BATCH as f64).ceil() as usize;
@@ -191,16 +238,8 @@ pub async fn ingest(
         .collect();
     let (full_bodies, paced_bodies) = bodies.split_at(full_batches);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let state = smarketing_server::AppState {
-        app: app.clone(),
-        max_body_bytes: smarketing_server::DEFAULT_MAX_BODY_BYTES,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(smarketing_server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let served = serve(&app).await?;
+    let addr = served.addr;
     let overloaded = Arc::new(AtomicUsize::new(0));
 
     // Full speed: each connection sends the next batch as soon as the last
@@ -279,8 +318,7 @@ pub async fn ingest(
     let paced_took = paced_start.elapsed();
     let paced_achieved = (paced_bodies.len() * BATCH) as f64 / paced_took.as_secs_f64();
     let rss_after = crate::bench_analytics::rss();
-    let _ = stop.send(());
-    let _ = server.await;
+    served.shutdown().await;
 
     // Applying what was kept: a sample of 20,000 events.
     bar.set_message("applying kept events");
@@ -298,13 +336,8 @@ pub async fn ingest(
     // The raw ceiling: the same rows, straight into a fresh events table of
     // the same schema, in transactions of 2,500 rows.
     bar.set_message("raw ceiling");
-    let raw = match postgres {
-        Some(url) => smarketing_store::testing::postgres_at(url).await,
-        None => smarketing_store::testing::sqlite().await,
-    };
-    let raw_app = App::new(raw.store.clone(), Clock::System);
-    raw_app.prepare().await?;
-    let source = raw_app.add_source("Raw", &[]).await?.source;
+    let (raw, _raw_app, raw_source) = scratch(postgres, "Raw").await?;
+    let source = raw_source.source;
     let received = smarketing_core::Instant::from(jiff::Timestamp::now());
     let mut rows = Vec::with_capacity(events);
     for b in full_bodies.iter().take(events / BATCH) {
@@ -363,13 +396,7 @@ pub async fn crash(
     batches: usize,
     bar: &indicatif::ProgressBar,
 ) -> Result<CrashFigures> {
-    let db = match postgres {
-        Some(url) => smarketing_store::testing::postgres_at(url).await,
-        None => smarketing_store::testing::sqlite().await,
-    };
-    let app = App::new(db.store.clone(), Clock::System);
-    app.prepare().await?;
-    let source = app.add_source("Crash", &[]).await?;
+    let (db, _app, source) = scratch(postgres, "Crash").await?;
     let key = source.write_key.clone();
     let exe = std::env::current_exe()?;
     let url = db.url.clone();
@@ -522,28 +549,10 @@ pub async fn soak(
     connections: usize,
     mut report: impl FnMut(&SoakMinute),
 ) -> Result<()> {
-    use base64::Engine;
-    let db = match postgres {
-        Some(url) => smarketing_store::testing::postgres_at(url).await,
-        None => smarketing_store::testing::sqlite().await,
-    };
-    let app = App::new(db.store.clone(), Clock::System);
-    app.prepare().await?;
-    let key = app.add_source("Soak", &[]).await?.write_key;
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let state = smarketing_server::AppState {
-        app: app.clone(),
-        max_body_bytes: smarketing_server::DEFAULT_MAX_BODY_BYTES,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(smarketing_server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let (_db, app, source) = scratch(postgres, "Soak").await?;
+    let auth = basic(&source.write_key);
+    let served = serve(&app).await?;
+    let addr = served.addr;
     let applier = tokio::spawn(app.clone().run_event_applier());
 
     let per_batch = Duration::from_secs_f64(BATCH as f64 / rate);
@@ -590,7 +599,6 @@ pub async fn soak(
         t.await??;
     }
     applier.abort();
-    let _ = stop.send(());
-    let _ = server.await;
+    served.shutdown().await;
     Ok(())
 }

@@ -16,8 +16,9 @@ pub trait Table: FromRow {
     const WRITE: &'static [&'static str];
     fn write_args(&self) -> Vec<Arg>;
     fn id(&self) -> i64;
-    /// Columns a re-import (upsert by external id) leaves as they are:
-    /// state the system keeps, not data the file carries.
+    /// Columns (or column-name prefixes) a re-import — an upsert by
+    /// external id — leaves as they are: state the system keeps, not data
+    /// the file carries.
     const KEEP_ON_UPSERT: &'static [&'static str] = &[];
 }
 
@@ -69,27 +70,8 @@ impl Table for Contact {
     }
     const TABLE: &'static str = "contacts";
     // Merges and touches set these; a contacts file knows nothing of them.
-    const KEEP_ON_UPSERT: &'static [&'static str] = &[
-        "merged_into_id",
-        "first_touch_id",
-        "first_touch_at",
-        "first_touch_channel",
-        "first_touch_utm_source",
-        "first_touch_utm_medium",
-        "first_touch_utm_campaign",
-        "first_touch_utm_term",
-        "first_touch_utm_content",
-        "first_touch_referrer",
-        "last_touch_id",
-        "last_touch_at",
-        "last_touch_channel",
-        "last_touch_utm_source",
-        "last_touch_utm_medium",
-        "last_touch_utm_campaign",
-        "last_touch_utm_term",
-        "last_touch_utm_content",
-        "last_touch_referrer",
-    ];
+    const KEEP_ON_UPSERT: &'static [&'static str] =
+        &["merged_into_id", "first_touch_", "last_touch_"];
     const WRITE: &'static [&'static str] = &[
         "external_id",
         "email",
@@ -507,7 +489,7 @@ pub async fn upsert_by_external_id<T: Table>(
         .iter()
         .filter(|c| {
             !matches!(**c, "external_id" | "created_at" | "updated_at")
-                && !T::KEEP_ON_UPSERT.contains(c)
+                && !T::KEEP_ON_UPSERT.iter().any(|k| c.starts_with(k))
         })
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
