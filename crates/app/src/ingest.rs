@@ -298,6 +298,7 @@ impl App {
             .into_iter()
             .map(|s| (s.id, s.allowed_origins.is_empty()))
             .collect();
+        let mut done = Vec::with_capacity(events.len());
         for e in events {
             let may_merge = server_side.get(&e.source_id).copied().unwrap_or(false);
             let outcome =
@@ -337,8 +338,16 @@ impl App {
                     }
                     Err(e) => Some(e.to_string()),
                 };
-            store::mark_processed(&mut tx, e.id, now.millis(), outcome.as_deref()).await?;
+            match outcome {
+                None => done.push(e.id),
+                Some(why) => {
+                    store::mark_processed(&mut tx, e.id, now.millis(), Some(why.as_str())).await?
+                }
+            }
         }
+        // One statement for the events that applied cleanly: each round trip
+        // to the database is a large part of applying an event.
+        store::mark_all_processed(&mut tx, &done, now.millis()).await?;
         tx.commit()
             .await
             .map_err(smarketing_store::StoreError::from_sqlx)?;

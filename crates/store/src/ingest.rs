@@ -260,6 +260,24 @@ pub async fn mark_processed(
     Ok(())
 }
 
+/// Marks events applied without remark, in one statement.
+pub async fn mark_all_processed(conn: &mut Conn, ids: &[i64], now: i64) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list = (0..ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("UPDATE events SET processed_at = $1 WHERE id IN ({list})");
+    let mut q = sqlx::query(&sql).bind(now);
+    for id in ids {
+        q = q.bind(*id);
+    }
+    q.execute(conn).await?;
+    Ok(())
+}
+
 /// How many events are kept, and how many of them wait to be applied.
 pub async fn event_counts(conn: &mut Conn) -> Result<(i64, i64), StoreError> {
     let row = sqlx::query(
