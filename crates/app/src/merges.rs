@@ -103,8 +103,8 @@ impl App {
         survivor.updated_at = now;
         merged.merged_into_id = None;
         merged.updated_at = now;
+        // Rescoring saves each record, restored fields included.
         for c in [survivor, merged] {
-            let c = repo::update(&mut tx, c.id, &c).await?;
             rescore(&mut tx, &playbook, c, now).await?;
         }
         merge.unmerged_at = Some(now);
@@ -206,7 +206,6 @@ pub(crate) async fn merge(
     let moved = store::move_contact_rows(conn, merged.id, survivor.id).await?;
     let filled = fill_fields(&mut survivor, &merged);
     survivor.updated_at = now;
-    let survivor = repo::update(conn, survivor.id, &survivor).await?;
     let source_before = survivor.source_channel.clone();
     let (survivor, raised) =
         crate::touches::stitched(conn, playbook, survivor, &moved.touchpoints).await?;
@@ -222,13 +221,13 @@ pub(crate) async fn merge(
     }
     merged.merged_into_id = Some(survivor.id);
     merged.updated_at = now;
-    let merged_id = merged.id;
-    let merged = repo::update(conn, merged_id, &merged).await?;
+    let (merged_id, survivor_id) = (merged.id, survivor.id);
+    // Rescoring saves each record: the filled fields and the pointer too.
     rescore(conn, playbook, merged, at).await?;
-    crate::touches::qualify(conn, playbook, survivor.clone(), raised.as_ref(), at, now).await?;
+    crate::touches::qualify(conn, playbook, survivor, raised.as_ref(), at, now).await?;
     let record = ContactMerge {
         id: 0,
-        survivor_id: survivor.id,
+        survivor_id,
         merged_id,
         cause: cause.kind.into(),
         event_id: cause.event_id,

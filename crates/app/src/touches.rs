@@ -324,7 +324,9 @@ pub(crate) async fn qualify(
 
 /// After stitching the touchpoints `moved`, the contact's source channel
 /// is its earliest touch's (the visit before the form fill is where it came
-/// from); also returns the latest hand-raiser among the moved touches.
+/// from); also returns the latest hand-raiser among the moved touches. The
+/// contact is not saved here: every caller goes on to [`qualify`], whose
+/// rescoring saves it.
 pub(crate) async fn stitched(
     conn: &mut AnyConnection,
     playbook: &Playbook,
@@ -335,6 +337,7 @@ pub(crate) async fn stitched(
         return Ok((contact, None));
     }
     let touches = repo::touchpoints_of_contact(conn, contact.id).await?;
+    let moved: std::collections::HashSet<i64> = moved.iter().copied().collect();
     let raised = touches
         .iter()
         .rev()
@@ -349,7 +352,6 @@ pub(crate) async fn stitched(
         && contact.source_channel.as_deref() != Some(first.channel.as_str())
     {
         contact.source_channel = Some(first.channel.clone());
-        contact = repo::update(conn, contact.id, &contact).await?;
     }
     Ok((contact, raised))
 }

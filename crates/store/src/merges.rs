@@ -29,12 +29,6 @@ pub struct MovedRows {
     pub handoffs: Vec<i64>,
 }
 
-impl MovedRows {
-    pub fn is_empty(&self) -> bool {
-        self == &MovedRows::default()
-    }
-}
-
 /// A survivor field the merge changed: its value before and after.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
