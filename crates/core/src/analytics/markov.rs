@@ -74,7 +74,6 @@ pub struct MarkovChain {
     total_conversions: f64,
     total_value: f64,
     journeys: f64,
-    states: Vec<(u32, u32)>,
 }
 
 /// Windows are numbered directly (not hashed) when there are at most this
@@ -131,7 +130,6 @@ impl MarkovChain {
             total_conversions: 0.0,
             total_value: 0.0,
             journeys: 0.0,
-            states: Vec::new(),
         })
     }
 
@@ -182,33 +180,31 @@ impl MarkovChain {
             return;
         }
         let k = self.order;
-        // (state, its window's last symbol)
-        let mut states = std::mem::take(&mut self.states);
-        states.clear();
-        if symbols.len() < k {
-            states.push((self.state(symbols), 0));
+        let weight = conversions + nulls;
+        // One pass: each state's transition is counted when the next
+        // different state is seen (consecutive identical states collapse).
+        let last = if symbols.len() < k {
+            let s = self.state(symbols) as usize;
+            self.start[s] += weight;
+            s
         } else {
-            for w in symbols.windows(k) {
-                let s = self.state(w);
-                // Consecutive identical states collapse into one.
-                if states.last().map(|l| l.0) != Some(s) {
-                    states.push((s, w[k - 1]));
+            let mut prev = self.state(&symbols[..k]) as usize;
+            self.start[prev] += weight;
+            for w in symbols.windows(k).skip(1) {
+                let s = self.state(w) as usize;
+                if s != prev {
+                    self.next[prev * self.symbols + w[k - 1] as usize] += weight;
+                    prev = s;
                 }
             }
-        }
-        let weight = conversions + nulls;
-        self.start[states[0].0 as usize] += weight;
-        for p in states.windows(2) {
-            self.next[p[0].0 as usize * self.symbols + p[1].1 as usize] += weight;
-        }
-        let last = states.last().expect("at least one state").0 as usize;
+            prev
+        };
         self.conv[last] += conversions;
         self.nulls[last] += nulls;
         self.value_out[last] += value;
         self.total_conversions += conversions;
         self.total_value += value;
         self.journeys += weight;
-        self.states = states;
     }
 
     /// Adds another chain's counts (of the same order and symbols), so

@@ -41,9 +41,28 @@ const COLUMNS: [&str; 4] = [
 pub struct PathTable {
     /// Channel names, indexed by symbol.
     pub channels: Vec<String>,
-    /// Every row's symbols, one after another.
+    /// The rows in the parts they were parsed in (kept apart: joining
+    /// them would copy every symbol once more, on one core).
+    parts: Vec<Rows>,
+}
+
+/// Rows and their symbols, one row's after another.
+#[derive(Debug, Clone, Default)]
+struct Rows {
     symbols: Vec<u32>,
     rows: Vec<PathRow>,
+}
+
+impl Rows {
+    /// Each row with its path.
+    fn iter(&self) -> impl Iterator<Item = (&[u32], &PathRow)> {
+        self.rows.iter().map(|r| {
+            (
+                &self.symbols[r.start as usize..(r.start + r.len) as usize],
+                r,
+            )
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -116,25 +135,179 @@ fn fields(line: &str) -> Vec<&str> {
     out
 }
 
-/// Where the columns are.
+/// Where the columns are, from a paths file's header line.
 #[derive(Debug, Clone, Copy)]
-struct Layout {
+pub struct PathsLayout {
     width: usize,
     at: [usize; 4],
 }
 
-/// One slice of the file parsed on its own: local symbols, line count.
-struct Chunk<'a> {
-    names: Vec<Cow<'a, str>>,
+impl PathsLayout {
+    /// Finds the columns by their names in the header line (line 1).
+    pub fn from_header(header: &str) -> Result<PathsLayout, PathsError> {
+        let header = header.trim_end_matches('\r').trim_start_matches('\u{feff}');
+        let names: Vec<&str> = fields(header).into_iter().map(str::trim).collect();
+        let mut at = [0usize; 4];
+        for (i, c) in COLUMNS.iter().enumerate() {
+            at[i] = names
+                .iter()
+                .position(|n| n == c)
+                .ok_or_else(|| PathsError {
+                    line: 1,
+                    column: None,
+                    message: format!(
+                        "the header has no column {c:?}; it needs {}",
+                        COLUMNS.join(", ")
+                    ),
+                })?;
+        }
+        Ok(PathsLayout {
+            width: names.len(),
+            at,
+        })
+    }
+}
+
+/// One consecutive part of a paths file's lines, parsed on its own (its
+/// own channel symbols; line numbers counted from the part's start) and fed
+/// in pieces of whole lines, so a reader can parse a large file on every
+/// core through small reused buffers. [`PathTable::from_parts`] joins them.
+pub struct PathsPart {
+    layout: PathsLayout,
+    names: Vec<String>,
+    index: Interner,
     symbols: Vec<u32>,
     rows: Vec<PathRow>,
     lines: usize,
 }
 
-impl<'a> Chunk<'a> {
-    /// The chunk's symbol for a channel name, added if new.
-    fn symbol(&mut self, index: &mut Interner, name: Cow<'a, str>) -> u32 {
-        index.get_or_insert(&mut self.names, name)
+impl PathsPart {
+    /// An empty part; `bytes` (the part's size, if known) sizes its vectors
+    /// (a channel and its " > " take about 14 bytes, a row about 150), so
+    /// they rarely grow.
+    pub fn new(layout: PathsLayout, bytes: usize) -> PathsPart {
+        PathsPart {
+            layout,
+            names: vec![],
+            index: Interner::default(),
+            symbols: Vec::with_capacity(bytes / 12),
+            rows: Vec::with_capacity(bytes / 100),
+            lines: 0,
+        }
+    }
+
+    /// Parses whole lines (a last line may lack its '\n'); errors carry
+    /// the line number within the part.
+    pub fn feed(&mut self, text: &str) -> Result<(), PathsError> {
+        if memchr::memchr(b'"', text.as_bytes()).is_none() {
+            return self.feed_unquoted(text);
+        }
+        let mut f: Vec<Cow<'_, str>> = Vec::with_capacity(self.layout.width);
+        let mut arrows = vec![];
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+            // '\n' is ASCII, so both ends are character boundaries.
+            let line = &text[at..end];
+            at = end + 1;
+            self.lines += 1;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.is_empty() {
+                continue;
+            }
+            split_line(line, &mut f);
+            let strs: Vec<&str> = f.iter().map(|x| x.as_ref()).collect();
+            arrows.clear();
+            if let Some(path) = strs.get(self.layout.at[0]) {
+                arrows.extend(memchr::memchr_iter(b'>', path.as_bytes()));
+            }
+            self.add_row(&strs, &arrows)?;
+        }
+        Ok(())
+    }
+
+    /// [`PathsPart::feed`] for text without quotes, the common case: one
+    /// pass finds every line end, comma and '>' together.
+    fn feed_unquoted(&mut self, text: &str) -> Result<(), PathsError> {
+        let bytes = text.as_bytes();
+        let path_column = self.layout.at[0];
+        let mut f: Vec<&str> = Vec::with_capacity(self.layout.width);
+        let mut arrows = vec![];
+        let (mut line_start, mut field_start) = (0, 0);
+        let ends = memchr::memchr3_iter(b'\n', b',', b'>', bytes);
+        for at in ends.chain((bytes.last() != Some(&b'\n')).then_some(bytes.len())) {
+            match bytes.get(at) {
+                Some(b'>') => {
+                    if f.len() == path_column {
+                        arrows.push(at - field_start);
+                    }
+                }
+                Some(b',') => {
+                    // ASCII, so a character boundary.
+                    f.push(&text[field_start..at]);
+                    field_start = at + 1;
+                }
+                _ => {
+                    self.lines += 1;
+                    let end = if at > line_start && bytes[at - 1] == b'\r' {
+                        at - 1
+                    } else {
+                        at
+                    };
+                    if end > line_start {
+                        f.push(&text[field_start..end.max(field_start)]);
+                        self.add_row(&f, &arrows)?;
+                    }
+                    f.clear();
+                    arrows.clear();
+                    (line_start, field_start) = (at + 1, at + 1);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the row of the line just counted, given its fields and the
+    /// offsets of '>' in its path field; a line is checked in the order
+    /// field count, numbers, path.
+    fn add_row(&mut self, f: &[&str], arrows: &[usize]) -> Result<(), PathsError> {
+        let (layout, line) = (self.layout, self.lines);
+        if f.len() != layout.width {
+            return Err(PathsError {
+                line,
+                column: None,
+                message: format!("{} fields where the header has {}", f.len(), layout.width),
+            });
+        }
+        let conversions = number(f[layout.at[1]], line, COLUMNS[1])?;
+        let value = number(f[layout.at[2]], line, COLUMNS[2])?;
+        let nulls = number(f[layout.at[3]], line, COLUMNS[3])?;
+        let start = self.symbols.len() as u32;
+        let path = f[layout.at[0]];
+        let mut from = 0;
+        for end in arrows.iter().copied().chain(std::iter::once(path.len())) {
+            // '>' is ASCII, so both ends are character boundaries.
+            let name = path[from..end].trim_ascii();
+            from = end + 1;
+            if name.is_empty() {
+                return Err(PathsError {
+                    line,
+                    column: Some("path"),
+                    message: format!("{path:?} has an empty channel"),
+                });
+            }
+            let s = self.index.get_or_insert(&mut self.names, name);
+            self.symbols.push(s);
+        }
+        self.rows.push(PathRow {
+            start,
+            len: self.symbols.len() as u32 - start,
+            conversions,
+            value,
+            nulls,
+        });
+        Ok(())
     }
 }
 
@@ -157,19 +330,22 @@ impl Default for Interner {
     }
 }
 
-/// The exact key of a name of up to 16 bytes.
+/// The exact key of a name of 1 to 16 bytes: with the length, two
+/// overlapping loads determine every byte.
 fn short_key(b: &[u8]) -> (u64, u64) {
-    let word = |s: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..s.len()].copy_from_slice(s);
-        u64::from_le_bytes(w)
-    };
-    match b.len() {
-        n if n >= 8 => (
+    let n = b.len();
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes")) as u64;
+    match n {
+        8.. => (
             u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
             u64::from_le_bytes(b[n - 8..].try_into().expect("8 bytes")),
         ),
-        _ => (word(b), 0),
+        4.. => (u32_at(0) | u32_at(n - 4) << 32, 0),
+        1.. => (
+            b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16,
+            0,
+        ),
+        0 => (0, 0),
     }
 }
 
@@ -179,15 +355,15 @@ fn slot_of(first: u64, last: u64, len: u32, mask: usize) -> usize {
 }
 
 impl Interner {
-    fn get_or_insert<'a>(&mut self, names: &mut Vec<Cow<'a, str>>, name: Cow<'a, str>) -> u32 {
+    fn get_or_insert(&mut self, names: &mut Vec<String>, name: &str) -> u32 {
         let b = name.as_bytes();
         let next = names.len() as u32;
         if b.len() > 16 {
-            let s = match self.long.get(name.as_ref()) {
+            let s = match self.long.get(name) {
                 Some(s) => *s,
                 None => {
-                    self.long.insert(name.as_ref().into(), next);
-                    names.push(name);
+                    self.long.insert(name.into(), next);
+                    names.push(name.to_string());
                     next
                 }
             };
@@ -208,7 +384,7 @@ impl Interner {
             i = (i + 1) & mask;
         }
         self.slots[i] = (first, last, len, next + 1);
-        names.push(name);
+        names.push(name.to_string());
         // Keep the table at most half full so probes stay short.
         if names.len() * 2 > self.slots.len() {
             let mut slots = vec![(0, 0, 0, 0); self.slots.len() * 2];
@@ -224,19 +400,6 @@ impl Interner {
         }
         next
     }
-}
-
-/// The channel names of a path, trimmed of white space ('>' found with SIMD;
-/// paths are long runs of short names).
-fn tokens(path: &str) -> impl Iterator<Item = &str> {
-    let ends = memchr::memchr_iter(b'>', path.as_bytes()).chain(std::iter::once(path.len()));
-    let mut start = 0;
-    ends.map(move |end| {
-        // '>' is ASCII, so both ends are character boundaries.
-        let t = &path[start..end];
-        start = end + 1;
-        t.trim_ascii()
-    })
 }
 
 /// One line's fields: borrowed when it has no quotes (the fast, common
@@ -258,80 +421,6 @@ fn split_line<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) {
         }
         out.push(Cow::Borrowed(&line[start..]));
     }
-}
-
-/// Parses whole lines; errors carry the line number within the chunk.
-fn parse_chunk<'a>(text: &'a str, layout: &Layout) -> Result<Chunk<'a>, PathsError> {
-    // Sized from the text (a channel and its " > " take about 14 bytes, a
-    // row about 150), so the vectors rarely grow.
-    let mut c = Chunk {
-        names: vec![],
-        symbols: Vec::with_capacity(text.len() / 12),
-        rows: Vec::with_capacity(text.len() / 100),
-        lines: 0,
-    };
-    let mut index = Interner::default();
-    let mut f: Vec<Cow<'a, str>> = Vec::with_capacity(layout.width);
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    while at < bytes.len() {
-        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
-        // '\n' is ASCII, so both ends are character boundaries.
-        let line = &text[at..end];
-        at = end + 1;
-        c.lines += 1;
-        let line_no = c.lines;
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.is_empty() {
-            continue;
-        }
-        split_line(line, &mut f);
-        if f.len() != layout.width {
-            return Err(PathsError {
-                line: line_no,
-                column: None,
-                message: format!("{} fields where the header has {}", f.len(), layout.width),
-            });
-        }
-        let conversions = number(&f[layout.at[1]], line_no, COLUMNS[1])?;
-        let value = number(&f[layout.at[2]], line_no, COLUMNS[2])?;
-        let nulls = number(&f[layout.at[3]], line_no, COLUMNS[3])?;
-        let start = c.symbols.len() as u32;
-        let path = std::mem::take(&mut f[layout.at[0]]);
-        let empty = || PathsError {
-            line: line_no,
-            column: Some("path"),
-            message: format!("{path:?} has an empty channel"),
-        };
-        match &path {
-            Cow::Borrowed(p) => {
-                for name in tokens(p) {
-                    if name.is_empty() {
-                        return Err(empty());
-                    }
-                    let s = c.symbol(&mut index, Cow::Borrowed(name));
-                    c.symbols.push(s);
-                }
-            }
-            Cow::Owned(p) => {
-                for name in tokens(p) {
-                    if name.is_empty() {
-                        return Err(empty());
-                    }
-                    let s = c.symbol(&mut index, Cow::Owned(name.to_string()));
-                    c.symbols.push(s);
-                }
-            }
-        }
-        c.rows.push(PathRow {
-            start,
-            len: c.symbols.len() as u32 - start,
-            conversions,
-            value,
-            nulls,
-        });
-    }
-    Ok(c)
 }
 
 impl PathTable {
@@ -363,63 +452,51 @@ impl PathTable {
     }
 
     /// Parses a paths file given as consecutive parts of whole lines (the
-    /// first starts with the header), each part on its own thread; so a
-    /// caller can read the parts of a large file in parallel too.
+    /// first starts with the header), each part on its own thread.
     pub fn parse_parts(parts: &[&str]) -> Result<PathTable, PathsError> {
         let first = parts.first().copied().unwrap_or("");
         let (header, body) = first.split_once('\n').unwrap_or((first, ""));
-        let header = header.trim_end_matches('\r').trim_start_matches('\u{feff}');
-        let names: Vec<&str> = fields(header).into_iter().map(str::trim).collect();
-        let mut at = [0usize; 4];
-        for (i, c) in COLUMNS.iter().enumerate() {
-            at[i] = names
-                .iter()
-                .position(|n| n == c)
-                .ok_or_else(|| PathsError {
-                    line: 1,
-                    column: None,
-                    message: format!(
-                        "the header has no column {c:?}; it needs {}",
-                        COLUMNS.join(", ")
-                    ),
-                })?;
-        }
-        let layout = Layout {
-            width: names.len(),
-            at,
-        };
+        let layout = PathsLayout::from_header(header)?;
         let chunks: Vec<&str> = std::iter::once(body)
             .chain(parts.iter().skip(1).copied())
             .collect();
-        let parsed: Vec<Result<Chunk<'_>, PathsError>> = std::thread::scope(|scope| {
+        let parsed: Vec<Result<PathsPart, PathsError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
                 .iter()
-                .map(|c| scope.spawn(move || parse_chunk(c, &layout)))
+                .map(|c| {
+                    scope.spawn(move || {
+                        let mut part = PathsPart::new(layout, c.len());
+                        part.feed(c).map(|()| part)
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
                 .map(|h| h.join().expect("a parser thread panicked"))
                 .collect()
         });
-        // Merge: one dictionary, symbols renumbered, line numbers made global.
+        PathTable::from_parts(parsed)
+    }
+
+    /// Joins consecutive parts (the first is the one after the header):
+    /// one dictionary, symbols renumbered, line numbers made global. The
+    /// first part that failed gives the error.
+    pub fn from_parts(
+        parts: impl IntoIterator<Item = Result<PathsPart, PathsError>>,
+    ) -> Result<PathTable, PathsError> {
         let mut table = PathTable::default();
         let mut index: FxHashMap<String, u32> = FxHashMap::default();
         let mut lines_before = 1;
-        for chunk in parsed {
-            let chunk = chunk.map_err(|mut e| {
+        let mut remaps = vec![];
+        for part in parts {
+            let part = part.map_err(|mut e| {
                 e.line += lines_before;
                 e
             })?;
-            let mut remap = Vec::with_capacity(chunk.names.len());
-            for name in &chunk.names {
+            let mut remap = Vec::with_capacity(part.names.len());
+            for name in &part.names {
                 let next = table.channels.len() as u32;
-                let s = match index.get(name.as_ref()) {
-                    Some(s) => *s,
-                    None => {
-                        index.insert(name.to_string(), next);
-                        next
-                    }
-                };
+                let s = *index.entry(name.clone()).or_insert(next);
                 if s == next {
                     if s as usize >= MAX_SYMBOLS {
                         return Err(PathsError {
@@ -428,54 +505,69 @@ impl PathTable {
                             message: format!("more than {MAX_SYMBOLS} distinct channels"),
                         });
                     }
-                    table.channels.push(name.to_string());
+                    table.channels.push(name.clone());
                 }
                 remap.push(s);
             }
-            let offset = table.symbols.len() as u32;
-            table
-                .symbols
-                .extend(chunk.symbols.iter().map(|s| remap[*s as usize]));
-            table.rows.extend(chunk.rows.iter().map(|r| PathRow {
-                start: r.start + offset,
-                ..*r
-            }));
-            lines_before += chunk.lines;
+            lines_before += part.lines;
+            remaps.push(remap);
+            table.parts.push(Rows {
+                symbols: part.symbols,
+                rows: part.rows,
+            });
         }
+        // Renumbered in place, each part on its own thread.
+        std::thread::scope(|scope| {
+            for (part, remap) in table.parts.iter_mut().zip(&remaps) {
+                let mut renumber = move || {
+                    part.symbols
+                        .iter_mut()
+                        .for_each(|s| *s = remap[*s as usize])
+                };
+                if remaps.len() > 1 {
+                    scope.spawn(renumber);
+                } else {
+                    renumber();
+                }
+            }
+        });
         Ok(table)
+    }
+
+    /// Every row with its path.
+    fn journeys(&self) -> impl Iterator<Item = (&[u32], &PathRow)> {
+        self.parts.iter().flat_map(Rows::iter)
     }
 
     /// The Markov chain of order `order` over every row's journeys.
     pub fn markov_chain(&self, order: u8) -> Result<MarkovChain, crate::Invalid> {
-        let count = |rows: &[PathRow]| -> Result<MarkovChain, crate::Invalid> {
+        let count = |rows: &Rows| -> Result<MarkovChain, crate::Invalid> {
             let mut chain = MarkovChain::new(order, self.channels.len())?;
-            for r in rows {
-                chain.add(self.path(r), r.conversions, r.value, r.nulls);
+            for (path, r) in rows.iter() {
+                chain.add(path, r.conversions, r.value, r.nulls);
             }
             Ok(chain)
         };
-        // Counted in parts on every core and merged: the counts are sums.
-        let threads = if self.rows.len() > 50_000 {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        // Each part counted on its own thread, then merged: counts are sums.
+        let parts: Vec<Result<MarkovChain, crate::Invalid>> = if self.rows() > 50_000 {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = self
+                    .parts
+                    .iter()
+                    .map(|rows| scope.spawn(move || count(rows)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a counting thread panicked"))
+                    .collect()
+            })
         } else {
-            1
+            self.parts.iter().map(count).collect()
         };
-        let part = self.rows.len().div_ceil(threads).max(1);
-        let parts: Vec<Result<MarkovChain, crate::Invalid>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .rows
-                .chunks(part)
-                .map(|rows| scope.spawn(move || count(rows)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a counting thread panicked"))
-                .collect()
-        });
         let mut parts = parts.into_iter();
         let mut chain = match parts.next() {
             Some(first) => first?,
-            None => return count(&[]),
+            None => return count(&Rows::default()),
         };
         for p in parts {
             chain.merge(&p?);
@@ -484,11 +576,7 @@ impl PathTable {
     }
 
     pub fn rows(&self) -> usize {
-        self.rows.len()
-    }
-
-    fn path(&self, r: &PathRow) -> &[u32] {
-        &self.symbols[r.start as usize..(r.start + r.len) as usize]
+        self.parts.iter().map(|p| p.rows.len()).sum()
     }
 
     /// Credit per channel, sorted by channel name. Models that need touch
@@ -513,8 +601,8 @@ impl PathTable {
             }
             Model::Shapley => {
                 let mut game = ShapleyGame::default();
-                for r in &self.rows {
-                    game.add(self.path(r), r.conversions, r.value, r.nulls);
+                for (path, r) in self.journeys() {
+                    game.add(path, r.conversions, r.value, r.nulls);
                 }
                 for (i, c) in game.solve(n).iter().enumerate() {
                     conv[i] = c.conversions;
@@ -534,8 +622,7 @@ impl PathTable {
             per_touch => {
                 let mut w = vec![];
                 let mut at = vec![];
-                for r in self.rows.iter().filter(|r| r.conversions > 0.0) {
-                    let path = self.path(r);
+                for (path, r) in self.journeys().filter(|(_, r)| r.conversions > 0.0) {
                     at.clear();
                     at.extend(0..path.len() as i64);
                     per_touch.touch_weights(&at, path.len() as i64, Roles::default(), &mut w);
@@ -561,9 +648,9 @@ impl PathTable {
 
     /// Total conversions and value over all rows.
     pub fn totals(&self) -> (f64, f64) {
-        self.rows
-            .iter()
-            .fold((0.0, 0.0), |(c, v), r| (c + r.conversions, v + r.value))
+        self.journeys().fold((0.0, 0.0), |(c, v), (_, r)| {
+            (c + r.conversions, v + r.value)
+        })
     }
 }
 
