@@ -467,45 +467,129 @@ async fn two_processes_fire_each_escalation_once() {
     }
 }
 
-/// The official Segment client library for Python, pointed at our host with
-/// a source's write key, delivers page, identify and track; they become the
-/// contact, its stitched touchpoints and an MQL. `.ci/run` installs the
-/// library (`pip install segment-analytics-python`); elsewhere the test says
-/// so and stops when it is missing.
-#[tokio::test]
-async fn the_segment_python_client_delivers_events() {
-    let has_lib = Command::new("python3")
-        .args(["-c", "import segment.analytics"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_lib {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must install segment-analytics-python"
-        );
-        eprintln!("segment client test skipped: pip install segment-analytics-python");
-        return;
-    }
-    const SCRIPT: &str = r#"
+/// A Segment-compatible client library: a Python module or a Node.js
+/// package, and how to install it.
+struct SegmentClient {
+    name: &'static str,
+    library: Library,
+    install: &'static str,
+}
+
+enum Library {
+    Python(&'static str),
+    Node(&'static str),
+}
+
+/// The script for the Python libraries (their APIs are the same); `MODULE`
+/// is replaced by the one to import. It sends a page view, an identify and
+/// a hand-raiser track for one visitor.
+const PYTHON_CLIENT: &str = r#"
 import sys
-from segment.analytics import Client
+from MODULE import Client
+key, host, tag = sys.argv[1:4]
 errors = []
-c = Client(sys.argv[1], host=sys.argv[2],
-           on_error=lambda e, batch: errors.append(repr(e)))
-c.page(anonymous_id="anon-py", name="Pricing",
+c = Client(key, host=host, on_error=lambda e, batch: errors.append(repr(e)))
+c.page(anonymous_id="anon-" + tag, name="Pricing",
        properties={"url": "https://www.example.com/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring"})
-c.identify("py-user-1", {"email": "Py.Thon@Example.com", "firstName": "Py"}, anonymous_id="anon-py")
-c.track("py-user-1", "Demo Requested", {"plan": "pro"})
+c.identify(tag + "-user-1", {"email": tag + "@Example.com", "firstName": tag}, anonymous_id="anon-" + tag)
+c.track(tag + "-user-1", "Demo Requested", {"plan": "pro"})
 c.flush()
 c.shutdown()
 print("errors:", errors)
 sys.exit(1 if errors else 0)
 "#;
+
+/// The same for the Node.js library; `PACKAGE` is the one to require.
+const NODE_CLIENT: &str = r#"
+const { Analytics } = require('PACKAGE');
+const [key, host, tag] = process.argv.slice(2);
+const errors = [];
+const a = new Analytics({ writeKey: key, host, flushAt: 3, maxRetries: 2 });
+a.on('error', (e) => errors.push(String(e && (e.reason || e.code || e))));
+a.page({ anonymousId: 'anon-' + tag, name: 'Pricing', properties: { url: 'https://www.example.com/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring' } });
+a.identify({ userId: tag + '-user-1', anonymousId: 'anon-' + tag, traits: { email: tag + '@Example.com', firstName: tag } });
+a.track({ userId: tag + '-user-1', event: 'Demo Requested', properties: { plan: 'pro' } });
+a.closeAndFlush().then(() => { console.log('errors:', errors); process.exit(errors.length ? 1 : 0); });
+"#;
+
+/// Where `.ci/run` installs the Node.js clients (`npm ci`, from the lock
+/// file there).
+fn node_clients() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node_modules")
+}
+
+impl SegmentClient {
+    fn installed(&self) -> bool {
+        match self.library {
+            Library::Python(module) => Command::new("python3")
+                .args(["-c", &format!("import {module}")])
+                .status()
+                .is_ok_and(|s| s.success()),
+            Library::Node(package) => node_clients().join(package).is_dir(),
+        }
+    }
+
+    /// The command that sends the visitor `tag`'s events to `host`, its
+    /// script written into `dir`.
+    fn send(&self, dir: &Path, key: &str, host: &str, tag: &str) -> Command {
+        let (program, file, script) = match self.library {
+            Library::Python(m) => ("python3", "send.py", PYTHON_CLIENT.replace("MODULE", m)),
+            Library::Node(p) => ("node", "send.js", NODE_CLIENT.replace("PACKAGE", p)),
+        };
+        let file = dir.join(file);
+        std::fs::write(&file, script).unwrap();
+        let mut c = Command::new(program);
+        c.arg(file).args([key, host, tag]);
+        c.env("NODE_PATH", node_clients());
+        c
+    }
+}
+
+const SEGMENT_CLIENTS: [SegmentClient; 3] = [
+    SegmentClient {
+        name: "Segment's Python library",
+        library: Library::Python("segment.analytics"),
+        install: "pip install segment-analytics-python",
+    },
+    SegmentClient {
+        name: "RudderStack's Python library (gzip)",
+        library: Library::Python("rudderstack.analytics.client"),
+        install: "pip install rudder-sdk-python",
+    },
+    SegmentClient {
+        name: "Segment's Node.js library",
+        library: Library::Node("@segment/analytics-node"),
+        install: "npm ci --prefix crates/cli/tests/clients",
+    },
+];
+
+/// Segment-compatible client libraries — Segment's own for Python and
+/// Node.js, and RudderStack's for Python, which gzips its batches — pointed
+/// at our host with a source's write key, deliver page, identify and track;
+/// each visitor becomes a contact with its stitched touchpoints, made an
+/// MQL by the hand-raiser. `.ci/run` installs the libraries; elsewhere the
+/// test names a missing one and leaves it out.
+#[tokio::test]
+async fn segment_client_libraries_deliver_events() {
+    let mut clients = vec![];
+    for client in &SEGMENT_CLIENTS {
+        if client.installed() {
+            clients.push(client);
+        } else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must install {}: {}",
+                client.name,
+                client.install
+            );
+            eprintln!("{} left out: {}", client.name, client.install);
+        }
+    }
     for db in smarketing_store::testing::all().await {
         let l = db.label;
         let app = smarketing_app::App::new(db.store.clone(), smarketing_app::Clock::System);
         app.prepare().await.unwrap();
-        let key = app.add_source("Python", &[]).await.unwrap().write_key;
+        let key = app.add_source("Clients", &[]).await.unwrap().write_key;
         let mut child = bin()
             .arg("--database")
             .arg(&db.url)
@@ -518,46 +602,51 @@ sys.exit(1 if errors else 0)
         let first = lines.next().unwrap().unwrap();
         let addr = first.rsplit("http://").next().unwrap().trim().to_string();
         let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("send.py");
-        std::fs::write(&script, SCRIPT).unwrap();
-        let out = Command::new("python3")
-            .arg(&script)
-            .arg(&key)
-            .arg(format!("http://{addr}"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{l}: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
+        for (i, client) in clients.iter().enumerate() {
+            let host = format!("http://{addr}");
+            let out = client
+                .send(dir.path(), &key, &host, &format!("client{i}"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{l}: {}: {}{}",
+                client.name,
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+        }
         // The server applies kept events as they commit; wait for it.
+        let want = (3 * clients.len() as i64, 0);
         let mut counts = (0, 0);
         for _ in 0..100 {
             counts = app.event_counts().await.unwrap();
-            if counts == (3, 0) {
+            if counts == want {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         child.kill().unwrap();
         child.wait().unwrap();
-        assert_eq!(counts, (3, 0), "{l}: events kept and applied");
+        assert_eq!(counts, want, "{l}: events kept and applied");
         let mut conn = app.store().acquire().await.unwrap();
-        let c = smarketing_store::repo::contact_by_email(&mut conn, "py.thon@example.com")
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("{l}: no contact"));
-        assert_eq!(c.first_name.as_deref(), Some("Py"), "{l}");
-        assert_eq!(c.stage, smarketing_core::Stage::Mql, "{l}");
-        assert_eq!(c.source_channel.as_deref(), Some("email"), "{l}");
-        let touches = smarketing_store::repo::touchpoints_of_contact(&mut conn, c.id)
-            .await
-            .unwrap();
-        let kinds: Vec<Option<&str>> = touches.iter().map(|t| t.kind.as_deref()).collect();
-        assert_eq!(kinds, [Some("page_view"), Some("demo_request")], "{l}");
-        assert_eq!(touches[0].utm_campaign.as_deref(), Some("spring"), "{l}");
+        for (i, client) in clients.iter().enumerate() {
+            let (l, tag) = (format!("{l}, {}", client.name), format!("client{i}"));
+            let c =
+                smarketing_store::repo::contact_by_email(&mut conn, &format!("{tag}@example.com"))
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{l}: no contact"));
+            assert_eq!(c.first_name.as_deref(), Some(tag.as_str()), "{l}");
+            assert_eq!(c.stage, smarketing_core::Stage::Mql, "{l}");
+            assert_eq!(c.source_channel.as_deref(), Some("email"), "{l}");
+            let touches = smarketing_store::repo::touchpoints_of_contact(&mut conn, c.id)
+                .await
+                .unwrap();
+            let kinds: Vec<Option<&str>> = touches.iter().map(|t| t.kind.as_deref()).collect();
+            assert_eq!(kinds, [Some("page_view"), Some("demo_request")], "{l}");
+            assert_eq!(touches[0].utm_campaign.as_deref(), Some("spring"), "{l}");
+        }
     }
 }
 
