@@ -3,6 +3,7 @@
 //! broken down by one dimension.
 
 use super::dataset::{Dataset, NONE};
+use super::in_parts;
 use crate::Stage;
 use crate::segment::Dimension;
 use serde::Serialize;
@@ -66,10 +67,15 @@ pub struct VelocityRow {
 /// playbook stage nobody uses, such as SAL when sales never accepts in the
 /// tool, does not show as a 100 % step).
 pub fn stages(ds: &Dataset, cohort: Stage) -> Vec<Stage> {
-    let mut used = [false; 10];
-    for c in &ds.changes {
-        used[c.stage as usize] = true;
-    }
+    let used = in_parts(ds.changes.len(), SPLIT, |range| {
+        let mut used = [false; 10];
+        for c in &ds.changes[range] {
+            used[c.stage as usize] = true;
+        }
+        used
+    })
+    .into_iter()
+    .fold([false; 10], |a, b| std::array::from_fn(|i| a[i] || b[i]));
     let from = cohort.funnel_rank().unwrap_or(0);
     Stage::ALL
         .into_iter()
@@ -108,9 +114,18 @@ fn group_of(ds: &Dataset, i: usize, dimension: Option<Dimension>) -> Option<usiz
     })
 }
 
-/// Walks the cohort: for each member, its index and entry instant.
-fn members(ds: &Dataset, cohort: &Cohort) -> impl Iterator<Item = (usize, i64)> {
-    (0..ds.contacts.len()).filter_map(move |i| {
+/// Reports on more contacts or changes than this are computed in parts,
+/// one per core.
+const SPLIT: usize = 100_000;
+
+/// Walks the cohort among contacts `range`: for each member, its index and
+/// entry instant.
+fn members(
+    ds: &Dataset,
+    cohort: &Cohort,
+    range: std::ops::Range<usize>,
+) -> impl Iterator<Item = (usize, i64)> {
+    range.filter_map(move |i| {
         ds.changes_of(i)
             .iter()
             .find(|c| {
@@ -126,30 +141,40 @@ fn members(ds: &Dataset, cohort: &Cohort) -> impl Iterator<Item = (usize, i64)> 
 pub fn funnel(ds: &Dataset, cohort: &Cohort) -> Vec<FunnelRow> {
     let stages = stages(ds, cohort.stage);
     let groups = group_names(ds, cohort.dimension);
-    let mut reached = vec![vec![0u64; stages.len()]; groups.len()];
     let ranks: Vec<u8> = stages
         .iter()
         .map(|s| s.funnel_rank().unwrap_or(0))
         .collect();
     let horizon = cohort.within_days.map(|d| d as i64 * 86_400_000);
-    for (i, entry) in members(ds, cohort) {
-        // The furthest stage reached after entering the cohort: a contact is
-        // counted once per stage however often it was recycled.
-        let best = ds
-            .changes_of(i)
-            .iter()
-            .filter(|c| c.at >= entry && horizon.is_none_or(|h| c.at - entry <= h))
-            .filter_map(|c| c.stage.funnel_rank())
-            .max()
-            .unwrap_or(0);
-        let g = group_of(ds, i, cohort.dimension);
-        for (j, r) in ranks.iter().enumerate() {
-            if j == 0 || *r <= best {
-                reached[0][j] += 1;
-                if let Some(g) = g {
-                    reached[g][j] += 1;
+    let parts = in_parts(ds.contacts.len(), SPLIT, |range| {
+        let mut reached = vec![vec![0u64; stages.len()]; groups.len()];
+        for (i, entry) in members(ds, cohort, range) {
+            // The furthest stage reached after entering the cohort: a
+            // contact is counted once per stage however often it was
+            // recycled.
+            let best = ds
+                .changes_of(i)
+                .iter()
+                .filter(|c| c.at >= entry && horizon.is_none_or(|h| c.at - entry <= h))
+                .filter_map(|c| c.stage.funnel_rank())
+                .max()
+                .unwrap_or(0);
+            let g = group_of(ds, i, cohort.dimension);
+            for (j, r) in ranks.iter().enumerate() {
+                if j == 0 || *r <= best {
+                    reached[0][j] += 1;
+                    if let Some(g) = g {
+                        reached[g][j] += 1;
+                    }
                 }
             }
+        }
+        reached
+    });
+    let mut reached = vec![vec![0u64; stages.len()]; groups.len()];
+    for part in parts {
+        for (total, p) in reached.iter_mut().zip(part) {
+            total.iter_mut().zip(p).for_each(|(t, x)| *t += x);
         }
     }
     let mut rows = vec![];
@@ -205,36 +230,47 @@ pub fn velocity(ds: &Dataset, cohort: &Cohort) -> Vec<VelocityRow> {
         .collect();
     // durations[group][stage j] (j = last index holds cohort stage → won)
     let k = stages.len();
-    let mut durations = vec![vec![Vec::<i64>::new(); k]; groups.len()];
-    for (i, entry) in members(ds, cohort) {
-        let changes = ds.changes_of(i);
-        let g = group_of(ds, i, cohort.dimension);
-        let mut push = |j: usize, d: i64| {
-            durations[0][j].push(d);
-            if let Some(g) = g {
-                durations[g][j].push(d);
-            }
-        };
-        for j in 0..k.saturating_sub(1) {
-            let Some(enter) = changes
-                .iter()
-                .find(|c| c.at >= entry && c.stage == stages[j])
-            else {
-                continue;
+    let parts = in_parts(ds.contacts.len(), SPLIT, |range| {
+        let mut durations = vec![vec![Vec::<i64>::new(); k]; groups.len()];
+        for (i, entry) in members(ds, cohort, range) {
+            let changes = ds.changes_of(i);
+            let g = group_of(ds, i, cohort.dimension);
+            let mut push = |j: usize, d: i64| {
+                durations[0][j].push(d);
+                if let Some(g) = g {
+                    durations[g][j].push(d);
+                }
             };
-            // The next stage, or a later one if the contact skipped it.
-            if let Some(next) = changes.iter().find(|c| {
-                c.at >= enter.at && c.stage.funnel_rank().is_some_and(|r| r >= ranks[j + 1])
-            }) {
-                push(j, next.at - enter.at);
+            for j in 0..k.saturating_sub(1) {
+                let Some(enter) = changes
+                    .iter()
+                    .find(|c| c.at >= entry && c.stage == stages[j])
+                else {
+                    continue;
+                };
+                // The next stage, or a later one if the contact skipped it.
+                if let Some(next) = changes.iter().find(|c| {
+                    c.at >= enter.at && c.stage.funnel_rank().is_some_and(|r| r >= ranks[j + 1])
+                }) {
+                    push(j, next.at - enter.at);
+                }
+            }
+            if k > 1
+                && let Some(won) = changes
+                    .iter()
+                    .find(|c| c.at >= entry && c.stage == Stage::Customer)
+            {
+                push(k - 1, won.at - entry);
             }
         }
-        if k > 1
-            && let Some(won) = changes
-                .iter()
-                .find(|c| c.at >= entry && c.stage == Stage::Customer)
-        {
-            push(k - 1, won.at - entry);
+        durations
+    });
+    // Joined in contact order, as one pass would have them.
+    let mut parts = parts.into_iter();
+    let mut durations = parts.next().unwrap_or_default();
+    for part in parts {
+        for (total, p) in durations.iter_mut().zip(part) {
+            total.iter_mut().zip(p).for_each(|(t, x)| t.extend(x));
         }
     }
     let mut rows = vec![];
@@ -263,6 +299,87 @@ pub fn velocity(ds: &Dataset, cohort: &Cohort) -> Vec<VelocityRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::dataset::{DatasetBuilder, dim_index};
+
+    /// Seven kinds of journey (straight through, skipping a stage,
+    /// recycled and back, disqualified, stalled), each contact `copies`
+    /// times, in three regions (one contact in four has none).
+    fn journeys(copies: usize) -> Dataset {
+        const DAY: i64 = 86_400_000;
+        use Stage::*;
+        let kinds: [&[(Stage, i64)]; 7] = [
+            &[
+                (Lead, 0),
+                (Mql, 2),
+                (Sql, 5),
+                (Opportunity, 9),
+                (Customer, 30),
+            ],
+            &[(Lead, 1), (Mql, 3), (Opportunity, 4)],
+            &[(Lead, 0), (Mql, 1), (Recycled, 10), (Mql, 40), (Sql, 41)],
+            &[(Lead, 2), (Disqualified, 3)],
+            &[(Lead, 5)],
+            &[(Mql, 0), (Sql, 1)],
+            &[
+                (Lead, 0),
+                (Mql, 6),
+                (Sql, 7),
+                (Opportunity, 8),
+                (Customer, 70),
+            ],
+        ];
+        let mut b = DatasetBuilder::new(["email"]);
+        for n in 0..copies * kinds.len() {
+            let id = n as i64 + 1;
+            let region = ["EMEA", "AMER", "APAC", ""][n % 4];
+            let mut values = [None; 6];
+            values[dim_index(Dimension::Region)] = (!region.is_empty()).then_some(region);
+            b.contact(id, None, values);
+            // Cohort entries spread over days, so medians are not trivial.
+            let base = (n % 97) as i64 * DAY;
+            for (stage, day) in kinds[n % kinds.len()] {
+                b.change(
+                    id,
+                    *stage,
+                    base + day * DAY + (n % 13) as i64 * 60_000,
+                    None,
+                );
+            }
+        }
+        b.finish()
+    }
+
+    /// Over 100,000 contacts the reports run in one part per core; they
+    /// must give what one pass gives: counts that scale with the copies,
+    /// the same rates and the same durations.
+    #[test]
+    fn reports_in_parts_match_one_pass() {
+        // Every pattern (7 kinds, 4 regions, 97 days, 13 minutes) repeats
+        // whole in `one`.
+        let (one, many) = (journeys(4 * 97 * 13), journeys(4 * 97 * 13 * 12));
+        assert!(many.contacts.len() > SPLIT && one.contacts.len() < SPLIT);
+        for dimension in [None, Some(Dimension::Region)] {
+            let cohort = Cohort {
+                dimension,
+                ..Cohort::all_leads()
+            };
+            let (a, b) = (funnel(&one, &cohort), funnel(&many, &cohort));
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!((&x.group, x.stage), (&y.group, y.stage));
+                assert_eq!(x.reached * 12, y.reached, "{} {:?}", x.group, x.stage);
+                assert_eq!(x.rate_from_prev, y.rate_from_prev);
+            }
+            let (a, b) = (velocity(&one, &cohort), velocity(&many, &cohort));
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!(x.n_completed * 12, y.n_completed);
+                assert_eq!((x.median_s, x.p90_s), (y.median_s, y.p90_s));
+                let (m, n) = (x.mean_s.unwrap(), y.mean_s.unwrap());
+                assert!((m - n).abs() <= 1e-9 * m, "{m} {n}");
+            }
+        }
+    }
 
     #[test]
     fn statistics_as_the_readme_defines_them() {
