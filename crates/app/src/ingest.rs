@@ -262,12 +262,15 @@ impl App {
             return tx.clone();
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(
-            self.store().clone(),
-            rx,
-            self.ingestion.committed.clone(),
-            self.ingestion.write_turn.clone(),
-        ));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..event_writers(self.store().backend()) {
+            tokio::spawn(write_loop(
+                self.store().clone(),
+                rx.clone(),
+                self.ingestion.committed.clone(),
+                self.ingestion.write_turn.clone(),
+            ));
+        }
         *w = Some(tx.clone());
         tx
     }
@@ -404,26 +407,42 @@ pub fn new_event(source_id: i64, m: Message, received_at: Instant) -> NewEvent {
     }
 }
 
+/// How many writers keep events at once. SQLite has one write lock, so
+/// one; PostgreSQL commits two transactions at once, so while one waits for
+/// its commit the other inserts (and PostgreSQL works on two cores).
+pub fn event_writers(backend: smarketing_store::Backend) -> usize {
+    match backend {
+        smarketing_store::Backend::Sqlite => 1,
+        smarketing_store::Backend::Postgres => 2,
+    }
+}
+
 /// Keeps queued requests: everything queued while the last commit ran goes
-/// into the next transaction, so many requests share one fsync.
+/// into the next transaction, so many requests share one fsync. Writers
+/// share the queue: one gathers a group while the others commit theirs.
 async fn write_loop(
     store: smarketing_store::Store,
-    mut rx: mpsc::UnboundedReceiver<Pending>,
+    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>>,
     committed: Arc<Notify>,
     write_turn: Arc<tokio::sync::Mutex<()>>,
 ) {
-    while let Some(first) = rx.recv().await {
-        let mut group = vec![first];
-        let mut size = group[0].events.len();
-        while size < GROUP_EVENTS {
-            match rx.try_recv() {
-                Ok(p) => {
-                    size += p.events.len();
-                    group.push(p);
+    loop {
+        let group = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut group = vec![first];
+            let mut size = group[0].events.len();
+            while size < GROUP_EVENTS {
+                match rx.try_recv() {
+                    Ok(p) => {
+                        size += p.events.len();
+                        group.push(p);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
+            group
+        };
         let results = {
             let _turn = match store.backend() {
                 smarketing_store::Backend::Sqlite => Some(write_turn.lock().await),

@@ -1258,11 +1258,17 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                 bench_ingest::BATCH,
                 f.connections
             );
+            let capped = f.events as f64 >= seconds * bench_ingest::FULL_SPEED_CAP;
             println!(
-                "  full speed: {} events acknowledged in {:.2} s = {:.0} events/s; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                "  full speed: {} events acknowledged in {:.2} s = {:.0} events/s{}; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
                 f.events,
                 f.took.as_secs_f64(),
                 rate,
+                if capped {
+                    " (every pre-built body sent: the client was the limit)"
+                } else {
+                    ""
+                },
                 ms(f.full.p50),
                 ms(f.full.p99),
                 ms(f.full.max)
@@ -1276,7 +1282,9 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                 ms(f.paced.max)
             );
             println!(
-                "  raw ceiling (same rows, store straight to the database, 2,500 per transaction): {:.0} events/s; ratio {:.2}",
+                "  raw ceiling (same rows, store straight to the database, 2,500 per transaction, {} connection{} as the server has writers): {:.0} events/s; ratio {:.2}",
+                f.writers,
+                if f.writers == 1 { "" } else { "s" },
                 f.raw_per_s,
                 rate / f.raw_per_s
             );

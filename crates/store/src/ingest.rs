@@ -170,8 +170,8 @@ pub async fn keep_events(
     store: &crate::Store,
     requests: &[&[NewEvent]],
 ) -> Result<Vec<u64>, StoreError> {
-    let mut stored = Vec::with_capacity(requests.len());
     let Some(pg) = store.pg() else {
+        let mut stored = Vec::with_capacity(requests.len());
         let mut tx = store.begin().await?;
         for events in requests {
             stored.push(insert_events(&mut tx, events).await?);
@@ -179,7 +179,29 @@ pub async fn keep_events(
         tx.commit().await.map_err(StoreError::from_sqlx)?;
         return Ok(stored);
     };
-    let mut tx = pg.begin().await.map_err(StoreError::from_sqlx)?;
+    // Two writers given the same messageIds in opposite orders (a client
+    // retrying while its first try is still queued) can deadlock on the
+    // unique index; PostgreSQL then aborts one, which tries again and
+    // finds the other's rows kept.
+    let mut attempt = 0;
+    loop {
+        match keep_events_pg(pg, requests).await {
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("40P01") && attempt < 5 =>
+            {
+                attempt += 1;
+            }
+            r => return r.map_err(StoreError::from_sqlx),
+        }
+    }
+}
+
+async fn keep_events_pg(
+    pg: &sqlx::PgPool,
+    requests: &[&[NewEvent]],
+) -> Result<Vec<u64>, sqlx::Error> {
+    let mut stored = Vec::with_capacity(requests.len());
+    let mut tx = pg.begin().await?;
     for events in requests {
         let col = |f: fn(&NewEvent) -> i64| events.iter().map(f).collect::<Vec<i64>>();
         let text =
@@ -199,11 +221,10 @@ pub async fn keep_events(
         .bind(col(|e| e.received_at))
         .bind(text(|e| Some(e.payload.as_str())))
         .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        .await?;
         stored.push(done.rows_affected());
     }
-    tx.commit().await.map_err(StoreError::from_sqlx)?;
+    tx.commit().await?;
     Ok(stored)
 }
 

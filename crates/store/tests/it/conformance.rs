@@ -264,3 +264,48 @@ async fn playbook_versions_number_themselves() {
         assert_eq!(repo::playbook_versions(&mut c).await.unwrap().len(), 2);
     }
 }
+
+/// Two writers keeping the same events in opposite orders at once (a
+/// client's retry racing its first try) both succeed and keep each event
+/// once: on PostgreSQL they can deadlock on the unique index, and the one
+/// PostgreSQL aborts tries again.
+#[tokio::test]
+async fn concurrent_keeps_in_opposite_orders_keep_each_event_once() {
+    use smarketing_store::ingest::{NewEvent, event_counts, insert_source, keep_events};
+    for db in testing::all().await {
+        let l = db.label;
+        let mut c = db.store.acquire().await.unwrap();
+        let source = insert_source(&mut c, "Retries", "hash", &[], 0)
+            .await
+            .unwrap();
+        drop(c);
+        let events = |round: usize, reversed: bool| -> Vec<NewEvent> {
+            let mut ids: Vec<usize> = (0..300).collect();
+            if reversed {
+                ids.reverse();
+            }
+            ids.into_iter()
+                .map(|i| NewEvent {
+                    source_id: source.id,
+                    message_id: format!("r{round}-{i}"),
+                    kind: "track",
+                    user_id: Some("u".into()),
+                    anonymous_id: None,
+                    occurred_at: 0,
+                    received_at: 0,
+                    payload: "{}".into(),
+                })
+                .collect()
+        };
+        // Each deadlock costs PostgreSQL's deadlock_timeout (1 s) to find.
+        for round in 0..3 {
+            let (a, b) = (events(round, false), events(round, true));
+            let (a, b): ([&[NewEvent]; 1], [&[NewEvent]; 1]) = ([&a], [&b]);
+            let (x, y) = tokio::join!(keep_events(&db.store, &a), keep_events(&db.store, &b));
+            let (x, y) = (x.unwrap(), y.unwrap());
+            assert_eq!(x[0] + y[0], 300, "{l}: round {round}");
+        }
+        let mut c = db.store.acquire().await.unwrap();
+        assert_eq!(event_counts(&mut c).await.unwrap().0, 900, "{l}");
+    }
+}
