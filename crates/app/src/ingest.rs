@@ -291,6 +291,28 @@ impl App {
             smarketing_store::Backend::Sqlite => Some(self.ingestion.write_turn.lock().await),
             smarketing_store::Backend::Postgres => None,
         };
+        // First without a savepoint per event (two round trips each, a large
+        // part of applying one); should any event fail, the batch is undone
+        // and applied again with them, so the failing event alone leaves
+        // nothing behind.
+        match self.apply_batch(limit, &playbook, now, false).await? {
+            Some(applied) => Ok(applied),
+            None => Ok(self
+                .apply_batch(limit, &playbook, now, true)
+                .await?
+                .unwrap_or_default()),
+        }
+    }
+
+    /// One batch of [`App::apply_events`]; `None` when an event failed
+    /// without `savepoints` (nothing of the batch was kept).
+    async fn apply_batch(
+        &self,
+        limit: i64,
+        playbook: &Playbook,
+        now: Instant,
+        savepoints: bool,
+    ) -> Result<Option<usize>, AppError> {
         let mut tx = self.store().begin().await?;
         let events = store::unprocessed_events(&mut tx, limit, self.store().skip_locked()).await?;
         let applied = events.len();
@@ -303,44 +325,50 @@ impl App {
             .collect();
         let mut done = Vec::with_capacity(events.len());
         for e in events {
-            let may_merge = server_side.get(&e.source_id).copied().unwrap_or(false);
-            let outcome =
-                match Message::from_stored(e.payload, Instant::from_millis(e.occurred_at)?) {
-                    Ok(m) => {
-                        // Each event in its own savepoint: one that fails leaves
-                        // nothing behind and does not stop the others.
-                        let mut sp = smarketing_store::Store::savepoint(&mut tx).await?;
-                        match apply(
-                            &mut sp,
-                            &playbook,
-                            &m,
-                            Reveal {
-                                event_id: e.id,
-                                may_merge,
-                            },
-                            now,
-                        )
-                        .await
-                        {
-                            Ok(outcome) => {
-                                sp.commit()
-                                    .await
-                                    .map_err(smarketing_store::StoreError::from_sqlx)?;
-                                outcome
-                            }
-                            // Any failure, a database refusal too, undoes
-                            // this event only; if even the rollback fails
-                            // the connection is gone and the batch stops.
-                            Err(e) => {
-                                sp.rollback()
-                                    .await
-                                    .map_err(smarketing_store::StoreError::from_sqlx)?;
-                                Some(e.to_string())
-                            }
-                        }
+            let reveal = Reveal {
+                event_id: e.id,
+                may_merge: server_side.get(&e.source_id).copied().unwrap_or(false),
+            };
+            let m = match Message::from_stored(e.payload, Instant::from_millis(e.occurred_at)?) {
+                Ok(m) => m,
+                Err(why) => {
+                    store::mark_processed(&mut tx, e.id, now.millis(), Some(&why.to_string()))
+                        .await?;
+                    continue;
+                }
+            };
+            let outcome = if !savepoints {
+                match apply(&mut tx, playbook, &m, reveal, now).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tx.rollback()
+                            .await
+                            .map_err(smarketing_store::StoreError::from_sqlx)?;
+                        return Ok(None);
                     }
-                    Err(e) => Some(e.to_string()),
-                };
+                }
+            } else {
+                // Each event in its own savepoint: one that fails leaves
+                // nothing behind and does not stop the others.
+                let mut sp = smarketing_store::Store::savepoint(&mut tx).await?;
+                match apply(&mut sp, playbook, &m, reveal, now).await {
+                    Ok(outcome) => {
+                        sp.commit()
+                            .await
+                            .map_err(smarketing_store::StoreError::from_sqlx)?;
+                        outcome
+                    }
+                    // Any failure, a database refusal too, undoes this event
+                    // only; if even the rollback fails the connection is gone
+                    // and the batch stops.
+                    Err(e) => {
+                        sp.rollback()
+                            .await
+                            .map_err(smarketing_store::StoreError::from_sqlx)?;
+                        Some(e.to_string())
+                    }
+                }
+            };
             match outcome {
                 None => done.push(e.id),
                 Some(why) => {
@@ -354,7 +382,7 @@ impl App {
         tx.commit()
             .await
             .map_err(smarketing_store::StoreError::from_sqlx)?;
-        Ok(applied)
+        Ok(Some(applied))
     }
 
     /// Applies kept events as they are committed, until the process ends.

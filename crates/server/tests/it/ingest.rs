@@ -218,6 +218,63 @@ async fn segment_messages_are_kept_once_and_become_contacts_and_touchpoints() {
     }
 }
 
+/// An event that fails to apply (an identify with a malformed e-mail) is
+/// kept with why and leaves nothing behind, while the events around it in
+/// the same batch apply: the page view before it is stitched to the
+/// contact the identify after it creates.
+#[tokio::test]
+async fn an_event_that_fails_to_apply_does_not_stop_its_batch() {
+    for api in apis().await {
+        let l = api.label();
+        let key = api.app.add_source("Site", &[]).await.unwrap().write_key;
+        let batch = json!({"batch": [
+            {"type": "page", "anonymousId": "anon-z", "messageId": "z1",
+             "timestamp": "2025-06-01T10:00:00Z",
+             "properties": {"url": "https://www.example.com/?utm_source=newsletter&utm_medium=email"}},
+            {"type": "identify", "anonymousId": "anon-z", "messageId": "z2",
+             "traits": {"email": "not an e-mail"}},
+            {"type": "identify", "anonymousId": "anon-z", "messageId": "z3",
+             "traits": {"email": "zed@example.com"}}
+        ]});
+        let s = send(&api.router, post("/v1/batch", Some(&key), &batch)).await;
+        assert_eq!(s.status, StatusCode::OK, "{l}: {:?}", s.body);
+        assert_eq!(api.app.apply_events(100).await.unwrap(), 3, "{l}");
+        assert_eq!(api.app.event_counts().await.unwrap(), (3, 0), "{l}");
+        let mut conn = api.db.store.acquire().await.unwrap();
+        let events = smarketing_store::ingest::recent_events(&mut conn, 3)
+            .await
+            .unwrap();
+        let outcomes: Vec<(&str, bool)> = events
+            .iter()
+            .rev()
+            .map(|(_, kind, why)| (kind.as_str(), why.is_some()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [("page", false), ("identify", true), ("identify", false)],
+            "{l}: {events:?}"
+        );
+        assert!(
+            events[1].2.as_deref().unwrap().contains("traits.email"),
+            "{l}: {events:?}"
+        );
+        let (_, _, page) = api.call("GET", "/api/v1/contacts", None).await;
+        let emails: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["email"].as_str().unwrap())
+            .collect();
+        assert_eq!(emails, ["zed@example.com"], "{l}");
+        let id = page["items"][0]["id"].as_i64().unwrap();
+        assert_eq!(
+            touch_count(&api, id).await,
+            1,
+            "{l}: the page view, stitched"
+        );
+    }
+}
+
 /// The live contacts (or, with `merged`, the merged-away ones) by e-mail.
 async fn emails(api: &TestApi, merged: bool) -> Vec<String> {
     let (st, _, page) = api
