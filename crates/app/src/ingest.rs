@@ -281,20 +281,22 @@ impl App {
         Ok(store::event_counts(&mut conn).await?)
     }
 
-    /// Applies up to `limit` kept events in arrival order, in one
-    /// transaction; returns how many. An event that cannot be applied (an
+    /// Applies up to `limit` kept events in the order they were kept (the
+    /// order their ids were given: with two writers on PostgreSQL, two
+    /// requests committed at once may interleave, while one client's
+    /// requests, each sent after the last was acknowledged, keep theirs),
+    /// in one transaction; returns how many. An event that cannot be applied (an
     /// identify without e-mail, a bad value) is marked with why and skipped.
     pub async fn apply_events(&self, limit: i64) -> Result<usize, AppError> {
         let (_, playbook) = self.playbook().await?;
         let now = self.now();
-        let _turn = match self.store().backend() {
-            smarketing_store::Backend::Sqlite => Some(self.ingestion.write_turn.lock().await),
-            smarketing_store::Backend::Postgres => None,
-        };
         // First without a savepoint per event (two round trips each, a large
         // part of applying one); should any event fail, the batch is undone
         // and applied again with them, so the failing event alone leaves
-        // nothing behind.
+        // nothing behind. The second pass also sees what another server
+        // process committed meanwhile: two processes creating one contact
+        // from two identifies at once both apply, the second finding the
+        // first's contact.
         match self.apply_batch(limit, &playbook, now, false).await? {
             Some(applied) => Ok(applied),
             None => Ok(self
@@ -313,6 +315,12 @@ impl App {
         now: Instant,
         savepoints: bool,
     ) -> Result<Option<usize>, AppError> {
+        // On SQLite each pass takes its turn with the event writer, so an
+        // acknowledgement waits for at most one short transaction.
+        let _turn = match self.store().backend() {
+            smarketing_store::Backend::Sqlite => Some(self.ingestion.write_turn.lock().await),
+            smarketing_store::Backend::Postgres => None,
+        };
         let mut tx = self.store().begin().await?;
         let events = store::unprocessed_events(&mut tx, limit, self.store().skip_locked()).await?;
         let applied = events.len();

@@ -394,6 +394,9 @@ pub async fn ingest(
 
 pub struct CrashFigures {
     pub backend: &'static str,
+    /// Page and track events applied cleanly, and the touchpoints there are.
+    pub touch_events: i64,
+    pub touchpoints: i64,
     pub batches: usize,
     pub events: usize,
     pub acknowledged: usize,
@@ -415,7 +418,7 @@ pub async fn crash(
     batches: usize,
     bar: &indicatif::ProgressBar,
 ) -> Result<CrashFigures> {
-    let (db, _app, source) = scratch(postgres, "Crash").await?;
+    let (db, app, source) = scratch(postgres, "Crash").await?;
     let key = source.write_key.clone();
     let exe = std::env::current_exe()?;
     let url = db.url.clone();
@@ -532,8 +535,19 @@ pub async fn crash(
                 .count();
         }
     }
+    // What the killed servers were applying: the rest applied here, then
+    // every page and track event must have made exactly one touchpoint
+    // (an apply cut short by a kill rolled back whole, and was redone).
+    bar.set_message("applying what is left");
+    while app.apply_events(500).await? > 0 {}
+    let mut conn = db.store.acquire().await?;
+    let (touch_events, touchpoints) =
+        smarketing_store::ingest::applied_touch_counts(&mut conn).await?;
+    drop(conn);
     Ok(CrashFigures {
         backend: db.label,
+        touch_events,
+        touchpoints,
         batches,
         events: batches * BATCH,
         acknowledged: acks.iter().filter(|a| **a).count() * BATCH,

@@ -1327,8 +1327,20 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                     .as_deref()
                     .unwrap_or("not applicable (PostgreSQL)")
             );
+            println!(
+                "  applied: {} page and track events made {} touchpoints{}",
+                f.touch_events,
+                f.touchpoints,
+                if f.touch_events == f.touchpoints {
+                    " (one each)"
+                } else {
+                    " (NOT one each)"
+                }
+            );
             let pass = f.duplicates == 0
                 && f.missing == 0
+                && f.touch_events > 0
+                && f.touch_events == f.touchpoints
                 && f.integrity.as_deref().is_none_or(|i| i == "ok");
             println!("  {}", if pass { "PASS" } else { "FAIL" });
             if !pass {

@@ -119,10 +119,16 @@ fn check_format(format: &str) -> Result<()> {
 /// it, and the block stays in cache between the read and the parse).
 /// Errors name the file and line.
 pub fn read_paths(file: &Path) -> Result<PathTable> {
+    // A block: big enough that a read costs little, small enough to stay
+    // in the core's cache.
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    read_paths_in(file, 512 << 10, parts, 4 << 20)
+}
+
+/// [`read_paths`] with its sizes given: blocks of `block` bytes, and
+/// `parts` parts when the lines after the header are over `split` bytes.
+fn read_paths_in(file: &Path, block: usize, parts: usize, split: u64) -> Result<PathTable> {
     use std::os::unix::fs::FileExt;
-    /// A block: big enough that a read costs little, small enough to
-    /// stay in the core's cache.
-    const BLOCK: usize = 512 << 10;
     let f = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
     let size = f.metadata()?.len();
     let bad = |e: PathsError| {
@@ -132,20 +138,26 @@ pub fn read_paths(file: &Path) -> Result<PathTable> {
             .unwrap_or_default();
         anyhow::anyhow!("{}:{}: {column}{}", file.display(), e.line, e.message)
     };
-    let not_text = |e| anyhow::anyhow!("{}: not UTF-8 text: {e}", file.display());
-    // The header: the first line (one longer than a block is no paths
-    // file's).
-    let mut head = vec![0u8; BLOCK.min(size as usize)];
+    // Where text that is not UTF-8 starts, counted in the whole file.
+    let not_text = |at: u64, e: std::str::Utf8Error| {
+        anyhow::anyhow!(
+            "{}: not UTF-8 text at byte {}",
+            file.display(),
+            at + e.valid_up_to() as u64
+        )
+    };
+    // The header: the first line, within the first 64 KB.
+    let mut head = vec![0u8; (64 << 10).min(size as usize)];
     f.read_exact_at(&mut head, 0)?;
-    let header_end = memchr::memchr(b'\n', &head).map_or(head.len(), |i| i + 1);
-    let header = std::str::from_utf8(&head[..header_end]).map_err(not_text)?;
+    let header_end = match memchr::memchr(b'\n', &head) {
+        Some(i) => i + 1,
+        None if head.len() as u64 == size => head.len(),
+        None => bail!("{}:1: a header line of over 64 KB", file.display()),
+    };
+    let header = std::str::from_utf8(&head[..header_end]).map_err(|e| not_text(0, e))?;
     let layout = PathsLayout::from_header(header.trim_end_matches('\n')).map_err(bad)?;
     let body = size - header_end as u64;
-    let threads = if body > 4 << 20 {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(8)) as u64
-    } else {
-        1
-    };
+    let threads = if body > split { parts.max(1) as u64 } else { 1 };
     // Part k holds the lines that start in [begin_k, begin_k+1), where
     // begin_k = header_end + body·k/T. A part after the first reads from
     // one byte before its start and skips to the first line end, so a line
@@ -154,7 +166,7 @@ pub fn read_paths(file: &Path) -> Result<PathTable> {
     let parse_part = |k: u64| -> Result<PathsPart> {
         let (start, end) = (begin(k), begin(k + 1));
         let mut part = PathsPart::new(layout, (end - start) as usize);
-        let mut buf = vec![0u8; BLOCK];
+        let mut buf = vec![0u8; block.max(1)];
         // File offset of buf[0]; bytes of buf holding data.
         let mut base = if k == 0 { start } else { start - 1 };
         let mut filled = 0;
@@ -202,7 +214,8 @@ pub fn read_paths(file: &Path) -> Result<PathTable> {
                 buf.resize(buf.len() * 2, 0);
                 continue;
             }
-            let text = std::str::from_utf8(&buf[from..upto]).map_err(not_text)?;
+            let text = std::str::from_utf8(&buf[from..upto])
+                .map_err(|e| not_text(base + from as u64, e))?;
             part.feed(text).map_err(anyhow::Error::new)?;
             if done {
                 break;
@@ -507,11 +520,12 @@ pub fn roi(
 mod tests {
     use super::*;
 
-    /// Parts read by byte range through small blocks give the same table
-    /// as one parse of the text, whichever byte the ranges and blocks cut
-    /// at: multi-byte names, quoted lines, CRLF, blank lines, a line longer
-    /// than a block across the cut between parts, no final line end. A bad
-    /// line keeps its number in the whole file.
+    /// Parts read by byte range through blocks give the same table as one
+    /// parse of the text, for blocks of 4 KB to 512 KB and one to five
+    /// parts, wherever they cut: multi-byte names, quoted lines, CRLF,
+    /// blank lines, a line longer than a block around the middle, no final
+    /// line end. A bad line keeps its number in the whole file, whichever
+    /// part it falls in.
     #[test]
     fn paths_read_in_parts_match_one_parse() {
         let mut text = String::from("path,total_conversions,total_conversion_value,total_null\n");
@@ -539,22 +553,47 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("paths.csv");
         std::fs::write(&file, &text).unwrap();
-        let (read, parsed) = (read_paths(&file).unwrap(), PathTable::parse(&text).unwrap());
-        assert_eq!(read.rows(), rows + 1);
-        assert_eq!(read.totals(), (conversions, value));
-        assert_eq!(read.totals(), parsed.totals());
-        for m in [Model::Linear, Model::Markov { order: 2 }] {
-            assert_eq!(read.attribute(m).unwrap(), parsed.attribute(m).unwrap());
+        let parsed = PathTable::parse(&text).unwrap();
+        assert_eq!(parsed.totals(), (conversions, value));
+        let linear = parsed.attribute(Model::Linear).unwrap();
+        let markov = parsed.attribute(Model::Markov { order: 2 }).unwrap();
+        let sizes = [(512 << 10, 2), (4 << 10, 1), (4 << 10, 3), (100_000, 5)];
+        for (block, parts) in sizes {
+            let read = read_paths_in(&file, block, parts, 0).unwrap();
+            let at = format!("{block}-byte blocks, {parts} parts");
+            assert_eq!(read.rows(), rows + 1, "{at}");
+            assert_eq!(read.totals(), (conversions, value), "{at}");
+            assert_eq!(read.attribute(Model::Linear).unwrap(), linear, "{at}");
+            let m = read.attribute(Model::Markov { order: 2 }).unwrap();
+            assert_eq!(m, markov, "{at}");
         }
+        assert_eq!(read_paths(&file).unwrap().totals(), (conversions, value));
         let mut text = text + "\n";
         text.push_str("email,1,-3,0\n");
         std::fs::write(&file, &text).unwrap();
-        let e = read_paths(&file).unwrap_err().to_string();
-        assert!(
-            e.ends_with(
-                ":150004: column total_conversion_value: -3 is not a count of zero or more"
-            ),
-            "{e}"
-        );
+        for (block, parts) in sizes {
+            let e = read_paths_in(&file, block, parts, 0)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.ends_with(
+                    ":150004: column total_conversion_value: -3 is not a count of zero or more"
+                ),
+                "{block}-byte blocks, {parts} parts: {e}"
+            );
+        }
+        // A bad line in the first part, and text that is not UTF-8 named by
+        // its byte in the file.
+        let mut bytes = text.clone().into_bytes();
+        let second = bytes.iter().position(|b| *b == b'\n').unwrap() + 1;
+        bytes[second] = 0xFF;
+        std::fs::write(&file, &bytes).unwrap();
+        for (block, parts) in sizes {
+            let e = format!("{:#}", read_paths_in(&file, block, parts, 0).unwrap_err());
+            assert!(
+                e.ends_with(&format!("not UTF-8 text at byte {second}")),
+                "{e}"
+            );
+        }
     }
 }

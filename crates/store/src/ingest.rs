@@ -400,6 +400,18 @@ pub async fn message_id_counts(
         .map_err(StoreError::from_sqlx)
 }
 
+/// Page, screen and track events applied without a reason against the
+/// touchpoints there are: each such event makes exactly one, so the crash
+/// test expects the two equal once everything is applied.
+pub async fn applied_touch_counts(conn: &mut Conn) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM events WHERE type IN ('page', 'screen', 'track') AND processed_at IS NOT NULL AND outcome IS NULL), (SELECT COUNT(*) FROM touchpoints)",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
 /// The latest kept events: id, type, and why applying did nothing (if it did).
 pub async fn recent_events(
     conn: &mut Conn,

@@ -5,6 +5,7 @@ mod demo;
 mod goals;
 mod handoffs;
 mod import;
+mod ingest;
 mod jobs;
 mod lifecycle;
 mod merges;

@@ -199,6 +199,9 @@ impl PathsPart {
     /// Parses whole lines (a last line may lack its '\n'); errors carry
     /// the line number within the part.
     pub fn feed(&mut self, text: &str) -> Result<(), PathsError> {
+        if text.is_empty() {
+            return Ok(());
+        }
         if memchr::memchr(b'"', text.as_bytes()).is_none() {
             return self.feed_unquoted(text);
         }

@@ -615,7 +615,7 @@ async fn a_full_queue_answers_503_with_retry_after_and_keeps_what_it_acknowledge
 /// Clients retrying at once send the same messageIds in both orders, to
 /// writers that commit at once on PostgreSQL: every request is
 /// acknowledged and every event kept exactly once. (The store's own test
-/// provokes the deadlock opposite orders can cause there.)
+/// runs two writers into the deadlock opposite orders can cause there.)
 #[tokio::test]
 async fn concurrent_retries_in_opposite_orders_are_kept_exactly_once() {
     for api in apis().await {
