@@ -456,15 +456,20 @@ pub async fn crash(
     let retries = Arc::new(AtomicUsize::new(0));
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
+    // The last tenth of the batches waits until every kill is done, so a
+    // fast server cannot take them all before the killer is through.
+    let gate = batches - batches / 10;
+    let killing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
     let mut tasks = vec![];
     for _ in 0..4 {
-        let (addr, next, done, acknowledged, retries, http, key) = (
+        let (addr, next, done, killing, acknowledged, retries, http, key) = (
             addr.clone(),
             next.clone(),
             done.clone(),
+            killing.clone(),
             acknowledged.clone(),
             retries.clone(),
             http.clone(),
@@ -475,6 +480,9 @@ pub async fn crash(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
+                while i >= gate && killing.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 // Retried until acknowledged: a kill may come before the
                 // commit (nothing kept) or after it (the retry is a duplicate).
                 loop {
@@ -502,7 +510,7 @@ pub async fn crash(
     // The killer: SIGKILL at random moments while batches are in flight.
     let mut killed = 0;
     let mut krng = ChaCha8Rng::seed_from_u64(13);
-    while killed < kills && done.load(Ordering::Relaxed) < batches {
+    while killed < kills {
         let wait = krng.random_range(150..900);
         tokio::time::sleep(Duration::from_millis(wait)).await;
         child.kill()?; // SIGKILL on Unix
@@ -516,6 +524,7 @@ pub async fn crash(
         child = c;
         *addr.write().expect("address") = a;
     }
+    killing.store(false, Ordering::Relaxed);
     for t in tasks {
         t.await?;
     }
