@@ -217,7 +217,7 @@ impl App {
         // The queue is bounded by bytes, not requests: a flood of large
         // batches cannot hold more memory than the option allows.
         let bytes: usize = events.iter().map(|e| e.payload.len()).sum();
-        let capacity = self.options.event_queue_bytes.max(MAX_BATCH_BYTES);
+        let capacity = self.event_queue_capacity();
         let room = self
             .ingestion
             .room
@@ -399,13 +399,35 @@ impl App {
         loop {
             // Small transactions: on SQLite the event writer waits for the
             // one in progress, so each is kept to some tens of milliseconds.
+            let started = std::time::Instant::now();
             match self.apply_events(APPLY_BATCH).await {
-                Ok(n) if n > 0 => continue,
+                Ok(n) if n > 0 => {
+                    // Keeping comes first: while requests wait for their
+                    // commit, the applier rests as long as it worked, so a
+                    // backlog never takes the cores acknowledgements need.
+                    if self.events_waiting() {
+                        tokio::time::sleep(started.elapsed()).await;
+                    }
+                    continue;
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "applying events failed"),
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), woken.notified()).await;
         }
+    }
+
+    /// Bytes of events the writers' queue may hold.
+    fn event_queue_capacity(&self) -> usize {
+        self.options.event_queue_bytes.max(MAX_BATCH_BYTES)
+    }
+
+    /// Whether requests wait in the writers' queue (or for their commit).
+    fn events_waiting(&self) -> bool {
+        self.ingestion
+            .room
+            .get()
+            .is_some_and(|room| room.available_permits() < self.event_queue_capacity())
     }
 }
 

@@ -1217,7 +1217,7 @@ async fn run(cli: Cli, mut cfg: config::Config) -> Result<()> {
                 connections.max(1),
                 |m| {
                     println!(
-                        "  minute {:>3}: {:>9} events acknowledged, p99 from due time {:>7.1} ms, RSS {}, kept but not yet applied {}",
+                        "  minute {:>3}: {:>9} events acknowledged, p99 from due time {:>7.1} ms, RSS {}, kept but not yet applied at most {}",
                         m.minute,
                         m.events,
                         m.p99.as_secs_f64() * 1e3,

@@ -93,7 +93,7 @@ impl Store {
         let pg = match backend {
             Backend::Postgres => Some(
                 sqlx::postgres::PgPoolOptions::new()
-                    // One writer task uses it; a second covers a retry.
+                    // The two event writer tasks use it.
                     .max_connections(2)
                     .acquire_timeout(Duration::from_secs(30))
                     // Connects on first use: most stores never keep events.
