@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use smarketing_core::analytics::models::Model;
+use smarketing_core::analytics::on_threads;
 use smarketing_core::analytics::paths::{PathTable, PathsError, PathsLayout, PathsPart};
 use std::io::Write;
 use std::path::Path;
@@ -226,15 +227,7 @@ fn read_paths_in(file: &Path, block: usize, parts: usize, split: u64) -> Result<
         }
         Ok(part)
     };
-    let parts: Vec<Result<PathsPart>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|k| scope.spawn(move || parse_part(k)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a parsing thread panicked"))
-            .collect()
-    });
+    let parts = on_threads(&(0..threads).collect::<Vec<u64>>(), |k| parse_part(*k));
     // A bad line's number counts the lines of the parts before it, so the
     // parts are joined in order and the first failure is reported.
     let mut ok = Vec::with_capacity(parts.len());

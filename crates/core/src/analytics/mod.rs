@@ -28,17 +28,27 @@ pub(crate) fn in_parts<T: Send>(
     } else {
         std::thread::available_parallelism().map_or(1, |p| p.get().min(8))
     };
-    if parts == 1 {
-        return vec![work(0..n)];
+    let ranges: Vec<_> = (0..parts)
+        .map(|k| n * k / parts..n * (k + 1) / parts)
+        .collect();
+    on_threads(&ranges, |r| work(r.clone()))
+}
+
+/// Runs `work` on each item, each on a thread of its own (a single item on
+/// this one); the results in the items' order. A panic in one goes on here.
+pub fn on_threads<I: Sync, T: Send>(items: &[I], work: impl Fn(&I) -> T + Sync) -> Vec<T> {
+    if items.len() <= 1 {
+        return items.iter().map(&work).collect();
     }
     let work = &work;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..parts)
-            .map(|k| scope.spawn(move || work(n * k / parts..n * (k + 1) / parts)))
+        let handles: Vec<_> = items
+            .iter()
+            .map(|item| scope.spawn(move || work(item)))
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("a report thread panicked"))
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
 }

@@ -4,6 +4,7 @@
 
 use super::markov::{MAX_SYMBOLS, MarkovChain};
 use super::models::{Model, Roles};
+use super::on_threads;
 use super::shapley::ShapleyGame;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -463,20 +464,9 @@ impl PathTable {
         let chunks: Vec<&str> = std::iter::once(body)
             .chain(parts.iter().skip(1).copied())
             .collect();
-        let parsed: Vec<Result<PathsPart, PathsError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .iter()
-                .map(|c| {
-                    scope.spawn(move || {
-                        let mut part = PathsPart::new(layout, c.len());
-                        part.feed(c).map(|()| part)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a parser thread panicked"))
-                .collect()
+        let parsed = on_threads(&chunks, |c| {
+            let mut part = PathsPart::new(layout, c.len());
+            part.feed(c).map(|()| part)
         });
         PathTable::from_parts(parsed)
     }
@@ -553,17 +543,7 @@ impl PathTable {
         };
         // Each part counted on its own thread, then merged: counts are sums.
         let parts: Vec<Result<MarkovChain, crate::Invalid>> = if self.rows() > 50_000 {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = self
-                    .parts
-                    .iter()
-                    .map(|rows| scope.spawn(move || count(rows)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a counting thread panicked"))
-                    .collect()
-            })
+            on_threads(&self.parts, count)
         } else {
             self.parts.iter().map(count).collect()
         };
