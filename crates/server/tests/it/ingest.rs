@@ -258,15 +258,8 @@ async fn an_event_that_fails_to_apply_does_not_stop_its_batch() {
             events[1].2.as_deref().unwrap().contains("traits.email"),
             "{l}: {events:?}"
         );
-        let (_, _, page) = api.call("GET", "/api/v1/contacts", None).await;
-        let emails: Vec<&str> = page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["email"].as_str().unwrap())
-            .collect();
-        assert_eq!(emails, ["zed@example.com"], "{l}");
-        let id = page["items"][0]["id"].as_i64().unwrap();
+        assert_eq!(emails(&api, false).await, ["zed@example.com"], "{l}");
+        let id = id_of(&api, "zed@example.com").await;
         assert_eq!(
             touch_count(&api, id).await,
             1,
