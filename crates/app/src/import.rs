@@ -1,4 +1,4 @@
-//! CSV import in the format of shared/data/README.md (and a HubSpot-style
+//! CSV import in the format of testdata/README.md (and a HubSpot-style
 //! contact export). Every row is checked before anything is written; a bad
 //! row is reported with file, line and column. Without `skip_invalid` one bad
 //! row stops the import and the database stays as it was; with it, the valid

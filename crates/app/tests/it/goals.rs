@@ -1,7 +1,7 @@
 //! The reverse funnel on the sample company, pacing, and the SLA agreement
 //! signed by both teams.
 
-use crate::{apps, shared};
+use crate::{apps, testdata};
 use smarketing_app::AppError;
 use smarketing_app::crm::Actor;
 use smarketing_app::goals::{GoalInput, ReverseFunnelQuery};
@@ -13,7 +13,7 @@ use smarketing_core::reverse_funnel::reverse_funnel;
 async fn the_goal_becomes_an_mql_commitment() {
     for (db, app) in apps().await {
         let l = db.label;
-        app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet)
+        app.import_dir(&testdata("sample"), ImportOptions::default(), &Quiet)
             .await
             .unwrap();
         let none = app
@@ -183,7 +183,7 @@ async fn the_agreement_needs_both_leads() {
 fn sample_reach(region: &str) -> [f64; 5] {
     let order = ["lead", "mql", "sql", "opportunity", "customer"];
     let mut reach = [0.0; 5];
-    let mut r = csv::Reader::from_path(shared("sample").join("contacts.csv")).unwrap();
+    let mut r = csv::Reader::from_path(testdata("sample").join("contacts.csv")).unwrap();
     for row in r.records() {
         let row = row.unwrap();
         if &row[8] != region {
@@ -201,7 +201,7 @@ fn sample_reach(region: &str) -> [f64; 5] {
 async fn a_segment_has_its_own_goal_and_funnel() {
     for (db, app) in apps().await {
         let l = db.label;
-        app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet)
+        app.import_dir(&testdata("sample"), ImportOptions::default(), &Quiet)
             .await
             .unwrap();
         let goal = |revenue_minor, segment: Option<&str>| GoalInput {

@@ -1,7 +1,7 @@
 //! The sample company imports cleanly and idempotently; the dirty sample's
 //! defects are each reported and nothing is half-written.
 
-use crate::{apps, shared};
+use crate::{apps, testdata};
 use smarketing_app::import::{ImportError, ImportKind, ImportOptions, Quiet};
 use smarketing_store::{Where, repo};
 use std::collections::BTreeMap;
@@ -26,7 +26,7 @@ async fn counts(app: &smarketing_app::App) -> BTreeMap<&'static str, i64> {
 async fn the_sample_imports_cleanly_and_twice_changes_nothing() {
     for (db, app) in apps().await {
         let reports = app
-            .import_dir(&shared("sample"), ImportOptions::default(), &Quiet)
+            .import_dir(&testdata("sample"), ImportOptions::default(), &Quiet)
             .await
             .unwrap();
         assert!(
@@ -45,7 +45,7 @@ async fn the_sample_imports_cleanly_and_twice_changes_nothing() {
         ]);
         assert_eq!(first, expected, "{}", db.label);
         let contact_before = app.contact(1).await.unwrap();
-        app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet)
+        app.import_dir(&testdata("sample"), ImportOptions::default(), &Quiet)
             .await
             .unwrap();
         assert_eq!(
@@ -87,7 +87,7 @@ async fn the_sample_imports_cleanly_and_twice_changes_nothing() {
 async fn the_dirty_sample_reports_every_defect_and_writes_nothing() {
     for (db, app) in apps().await {
         let err = app
-            .import_dir(&shared("sample-dirty"), ImportOptions::default(), &Quiet)
+            .import_dir(&testdata("sample-dirty"), ImportOptions::default(), &Quiet)
             .await
             .unwrap_err();
         let ImportError::InvalidRows { rejected } = err else {
@@ -101,7 +101,7 @@ async fn the_dirty_sample_reports_every_defect_and_writes_nothing() {
         );
 
         // Every invalid defect of dirt.csv is reported at its own line and column.
-        let mut dirt = csv::Reader::from_path(shared("sample-dirty/dirt.csv")).unwrap();
+        let mut dirt = csv::Reader::from_path(testdata("sample-dirty/dirt.csv")).unwrap();
         let mut expected = 0;
         for row in dirt.records() {
             let row = row.unwrap();
@@ -139,7 +139,7 @@ async fn skip_invalid_imports_the_rest_and_lists_the_rejected() {
     for (db, app) in apps().await {
         let reports = app
             .import_dir(
-                &shared("sample-dirty"),
+                &testdata("sample-dirty"),
                 ImportOptions { skip_invalid: true },
                 &Quiet,
             )
@@ -253,7 +253,7 @@ async fn a_file_with_a_missing_column_names_it() {
 async fn every_sample_job_title_gets_the_sample_persona() {
     // The default playbook's persona rules agree with the sample's own labels.
     let playbook = smarketing_core::Playbook::default_playbook();
-    let mut rdr = csv::Reader::from_path(shared("sample/contacts.csv")).unwrap();
+    let mut rdr = csv::Reader::from_path(testdata("sample/contacts.csv")).unwrap();
     for row in rdr.records() {
         let row = row.unwrap();
         let profile = smarketing_core::playbook::Profile {

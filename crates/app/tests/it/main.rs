@@ -32,9 +32,9 @@ pub async fn apps() -> Vec<(TestDb, App)> {
     out
 }
 
-/// The shared sample data beside the checkout.
-pub fn shared(path: &str) -> std::path::PathBuf {
+/// The sample company and its expected reports, committed in `testdata/`.
+pub fn testdata(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+        .join("../../testdata")
         .join(path)
 }

@@ -2,7 +2,7 @@
 //! expected files reproduced, the cache keyed by the data version, bad
 //! parameters refused, and empty data giving empty reports.
 
-use crate::{apps, shared};
+use crate::{apps, testdata};
 use smarketing_app::AppError;
 use smarketing_app::import::{ImportOptions, Quiet};
 use smarketing_app::reports::{AttributionParams, CohortQuery};
@@ -14,7 +14,7 @@ const SAMPLE_SPEND: i64 = 158_798;
 const WON_DEAL: i64 = 5;
 
 fn expected_files() -> ExpectedFiles {
-    let read = |f: &str| std::fs::read_to_string(shared("sample/expected").join(f)).unwrap();
+    let read = |f: &str| std::fs::read_to_string(testdata("sample/expected").join(f)).unwrap();
     ExpectedFiles {
         funnel_by_source: read("funnel_by_source.csv"),
         time_in_stage: read("time_in_stage.csv"),
@@ -27,7 +27,7 @@ fn expected_files() -> ExpectedFiles {
 async fn the_sample_reproduces_every_expected_file() {
     for (db, app) in apps().await {
         let l = db.label;
-        app.import_dir(&shared("sample"), ImportOptions::default(), &Quiet)
+        app.import_dir(&testdata("sample"), ImportOptions::default(), &Quiet)
             .await
             .unwrap();
         let (v1, ds) = app.dataset().await.unwrap();

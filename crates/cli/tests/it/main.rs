@@ -28,9 +28,10 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn shared(p: &str) -> PathBuf {
+/// The sample company committed in `testdata/`.
+fn testdata(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+        .join("../../testdata")
         .join(p)
 }
 
@@ -118,7 +119,7 @@ fn playbook_validate_names_file_line_column_and_key() {
 fn import_reports_bad_rows_and_writes_nothing_then_skips_them() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("x.db");
-    let dirty = shared("sample-dirty");
+    let dirty = testdata("sample-dirty");
     let out = run(&["import", dirty.to_str().unwrap()], &db);
     assert!(!out.status.success());
     let err = text(&out.stderr);
@@ -152,7 +153,7 @@ fn import_reports_bad_rows_and_writes_nothing_then_skips_them() {
 fn import_export_round_trip_of_the_sample() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("x.db");
-    let sample = shared("sample");
+    let sample = testdata("sample");
     let out = run(&["import", sample.to_str().unwrap()], &db);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("rows/s"));
@@ -184,7 +185,7 @@ fn import_export_round_trip_of_the_sample() {
 fn goals_per_segment_and_their_reverse_funnel() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("x.db");
-    let sample = shared("sample");
+    let sample = testdata("sample");
     assert!(
         run(&["import", sample.to_str().unwrap()], &db)
             .status
@@ -255,7 +256,7 @@ fn goals_per_segment_and_their_reverse_funnel() {
 #[test]
 fn attribution_on_a_paths_file_and_reports_on_the_database() {
     let dir = tempfile::tempdir().unwrap();
-    let paths = shared("sample/paths.csv");
+    let paths = testdata("sample/paths.csv");
     let out = bin()
         .args(["attribution", "--paths", paths.to_str().unwrap()])
         .args(["--model", "markov", "--order", "2", "--format", "csv"])
@@ -287,7 +288,7 @@ fn attribution_on_a_paths_file_and_reports_on_the_database() {
     );
 
     let db = dir.path().join("x.db");
-    let sample = shared("sample");
+    let sample = testdata("sample");
     assert!(
         run(&["import", sample.to_str().unwrap()], &db)
             .status

@@ -1,4 +1,4 @@
-//! The shared sample's expected results (`../shared/data/sample/expected/`):
+//! The sample company's expected results (`testdata/sample/expected/`):
 //! checks that a dataset reproduces its funnel by source, time in stage, and
 //! rule-based, Shapley and Markov attribution, within the stated tolerance
 //! (counts exactly, other numbers to 1e-9 relative). Used by the tests of

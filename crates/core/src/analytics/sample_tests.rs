@@ -1,4 +1,4 @@
-//! The shared sample's expected results that follow from `paths.csv` alone:
+//! The sample company's expected results that follow from `paths.csv` alone:
 //! Markov of orders 1–3, Shapley, and first, last and linear touch.
 
 use super::models::Model;
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 fn sample(file: &str) -> String {
     let p = format!(
-        "{}/../../../shared/data/sample/{file}",
+        "{}/../../testdata/sample/{file}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
