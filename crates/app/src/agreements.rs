@@ -2,11 +2,12 @@
 //! numbers is a new version with a generated summary, pending until a
 //! marketing lead and a sales lead have both signed it.
 
-use crate::{App, AppError};
+use crate::{Actor, App, AppError};
 use serde::Serialize;
+use smarketing_core::access::{Action, Relation};
 use smarketing_core::playbook::SlaPolicy;
 use smarketing_core::sla::agreement_summary;
-use smarketing_core::{Instant, Invalid, Playbook};
+use smarketing_core::{Instant, Invalid, Playbook, Team};
 use smarketing_store::{SlaAgreement, SlaSignoff, User, repo};
 
 #[derive(Debug, Clone, Serialize)]
@@ -25,7 +26,7 @@ pub struct AgreementView {
 }
 
 fn views(agreements: Vec<SlaAgreement>, signoffs: &[SlaSignoff]) -> Vec<AgreementView> {
-    let signed = |id: i64, team: &str| {
+    let signed = |id: i64, team: Team| {
         signoffs
             .iter()
             .find(|s| s.agreement_id == id && s.team == team)
@@ -34,7 +35,7 @@ fn views(agreements: Vec<SlaAgreement>, signoffs: &[SlaSignoff]) -> Vec<Agreemen
     let in_force = agreements
         .iter()
         .rev()
-        .find(|a| signed(a.id, "marketing").is_some() && signed(a.id, "sales").is_some())
+        .find(|a| signed(a.id, Team::Marketing).is_some() && signed(a.id, Team::Sales).is_some())
         .map(|a| a.version);
     agreements
         .into_iter()
@@ -45,8 +46,8 @@ fn views(agreements: Vec<SlaAgreement>, signoffs: &[SlaSignoff]) -> Vec<Agreemen
                 _ => "pending",
             }
             .into(),
-            marketing_signoff: signed(a.id, "marketing"),
-            sales_signoff: signed(a.id, "sales"),
+            marketing_signoff: signed(a.id, Team::Marketing),
+            sales_signoff: signed(a.id, Team::Sales),
             policy: serde_json::from_str(&a.policy).unwrap_or(serde_json::Value::Null),
             version: a.version,
             playbook_version: a.playbook_version,
@@ -113,12 +114,7 @@ impl App {
         version: i64,
         signer: &User,
     ) -> Result<AgreementView, AppError> {
-        if !matches!(signer.role.as_str(), "manager" | "admin") {
-            return Err(AppError::Forbidden(
-                "the agreement is signed by a marketing lead and a sales lead (managers or admins)"
-                    .into(),
-            ));
-        }
+        Actor::user(signer).authorize(Action::SignAgreement, Relation::Own)?;
         let list = self.agreements().await?;
         let latest = list
             .last()
@@ -138,9 +134,9 @@ impl App {
             )
             .into());
         }
-        let already = match signer.team.as_str() {
-            "marketing" => &target.marketing_signoff,
-            _ => &target.sales_signoff,
+        let already = match signer.team {
+            Team::Marketing => &target.marketing_signoff,
+            Team::Sales => &target.sales_signoff,
         };
         if already.is_some() {
             return Err(AppError::Conflict {
@@ -155,7 +151,7 @@ impl App {
             .find(|a| a.version == version)
             .map(|a| a.id)
             .expect("listed above");
-        repo::insert_sla_signoff(&mut conn, agreement_id, &signer.team, signer.id, self.now())
+        repo::insert_sla_signoff(&mut conn, agreement_id, signer.team, signer.id, self.now())
             .await
             .map_err(|e| match e {
                 smarketing_store::StoreError::Conflict { .. } => AppError::Conflict {

@@ -4,8 +4,9 @@
 
 use crate::error::named;
 use crate::input::*;
-use crate::{App, AppError};
+use crate::{Actor, App, AppError};
 use serde::{Deserialize, Serialize};
+use smarketing_core::access::Action;
 use smarketing_core::lifecycle::check_move;
 use smarketing_core::playbook::Profile;
 use smarketing_core::scoring::{ScoreCard, ScoredTouch, score};
@@ -15,34 +16,6 @@ use smarketing_store::{
     Account, Activity, Campaign, Contact, Deal, Note, Page, StageChange, Touchpoint, User, Where,
     repo,
 };
-
-/// Who did something: a user, the system (rules), or an import.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub label: String,
-    pub user_id: Option<i64>,
-    pub role: Option<String>,
-}
-
-impl Actor {
-    pub fn system() -> Self {
-        Actor {
-            label: "system".into(),
-            user_id: None,
-            role: None,
-        }
-    }
-    pub fn user(u: &User) -> Self {
-        Actor {
-            label: format!("user:{}", u.id),
-            user_id: Some(u.id),
-            role: Some(u.role.clone()),
-        }
-    }
-    pub(crate) fn may_edit_others(&self) -> bool {
-        self.user_id.is_none() || matches!(self.role.as_deref(), Some("admin" | "manager"))
-    }
-}
 
 /// Largest page a list returns.
 pub const MAX_LIMIT: u32 = 500;
@@ -1007,11 +980,7 @@ impl App {
         let mut a: Activity = repo::get(&mut tx, id)
             .await
             .map_err(named("activity", id))?;
-        if a.user_id != actor.user_id && !actor.may_edit_others() {
-            return Err(AppError::Forbidden(
-                "only the rep who logged an activity, a manager or an admin may change it".into(),
-            ));
-        }
+        actor.authorize(Action::EditActivity, actor.relation_to(a.user_id, None))?;
         if let Some(k) = &patch.kind {
             a.kind = one_of("kind", k, ACTIVITY_KINDS)?;
         }
@@ -1110,11 +1079,7 @@ impl App {
     ) -> Result<Note, AppError> {
         let mut tx = self.store().begin().await?;
         let mut n: Note = repo::get(&mut tx, id).await.map_err(named("note", id))?;
-        if n.author_id != actor.user_id && !actor.may_edit_others() {
-            return Err(AppError::Forbidden(
-                "only the author, a manager or an admin may change a note".into(),
-            ));
-        }
+        actor.authorize(Action::EditNote, actor.relation_to(n.author_id, None))?;
         if let Some(b) = &patch.body {
             n.body = text("body", b, BODY_MAX)?;
         }

@@ -11,7 +11,7 @@ use rand::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use smarketing_core::scoring::{ScoredTouch, mql_trigger, score};
-use smarketing_core::{Instant, Playbook, Stage};
+use smarketing_core::{Instant, Playbook, Role, Stage, Team};
 use smarketing_store::{
     Account, Activity, Campaign, Contact, Deal, Handoff, HandoffAssignment, Note, StageChange,
     Touchpoint, User, Where, repo,
@@ -517,12 +517,12 @@ impl App {
         }
         let reps: Vec<i64> = users
             .iter()
-            .filter(|u| u.team == "sales" && u.role == "member")
+            .filter(|u| u.team == Team::Sales && u.role == Role::Member)
             .map(|u| u.id)
             .collect();
         let marketers: Vec<i64> = users
             .iter()
-            .filter(|u| u.team == "marketing")
+            .filter(|u| u.team == Team::Marketing)
             .map(|u| u.id)
             .collect();
         let (_, playbook) = self.playbook().await?;

@@ -2,9 +2,10 @@
 //! funnel that turns it into an MQL commitment (from conversion rates
 //! measured over a trailing window, or set by hand), and pacing.
 
-use crate::crm::Actor;
+use crate::Actor;
 use crate::{App, AppError};
 use serde::{Deserialize, Serialize};
+use smarketing_core::access::{Action, Relation};
 use smarketing_core::calendar::WorkingCalendar;
 use smarketing_core::period::Period;
 use smarketing_core::reverse_funnel::{Pacing, ReverseFunnel, StageRates, pacing, reverse_funnel};
@@ -131,11 +132,7 @@ impl App {
         input: GoalInput,
         actor: &Actor,
     ) -> Result<Goal, AppError> {
-        if actor.user_id.is_some() && !matches!(actor.role.as_deref(), Some("admin" | "manager")) {
-            return Err(AppError::Forbidden(
-                "only a manager or an admin may set a goal".into(),
-            ));
-        }
+        actor.authorize(Action::SetGoal, Relation::Company)?;
         let period: Period = period.parse()?;
         if input.revenue_minor < 0 {
             return Err(Invalid::new(

@@ -2,17 +2,19 @@
 //! rep's working calendar, and closed by an accept or a reject with a reason.
 //! Every step is a stage change with its actor and cause.
 
-use crate::crm::{Actor, Paging, change_stage, profile, scored};
+use crate::Actor;
+use crate::crm::{Paging, change_stage, profile, scored};
 use crate::error::named;
 use crate::input::{ACTIVITY_KINDS, ACTIVITY_OUTCOMES, BODY_MAX, NAME_MAX, one_of, opt_text, text};
 use crate::{App, AppError};
 use serde::{Deserialize, Serialize};
+use smarketing_core::access::Action;
 use smarketing_core::calendar::{CalendarSpec, WorkingCalendar};
 use smarketing_core::playbook::RejectOutcome;
 use smarketing_core::routing::{RepState, route};
 use smarketing_core::scoring::{ScoreCard, score};
 use smarketing_core::sla::{Clock, HandoffFacts, evaluate_all};
-use smarketing_core::{Instant, Invalid, Playbook, Stage};
+use smarketing_core::{Instant, Invalid, Playbook, Role, Stage, Team};
 use smarketing_store::{
     Account, Activity, Conn, Contact, Handoff, HandoffAssignment, Note, OutOfOffice, Page,
     SlaEvent, StageChange, Touchpoint, User, Where, repo,
@@ -122,7 +124,7 @@ pub struct OutOfOfficeInput {
 }
 
 fn is_rep(u: &User) -> bool {
-    u.team == "sales" && u.role != "admin"
+    u.team == Team::Sales && u.role != Role::Admin
 }
 
 /// A rep's working calendar: their own (or the company's), with the
@@ -156,7 +158,7 @@ fn rep_calendar(
 }
 
 /// What routing and the clocks need to know about the sales team now.
-pub(crate) struct Team {
+pub(crate) struct SalesTeam {
     reps: Vec<User>,
     settings: HashMap<i64, smarketing_store::RepSettings>,
     away: Vec<OutOfOffice>,
@@ -166,13 +168,13 @@ pub(crate) struct Team {
     cache: std::sync::Mutex<HashMap<Option<i64>, WorkingCalendar>>,
 }
 
-impl Team {
+impl SalesTeam {
     /// Sales managers, who hear about breaches.
     pub(crate) fn managers(&self) -> impl Iterator<Item = &User> {
-        self.reps.iter().filter(|u| u.role == "manager")
+        self.reps.iter().filter(|u| u.role == Role::Manager)
     }
 
-    pub(crate) async fn load(conn: &mut Conn, now: Instant) -> Result<Team, AppError> {
+    pub(crate) async fn load(conn: &mut Conn, now: Instant) -> Result<SalesTeam, AppError> {
         let reps = repo::users(conn)
             .await?
             .into_iter()
@@ -187,7 +189,7 @@ impl Team {
         let from = Instant::from_millis(now.millis() - 400 * 86_400_000).unwrap_or(now);
         let to = Instant::from_millis(now.millis() + 400 * 86_400_000).unwrap_or(now);
         let away = repo::out_of_office_between(conn, from, to).await?;
-        Ok(Team {
+        Ok(SalesTeam {
             reps,
             settings,
             away,
@@ -244,7 +246,7 @@ fn hours_until_working(cal: &WorkingCalendar, now: Instant) -> f64 {
 /// breached lead is taken from).
 pub(crate) fn rep_states(
     playbook: &Playbook,
-    team: &Team,
+    team: &SalesTeam,
     open: &HashMap<i64, i64>,
     now: Instant,
     except: Option<i64>,
@@ -275,7 +277,7 @@ pub(crate) fn rep_states(
 pub(crate) async fn route_lead(
     conn: &mut Conn,
     playbook: &Playbook,
-    team: &Team,
+    team: &SalesTeam,
     contact: &Contact,
     now: Instant,
     except: Option<i64>,
@@ -323,7 +325,7 @@ pub(crate) async fn open_handoff(
     {
         return Ok(None);
     }
-    let team = Team::load(conn, now).await?;
+    let team = SalesTeam::load(conn, now).await?;
     let decision = route_lead(conn, playbook, &team, contact, now, None).await?;
     let rule = serde_json::to_value(decision.rule)
         .ok()
@@ -387,7 +389,7 @@ pub(crate) async fn open_handoff(
 pub(crate) async fn clocks(
     conn: &mut Conn,
     playbook: &Playbook,
-    team: &Team,
+    team: &SalesTeam,
     h: &Handoff,
     now: Instant,
 ) -> Result<Vec<Clock>, AppError> {
@@ -458,7 +460,7 @@ async fn save_and_view(
     now: Instant,
 ) -> Result<HandoffView, AppError> {
     let h = repo::update(&mut tx, h.id, h).await?;
-    let team = Team::load(&mut tx, now).await?;
+    let team = SalesTeam::load(&mut tx, now).await?;
     let clocks = clocks(&mut tx, playbook, &team, &h, now).await?;
     tx.commit()
         .await
@@ -467,15 +469,7 @@ async fn save_and_view(
 }
 
 fn may_work(actor: &Actor, h: &Handoff) -> Result<(), AppError> {
-    if actor.user_id.is_some()
-        && h.assignee_id != actor.user_id
-        && !matches!(actor.role.as_deref(), Some("admin" | "manager"))
-    {
-        return Err(AppError::Forbidden(
-            "only the assigned rep, a manager or an admin may work this handoff".into(),
-        ));
-    }
-    Ok(())
+    actor.authorize(Action::WorkHandoff, actor.relation_to(h.assignee_id, None))
 }
 
 fn still_open(h: &Handoff) -> Result<(), AppError> {
@@ -500,10 +494,10 @@ impl App {
         let mut w = Where::new();
         w.and("handoffs.assignee_id = ?", f.assignee_id);
         if let Some(t) = &f.team {
-            let team = one_of("team", t, crate::input::TEAMS)?;
+            let team: Team = t.parse()?;
             w.and(
                 "handoffs.assignee_id IN (SELECT id FROM users WHERE team = ?)",
-                Some(team),
+                Some(team.as_str()),
             );
         }
         w.and("handoffs.contact_id = ?", f.contact_id);
@@ -531,7 +525,7 @@ impl App {
             })
             .transpose()?;
         let mut conn = self.store().begin().await?;
-        let team = Team::load(&mut conn, now).await?;
+        let team = SalesTeam::load(&mut conn, now).await?;
         // Clock states are computed, so a clock filter reads on until the page is full.
         let limit = paging.limit()?;
         let mut cursor = paging.cursor()?.map(str::to_string);
@@ -576,7 +570,7 @@ impl App {
         let h: Handoff = repo::get(&mut conn, id)
             .await
             .map_err(named("handoff", id))?;
-        let team = Team::load(&mut conn, now).await?;
+        let team = SalesTeam::load(&mut conn, now).await?;
         let clocks = clocks(&mut conn, &playbook, &team, &h, now).await?;
         let contact: Contact = repo::get(&mut conn, h.contact_id).await?;
         let account = match contact.account_id {
@@ -718,11 +712,7 @@ impl App {
         input: ReassignInput,
         actor: &Actor,
     ) -> Result<HandoffView, AppError> {
-        if actor.user_id.is_some() && !matches!(actor.role.as_deref(), Some("admin" | "manager")) {
-            return Err(AppError::Forbidden(
-                "only a manager or an admin may reassign a handoff".into(),
-            ));
-        }
+        actor.authorize(Action::ReassignHandoff, actor.relation_to(None, None))?;
         let (_, playbook) = self.playbook().await?;
         let now = self.now();
         let reason = text("reason", &input.reason, NAME_MAX)?;
@@ -782,7 +772,7 @@ impl App {
         let mut c: Contact = repo::get(&mut tx, h.contact_id).await?;
         c.owner_id = Some(target.id);
         repo::update(&mut tx, c.id, &c).await?;
-        let team = Team::load(&mut tx, now).await?;
+        let team = SalesTeam::load(&mut tx, now).await?;
         let clocks = clocks(&mut tx, &playbook, &team, &h, now).await?;
         tx.commit()
             .await
@@ -841,14 +831,10 @@ impl App {
         input: RepSettingsInput,
         actor: &Actor,
     ) -> Result<smarketing_store::RepSettings, AppError> {
-        if actor.user_id.is_some()
-            && actor.user_id != Some(user_id)
-            && !matches!(actor.role.as_deref(), Some("admin" | "manager"))
-        {
-            return Err(AppError::Forbidden(
-                "only the rep, a manager or an admin may change these settings".into(),
-            ));
-        }
+        actor.authorize(
+            Action::EditRepSettings,
+            actor.relation_to(Some(user_id), None),
+        )?;
         let weight = input.weight.unwrap_or(1);
         if !(1..=100).contains(&weight) {
             return Err(Invalid::new(
@@ -905,14 +891,10 @@ impl App {
         input: OutOfOfficeInput,
         actor: &Actor,
     ) -> Result<OutOfOffice, AppError> {
-        if actor.user_id.is_some()
-            && actor.user_id != Some(user_id)
-            && !matches!(actor.role.as_deref(), Some("admin" | "manager"))
-        {
-            return Err(AppError::Forbidden(
-                "only the person, a manager or an admin may record an absence".into(),
-            ));
-        }
+        actor.authorize(
+            Action::RecordAbsence,
+            actor.relation_to(Some(user_id), None),
+        )?;
         if input.ends_at <= input.starts_at {
             return Err(Invalid::new(
                 "invalid_range",

@@ -4,7 +4,7 @@
 //! that applies kept events — contacts from identify, visitors stitched to
 //! them, touchpoints from page/screen/track, accounts from group.
 
-use crate::crm::Actor;
+use crate::Actor;
 use crate::input::{AccountInput, ContactInput, TouchpointInput};
 use crate::people::hash_token;
 use crate::{App, AppError};

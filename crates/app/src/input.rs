@@ -79,8 +79,6 @@ pub const BODY_MAX: usize = 20_000;
 pub const ACTIVITY_KINDS: &[&str] = &["call", "email", "meeting", "note"];
 pub const ACTIVITY_OUTCOMES: &[&str] = &["attempt", "connect"];
 pub const DEAL_STATUSES: &[&str] = &["open", "won", "lost"];
-pub const TEAMS: &[&str] = &["marketing", "sales"];
-pub const ROLES: &[&str] = &["admin", "manager", "member"];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

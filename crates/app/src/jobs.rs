@@ -4,14 +4,15 @@
 //! processes run and however long they were down; each webhook event is
 //! retried with exponential backoff and jitter under a stable `webhook-id`.
 
-use crate::crm::Actor;
-use crate::handoffs::{Team, clocks, route_lead};
+use crate::Actor;
+use crate::handoffs::{SalesTeam, clocks, route_lead};
 use crate::{App, AppError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use smarketing_core::access::{Action, Relation};
 use smarketing_core::calendar::WorkingCalendar;
 use smarketing_core::sla::{Clock, ClockKind, ClockState};
 use smarketing_core::{Instant, Invalid, Playbook};
@@ -214,11 +215,7 @@ impl App {
         input: WebhookInput,
         actor: &Actor,
     ) -> Result<NewWebhook, AppError> {
-        if actor.user_id.is_some() && actor.role.as_deref() != Some("admin") {
-            return Err(AppError::Forbidden(
-                "only an admin may add a webhook".into(),
-            ));
-        }
+        actor.authorize(Action::ManageWebhooks, Relation::Company)?;
         let url = reqwest::Url::parse(input.url.trim()).map_err(|_| {
             Invalid::new(
                 "invalid_url",
@@ -272,7 +269,8 @@ impl App {
         Ok(NewWebhook { endpoint, secret })
     }
 
-    pub async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>, AppError> {
+    pub async fn webhooks(&self, actor: &Actor) -> Result<Vec<WebhookEndpoint>, AppError> {
+        actor.authorize(Action::ManageWebhooks, Relation::Company)?;
         let mut conn = self.store().acquire().await?;
         Ok(repo::webhook_endpoints(&mut conn).await?)
     }
@@ -326,7 +324,7 @@ impl App {
         let (_, playbook) = self.playbook().await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let team = Team::load(&mut tx, now).await?;
+        let team = SalesTeam::load(&mut tx, now).await?;
         let open = repo::open_assigned_handoffs(&mut tx).await?;
         for h in &open {
             clocks(&mut tx, &playbook, &team, h, now).await?;
@@ -357,7 +355,7 @@ impl App {
             if ids.is_empty() {
                 break;
             }
-            let team = Team::load(&mut tx, now).await?;
+            let team = SalesTeam::load(&mut tx, now).await?;
             for id in &ids {
                 // The handoff and its clocks, re-read only after a step that
                 // changes them (a reassignment).
@@ -538,7 +536,7 @@ impl App {
 async fn fire(
     conn: &mut Conn,
     playbook: &Playbook,
-    team: &Team,
+    team: &SalesTeam,
     h: &Handoff,
     clock: &str,
     step: &str,

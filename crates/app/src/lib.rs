@@ -3,6 +3,7 @@
 //! The JSON API, the CLI and (later) the web UI all go through here, so they
 //! never disagree.
 
+pub mod access;
 pub mod agreements;
 pub mod crm;
 pub mod demo;
@@ -15,12 +16,14 @@ pub mod ingest;
 pub mod input;
 pub mod jobs;
 pub mod merges;
+pub mod paths_file;
 pub mod people;
 pub mod playbooks;
 pub mod reports;
 pub mod sla_reports;
 pub mod touches;
 
+pub use access::Actor;
 pub use error::AppError;
 
 use smarketing_core::{Instant, Playbook};

@@ -3,11 +3,13 @@
 //! recorded with what moved and which fields it filled, so an unmerge puts
 //! each row and field back.
 
-use crate::crm::{Actor, rescore};
+use crate::Actor;
+use crate::crm::rescore;
 use crate::error::named;
 use crate::{App, AppError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use smarketing_core::access::{Action, Relation};
 use smarketing_core::{Instant, Invalid, Playbook};
 use smarketing_store::merges::{self as store, ContactMerge, FilledField};
 use smarketing_store::{Conn, Contact, repo};
@@ -42,12 +44,10 @@ impl App {
         store::lock_contacts(&mut tx, [a, b]).await?;
         let a: Contact = repo::get(&mut tx, a).await.map_err(named("contact", a))?;
         let b: Contact = repo::get(&mut tx, b).await.map_err(named("contact", b))?;
-        // A rep merges their own or unowned records; a manager or admin any.
-        let own = |c: &Contact| c.owner_id.is_none() || c.owner_id == actor.user_id;
-        if !(actor.may_edit_others() || own(&a) && own(&b)) {
-            return Err(AppError::Forbidden(
-                "only a manager or an admin may merge contacts another rep owns".into(),
-            ));
+        // Unowned records are anyone's to merge, so they count as one's own.
+        for c in [&a, &b] {
+            let owner = c.owner_id.or(actor.user_id);
+            actor.authorize(Action::MergeContacts, actor.relation_to(owner, None))?;
         }
         let cause = Cause {
             kind: "manual",
@@ -71,11 +71,12 @@ impl App {
         let mut merge: ContactMerge = repo::get(&mut tx, id)
             .await
             .map_err(named("contact merge", id))?;
-        if merge.actor != actor.label && !actor.may_edit_others() {
-            return Err(AppError::Forbidden(
-                "only who merged, a manager or an admin may undo a merge".into(),
-            ));
-        }
+        let relation = if merge.actor == actor.label {
+            Relation::Own
+        } else {
+            Relation::Other
+        };
+        actor.authorize(Action::UndoMerge, relation)?;
         if merge.unmerged_at.is_some() {
             return Err(Invalid::new(
                 "already_unmerged",

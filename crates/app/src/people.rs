@@ -1,10 +1,11 @@
 //! Users of both teams and their API tokens. Tokens are random, shown once,
 //! and stored only as a SHA-256 hash.
 
-use crate::input::{NAME_MAX, ROLES, TEAMS, UserInput, one_of, text};
-use crate::{App, AppError};
+use crate::input::{NAME_MAX, UserInput, text};
+use crate::{Actor, App, AppError};
 use sha2::{Digest, Sha256};
 use smarketing_core::Email;
+use smarketing_core::access::{Action, Relation};
 use smarketing_store::{User, repo};
 
 /// Prefix of every API token, so that leaked tokens are easy to recognise.
@@ -19,13 +20,14 @@ fn new_token() -> String {
 }
 
 impl App {
-    pub async fn create_user(&self, input: UserInput) -> Result<User, AppError> {
+    pub async fn create_user(&self, input: UserInput, actor: &Actor) -> Result<User, AppError> {
+        actor.authorize(Action::ManageUsers, Relation::Company)?;
         let user = User {
             id: 0,
             name: text("name", &input.name, NAME_MAX)?,
             email: Email::parse(&input.email)?.to_string(),
-            team: one_of("team", &input.team, TEAMS)?,
-            role: one_of("role", &input.role, ROLES)?,
+            team: input.team.parse()?,
+            role: input.role.parse()?,
             created_at: self.now(),
         };
         let mut conn = self.store().acquire().await?;
@@ -46,7 +48,7 @@ impl App {
             return Ok(u);
         }
         drop(conn);
-        self.create_user(input).await
+        self.create_user(input, &Actor::system()).await
     }
 
     pub async fn users(&self) -> Result<Vec<User>, AppError> {

@@ -1,8 +1,9 @@
 //! The playbook as stored: every version kept, the latest one in force,
 //! cached in memory and re-read only when a newer version appears.
 
-use crate::{App, AppError};
+use crate::{Actor, App, AppError};
 use serde::Serialize;
+use smarketing_core::access::{Action, Relation};
 use smarketing_core::diff::{Change, diff};
 use smarketing_core::playbook::DEFAULT_PLAYBOOK_TOML;
 use smarketing_core::{Instant, Playbook};
@@ -90,7 +91,9 @@ impl App {
         toml_text: &str,
         author: &str,
         note: Option<&str>,
+        actor: &Actor,
     ) -> Result<VersionSummary, AppError> {
+        actor.authorize(Action::ImportPlaybook, Relation::Company)?;
         Playbook::from_toml(toml_text)?;
         let mut conn = self.store().acquire().await?;
         let stored =

@@ -2,7 +2,7 @@
 //! (MQLs against the commitment, acceptance, why sales rejects leads by
 //! channel, campaign and persona), and the ledger of every breach.
 
-use crate::handoffs::{Team, clocks};
+use crate::handoffs::{SalesTeam, clocks};
 use crate::{App, AppError};
 use serde::Serialize;
 use smarketing_core::Instant;
@@ -140,7 +140,7 @@ impl App {
         let (start, end) = (Instant::from(start), Instant::from(end));
         let now = self.now();
         let mut tx = self.store().begin().await?;
-        let team = Team::load(&mut tx, now).await?;
+        let team = SalesTeam::load(&mut tx, now).await?;
         let users: HashMap<i64, User> = repo::users(&mut tx)
             .await?
             .into_iter()

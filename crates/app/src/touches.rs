@@ -2,7 +2,8 @@
 //! campaign by the playbook, then rescore the contact and move it to MQL when
 //! the playbook says so — with the touch as the recorded cause.
 
-use crate::crm::{Actor, change_stage, insert_contact, new_contact, rescore};
+use crate::Actor;
+use crate::crm::{change_stage, insert_contact, new_contact, rescore};
 use crate::input::{ContactInput, NAME_MAX, TouchpointInput, opt_text};
 use crate::{App, AppError};
 use serde::Serialize;

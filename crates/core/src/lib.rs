@@ -2,8 +2,10 @@
 //! machine, lead scoring and channel derivation. No IO, no async, no clock:
 //! every instant is an argument.
 
+pub mod access;
 pub mod analytics;
 pub mod calendar;
+pub mod closed;
 pub mod condition;
 pub mod diff;
 pub mod email;
@@ -20,6 +22,8 @@ pub mod scoring;
 pub mod segment;
 pub mod sla;
 
+pub use access::{Action, Reach, Relation};
+pub use closed::{ActivityKind, ActivityOutcome, DealStatus, Decision, Role, Team};
 pub use email::Email;
 pub use instant::Instant;
 pub use invalid::Invalid;

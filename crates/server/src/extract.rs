@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use smarketing_app::crm::Actor;
+use smarketing_app::Actor;
 use smarketing_store::User;
 
 /// The authenticated caller.
@@ -17,14 +17,6 @@ pub struct Auth(pub User);
 impl Auth {
     pub fn actor(&self) -> Actor {
         Actor::user(&self.0)
-    }
-
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.0.role == "admin" {
-            Ok(())
-        } else {
-            Err(smarketing_app::AppError::Forbidden("this needs an admin".into()).into())
-        }
     }
 }
 

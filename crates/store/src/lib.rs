@@ -12,6 +12,7 @@ pub mod merges;
 pub mod records;
 pub mod repo;
 pub mod sql;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use error::StoreError;

@@ -2,7 +2,7 @@
 
 use crate::StoreError;
 use serde::Serialize;
-use smarketing_core::{Instant, Stage};
+use smarketing_core::{Instant, Role, Stage, Team};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -25,6 +25,16 @@ pub(crate) fn opt_instant(row: &AnyRow, col: &str) -> Result<Option<Instant>, St
     let ms: Option<i64> = get(row, col)?;
     ms.map(|m| Instant::from_millis(m).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
         .transpose()
+}
+
+/// A closed set kept as its text (`Team`, `Role`, …).
+pub(crate) fn parsed<T>(row: &AnyRow, col: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr<Err = smarketing_core::Invalid>,
+{
+    let s: String = get(row, col)?;
+    s.parse()
+        .map_err(|e: smarketing_core::Invalid| StoreError::Corrupt(format!("{col}: {}", e.message)))
 }
 
 fn stage(row: &AnyRow, col: &str) -> Result<Stage, StoreError> {
@@ -55,10 +65,8 @@ pub struct User {
     pub id: i64,
     pub name: String,
     pub email: String,
-    /// `marketing` or `sales`.
-    pub team: String,
-    /// `admin`, `manager` or `member`.
-    pub role: String,
+    pub team: Team,
+    pub role: Role,
     pub created_at: Instant,
 }
 
@@ -69,8 +77,8 @@ impl FromRow for User {
             id: get(r, "id")?,
             name: get(r, "name")?,
             email: get(r, "email")?,
-            team: get(r, "team")?,
-            role: get(r, "role")?,
+            team: parsed(r, "team")?,
+            role: parsed(r, "role")?,
             created_at: instant(r, "created_at")?,
         })
     }
@@ -713,7 +721,7 @@ impl FromRow for SlaAgreement {
 pub struct SlaSignoff {
     pub id: i64,
     pub agreement_id: i64,
-    pub team: String,
+    pub team: Team,
     pub user_id: i64,
     pub signed_at: Instant,
 }
@@ -724,7 +732,7 @@ impl FromRow for SlaSignoff {
         Ok(SlaSignoff {
             id: get(r, "id")?,
             agreement_id: get(r, "agreement_id")?,
-            team: get(r, "team")?,
+            team: parsed(r, "team")?,
             user_id: get(r, "user_id")?,
             signed_at: instant(r, "signed_at")?,
         })

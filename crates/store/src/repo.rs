@@ -5,8 +5,8 @@
 use crate::StoreError;
 use crate::records::*;
 use crate::sql::{Arg, Page, Where, bind_all, decode_cursor, encode_cursor, insert_many};
-use smarketing_core::Instant;
 use smarketing_core::segment::{Dimension, Segment};
+use smarketing_core::{Instant, Team};
 use sqlx::AnyConnection;
 
 /// A table whose rows are written from a record.
@@ -370,8 +370,8 @@ impl Table for User {
         vec![
             self.name.clone().into(),
             self.email.clone().into(),
-            self.team.clone().into(),
-            self.role.clone().into(),
+            self.team.as_str().into(),
+            self.role.as_str().into(),
             ms(self.created_at),
         ]
     }
@@ -1246,7 +1246,7 @@ pub async fn sla_signoffs(conn: &mut AnyConnection) -> Result<Vec<SlaSignoff>, S
 pub async fn insert_sla_signoff(
     conn: &mut AnyConnection,
     agreement_id: i64,
-    team: &str,
+    team: Team,
     user_id: i64,
     now: Instant,
 ) -> Result<SlaSignoff, StoreError> {
@@ -1256,7 +1256,7 @@ pub async fn insert_sla_signoff(
     );
     let row = sqlx::query(&sql)
         .bind(agreement_id)
-        .bind(team)
+        .bind(team.as_str())
         .bind(user_id)
         .bind(now.millis())
         .fetch_one(conn)

@@ -16,7 +16,7 @@ async fn one_seed_one_company_with_a_real_funnel() {
     for (db, app) in apps().await {
         let (summary, admin) = app.generate_demo(7, size, &Quiet).await.unwrap();
         assert!(summary.generated);
-        assert_eq!(admin.role, "admin");
+        assert_eq!(admin.role, smarketing_core::Role::Admin);
         assert_eq!(summary.contacts, 1_500, "{}", db.label);
         assert!(summary.touchpoints > 10_000, "{summary:?}");
         assert!(summary.deals > 10 && summary.deals < 300, "{summary:?}");

@@ -2,8 +2,8 @@
 //! signed by both teams.
 
 use crate::{apps, testdata};
+use smarketing_app::Actor;
 use smarketing_app::AppError;
-use smarketing_app::crm::Actor;
 use smarketing_app::goals::{GoalInput, ReverseFunnelQuery};
 use smarketing_app::import::{ImportOptions, Quiet};
 use smarketing_app::input::UserInput;
@@ -25,12 +25,15 @@ async fn the_goal_becomes_an_mql_commitment() {
             "{l}: {none:?}"
         );
         let manager = app
-            .create_user(UserInput {
-                name: "Mia".into(),
-                email: "mia@x.io".into(),
-                team: "marketing".into(),
-                role: "manager".into(),
-            })
+            .create_user(
+                UserInput {
+                    name: "Mia".into(),
+                    email: "mia@x.io".into(),
+                    team: "marketing".into(),
+                    role: "manager".into(),
+                },
+                &smarketing_app::Actor::system(),
+            )
             .await
             .unwrap();
         app.set_goal(
@@ -115,14 +118,26 @@ async fn the_agreement_needs_both_leads() {
             role: role.into(),
         };
         let mona = app
-            .create_user(mk("Mona", "marketing", "manager"))
+            .create_user(
+                mk("Mona", "marketing", "manager"),
+                &smarketing_app::Actor::system(),
+            )
             .await
             .unwrap();
         let sam = app
-            .create_user(mk("Sam", "sales", "manager"))
+            .create_user(
+                mk("Sam", "sales", "manager"),
+                &smarketing_app::Actor::system(),
+            )
             .await
             .unwrap();
-        let rob = app.create_user(mk("Rob", "sales", "member")).await.unwrap();
+        let rob = app
+            .create_user(
+                mk("Rob", "sales", "member"),
+                &smarketing_app::Actor::system(),
+            )
+            .await
+            .unwrap();
         let list = app.agreements().await.unwrap();
         assert_eq!(list.len(), 1, "{l}");
         assert_eq!(list[0].status, "pending");
@@ -155,9 +170,14 @@ async fn the_agreement_needs_both_leads() {
             "first_touch_working_hours = 4.0",
             "first_touch_working_hours = 2.0",
         );
-        app.import_playbook(&toml, "Mona", Some("faster first touch"))
-            .await
-            .unwrap();
+        app.import_playbook(
+            &toml,
+            "Mona",
+            Some("faster first touch"),
+            &smarketing_app::Actor::system(),
+        )
+        .await
+        .unwrap();
         let list = app.agreements().await.unwrap();
         assert_eq!(
             list.iter().map(|a| a.status.as_str()).collect::<Vec<_>>(),
@@ -172,7 +192,9 @@ async fn the_agreement_needs_both_leads() {
         );
         // A playbook change that leaves the SLA alone adds no version.
         let toml2 = toml.replace("name = \"Default playbook\"", "name = \"Renamed playbook\"");
-        app.import_playbook(&toml2, "Mona", None).await.unwrap();
+        app.import_playbook(&toml2, "Mona", None, &smarketing_app::Actor::system())
+            .await
+            .unwrap();
         assert_eq!(app.agreements().await.unwrap().len(), 2);
     }
 }

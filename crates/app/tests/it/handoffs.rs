@@ -2,7 +2,8 @@
 //! working time, and accepted or rejected with a reason.
 
 use crate::apps;
-use smarketing_app::crm::{Actor, Paging};
+use smarketing_app::Actor;
+use smarketing_app::crm::Paging;
 use smarketing_app::handoffs::*;
 use smarketing_app::input::{AccountInput, ContactInput, TouchpointInput, UserInput};
 use smarketing_app::{App, AppError, Clock};
@@ -12,12 +13,15 @@ use smarketing_store::User;
 
 async fn user(app: &App, name: &str, team: &str, role: &str) -> User {
     let email = format!("{}@team.io", name.to_lowercase());
-    app.create_user(UserInput {
-        name: name.into(),
-        email,
-        team: team.into(),
-        role: role.into(),
-    })
+    app.create_user(
+        UserInput {
+            name: name.into(),
+            email,
+            team: team.into(),
+            role: role.into(),
+        },
+        &smarketing_app::Actor::system(),
+    )
     .await
     .unwrap()
 }

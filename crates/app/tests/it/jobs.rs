@@ -3,7 +3,7 @@
 //! same id, and delivered to a real HTTP receiver on loopback.
 
 use crate::apps;
-use smarketing_app::crm::Actor;
+use smarketing_app::Actor;
 use smarketing_app::input::{TouchpointInput, UserInput};
 use smarketing_app::jobs::{WebhookInput, sign};
 use smarketing_app::{App, AppError, Clock, Options};
@@ -21,9 +21,17 @@ async fn team(app: &App) -> (i64, i64) {
         team: "sales".into(),
         role: role.into(),
     };
-    let rep = app.create_user(mk("Ana", "member")).await.unwrap();
-    app.create_user(mk("Ben", "member")).await.unwrap();
-    let boss = app.create_user(mk("Sam", "manager")).await.unwrap();
+    let rep = app
+        .create_user(mk("Ana", "member"), &smarketing_app::Actor::system())
+        .await
+        .unwrap();
+    app.create_user(mk("Ben", "member"), &smarketing_app::Actor::system())
+        .await
+        .unwrap();
+    let boss = app
+        .create_user(mk("Sam", "manager"), &smarketing_app::Actor::system())
+        .await
+        .unwrap();
     (rep.id, boss.id)
 }
 

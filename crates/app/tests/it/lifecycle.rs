@@ -2,8 +2,8 @@
 //! move is recorded with its actor and cause.
 
 use crate::apps;
+use smarketing_app::Actor;
 use smarketing_app::AppError;
-use smarketing_app::crm::Actor;
 use smarketing_app::input::{AccountInput, ContactInput, DealInput, DealPatch, StageMoveInput};
 use smarketing_core::Stage;
 

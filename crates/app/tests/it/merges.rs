@@ -2,8 +2,9 @@
 //! and undoing it.
 
 use crate::apps;
+use smarketing_app::Actor;
 use smarketing_app::AppError;
-use smarketing_app::crm::{Actor, ContactFilter, Paging};
+use smarketing_app::crm::{ContactFilter, Paging};
 use smarketing_app::input::{ContactInput, DealInput, NoteInput};
 use smarketing_app::merges::MergeInput;
 use smarketing_core::{Instant, Stage};

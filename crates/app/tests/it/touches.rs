@@ -1,8 +1,8 @@
 //! Touchpoints rescore contacts and move them to MQL with the touch as the cause.
 
 use crate::apps;
+use smarketing_app::Actor;
 use smarketing_app::AppError;
-use smarketing_app::crm::Actor;
 use smarketing_app::input::{CampaignInput, TouchpointInput};
 use smarketing_core::{Instant, Stage};
 

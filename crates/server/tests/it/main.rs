@@ -111,21 +111,27 @@ pub async fn apis() -> Vec<TestApi> {
         let app = App::new(db.store.clone(), Clock::Fixed(now()));
         app.prepare().await.unwrap();
         let admin = app
-            .create_user(UserInput {
-                name: "Ada Admin".into(),
-                email: "ada@example.com".into(),
-                team: "marketing".into(),
-                role: "admin".into(),
-            })
+            .create_user(
+                UserInput {
+                    name: "Ada Admin".into(),
+                    email: "ada@example.com".into(),
+                    team: "marketing".into(),
+                    role: "admin".into(),
+                },
+                &smarketing_app::Actor::system(),
+            )
             .await
             .unwrap();
         let rep = app
-            .create_user(UserInput {
-                name: "Rob Rep".into(),
-                email: "rob@example.com".into(),
-                team: "sales".into(),
-                role: "member".into(),
-            })
+            .create_user(
+                UserInput {
+                    name: "Rob Rep".into(),
+                    email: "rob@example.com".into(),
+                    team: "sales".into(),
+                    role: "member".into(),
+                },
+                &smarketing_app::Actor::system(),
+            )
             .await
             .unwrap();
         let token = app.create_token(admin.id, "test").await.unwrap();

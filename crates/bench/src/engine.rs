@@ -142,7 +142,7 @@ pub async fn escalations(
     handoffs: usize,
     postgres: Option<&str>,
 ) -> Result<(u64, u64, Duration, Duration)> {
-    use smarketing_app::crm::Actor;
+    use smarketing_app::Actor;
     use smarketing_app::input::TouchpointInput;
     use smarketing_app::{App, Clock};
     let db = scratch(postgres).await;
@@ -162,12 +162,15 @@ pub async fn escalations(
             name.split(' ').next().unwrap_or(name).to_lowercase()
         );
         let u = app
-            .create_user(UserInput {
-                name: name.into(),
-                email,
-                team: "sales".into(),
-                role: role.into(),
-            })
+            .create_user(
+                UserInput {
+                    name: name.into(),
+                    email,
+                    team: "sales".into(),
+                    role: role.into(),
+                },
+                &smarketing_app::Actor::system(),
+            )
             .await?;
         // No cap on open handoffs, so every lead is assigned and runs clocks.
         let settings = smarketing_app::handoffs::RepSettingsInput {
@@ -229,7 +232,7 @@ pub async fn webhooks(events: usize, postgres: Option<&str>) -> Result<Vec<Durat
         url: format!("http://{addr}/hook"),
         events: None,
     };
-    app.create_webhook(input, &smarketing_app::crm::Actor::system())
+    app.create_webhook(input, &smarketing_app::Actor::system())
         .await?;
     app.send_test_events(events).await?;
     let client = reqwest::Client::new();

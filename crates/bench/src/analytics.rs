@@ -160,9 +160,11 @@ pub fn paths(file: &Path, rows: usize, runs: usize) -> Result<PathFigures> {
         write_paths(file, rows, 640)?;
     }
     let bytes = std::fs::metadata(file)?.len();
-    let (parse, table) = time(runs, || crate::report::read_paths(file).expect("valid"));
+    let (parse, table) = time(runs, || {
+        smarketing_app::paths_file::read_paths(file).expect("valid")
+    });
     let (in_process, credit) = time(runs, || {
-        let t = crate::report::read_paths(file).expect("valid");
+        let t = smarketing_app::paths_file::read_paths(file).expect("valid");
         t.attribute(Model::Markov { order: 1 }).expect("solves")
     });
     let (conversions, _) = table.totals();
@@ -170,7 +172,7 @@ pub fn paths(file: &Path, rows: usize, runs: usize) -> Result<PathFigures> {
     // P from the chain against the share of converting journeys.
     let solved = table.markov_chain(1)?.solve(table.channels.len())?;
     let share = solved.total_conversions / solved.journeys;
-    let exe = std::env::current_exe()?;
+    let exe = crate::product_binary()?;
     let mut walls = vec![];
     for _ in 0..runs {
         let t = Instant::now();

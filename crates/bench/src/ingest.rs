@@ -322,7 +322,7 @@ pub async fn ingest(
     }
     let paced_took = paced_start.elapsed();
     let paced_achieved = (paced_bodies.len() * BATCH) as f64 / paced_took.as_secs_f64();
-    let rss_after = crate::bench_analytics::rss();
+    let rss_after = crate::analytics::rss();
     served.shutdown().await;
 
     // Applying what was kept: a sample of 20,000 events.
@@ -420,7 +420,7 @@ pub async fn crash(
 ) -> Result<CrashFigures> {
     let (db, app, source) = scratch(postgres, "Crash").await?;
     let key = source.write_key.clone();
-    let exe = std::env::current_exe()?;
+    let exe = crate::product_binary()?;
     let url = db.url.clone();
     let start_server = move || -> Result<(std::process::Child, String)> {
         use std::io::BufRead;
@@ -637,7 +637,7 @@ pub async fn soak(
             minute,
             events,
             p99: latency(times).p99,
-            rss: crate::bench_analytics::rss(),
+            rss: crate::analytics::rss(),
             backlog,
         });
     }

@@ -1,0 +1,65 @@
+//! `smarketing contact`: merging two records of one person, undoing a
+//! merge, and listing a contact's merges.
+
+use crate::config::Config;
+use crate::serve::open;
+use crate::{ContactCommand, explain};
+use anyhow::Result;
+
+/// `smarketing contact`.
+pub async fn run(command: ContactCommand, cfg: &Config) -> Result<()> {
+    let app = open(cfg).await?;
+    let actor = smarketing_app::Actor::system();
+    let merges = match command {
+        ContactCommand::Merge { a, b } => {
+            let input = smarketing_app::merges::MergeInput {
+                contact_ids: [a, b],
+            };
+            vec![app.merge_contacts(&input, &actor).await.map_err(explain)?]
+        }
+        ContactCommand::Unmerge { merge_id } => {
+            vec![
+                app.unmerge_contacts(merge_id, &actor)
+                    .await
+                    .map_err(explain)?,
+            ]
+        }
+        ContactCommand::Merges { contact_id } => {
+            app.contact_merges(contact_id).await.map_err(explain)?
+        }
+    };
+    for m in &merges {
+        println!("{}", merge_lines(m));
+    }
+    Ok(())
+}
+
+/// A merge as the CLI prints it: who went into whom, then what moved.
+fn merge_lines(m: &smarketing_store::merges::ContactMerge) -> String {
+    let moved = &m.moved;
+    let undone = match m.unmerged_at {
+        Some(at) => format!(" — undone {at}"),
+        None => String::new(),
+    };
+    let filled = if m.filled.is_empty() {
+        "nothing".to_string()
+    } else {
+        m.filled.keys().cloned().collect::<Vec<_>>().join(", ")
+    };
+    format!(
+        "merge {}: contact {} into {} ({}, by {}, {}){undone}\n  moved: {} touchpoints, {} visitors, {} userIds, {} activities, {} notes, {} deals, {} handoffs; filled: {filled}",
+        m.id,
+        m.merged_id,
+        m.survivor_id,
+        m.cause,
+        m.actor,
+        m.merged_at,
+        moved.touchpoints.len(),
+        moved.visitors.len(),
+        moved.identities.len(),
+        moved.activities.len(),
+        moved.notes.len(),
+        moved.deals.len(),
+        moved.handoffs.len(),
+    )
+}

@@ -1,0 +1,99 @@
+//! `smarketing user` and `smarketing source`: the people of both teams with
+//! their API tokens, and the sources that send events with their write keys.
+
+use crate::config::Config;
+use crate::serve::open;
+use crate::{SourceCommand, UserCommand, explain};
+use anyhow::{Result, anyhow};
+use smarketing_app::input::UserInput;
+
+pub async fn user(command: UserCommand, cfg: &Config) -> Result<()> {
+    let app = open(cfg).await?;
+    match command {
+        UserCommand::Add {
+            name,
+            email,
+            team,
+            role,
+        } => {
+            let u = app
+                .create_user(
+                    UserInput {
+                        name,
+                        email,
+                        team,
+                        role,
+                    },
+                    &smarketing_app::Actor::system(),
+                )
+                .await
+                .map_err(explain)?;
+            println!(
+                "added user {} <{}> ({}, {}), id {}",
+                u.name, u.email, u.team, u.role, u.id
+            );
+        }
+        UserCommand::Token { email, name } => {
+            let users = app.users().await?;
+            let email = email.trim().to_lowercase();
+            let u = users
+                .iter()
+                .find(|u| u.email == email)
+                .ok_or_else(|| anyhow!("no user has the e-mail {email}"))?;
+            let token = app.create_token(u.id, &name).await?;
+            println!("{token}");
+            eprintln!("This token is shown once; Smarketing keeps only its hash.");
+        }
+        UserCommand::List => {
+            for u in app.users().await? {
+                println!(
+                    "{:>4}  {:<25} {:<35} {:<10} {}",
+                    u.id, u.name, u.email, u.team, u.role
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `smarketing source`.
+pub async fn source(command: SourceCommand, cfg: &Config) -> Result<()> {
+    let app = open(cfg).await?;
+    match command {
+        SourceCommand::Add { name, origins } => {
+            let s = app.add_source(&name, &origins).await.map_err(explain)?;
+            println!("source {:?} created", s.source.name);
+            println!("  write key: {}", s.write_key);
+            println!(
+                "  (shown once; Segment and RudderStack clients send it as the write key, with this server as their host)"
+            );
+        }
+        SourceCommand::List => {
+            for s in app.sources().await.map_err(explain)? {
+                println!(
+                    "{}\torigins: {}\t{}",
+                    s.name,
+                    if s.allowed_origins.is_empty() {
+                        "none (servers and apps only)".to_string()
+                    } else {
+                        s.allowed_origins.join(", ")
+                    },
+                    if s.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
+                );
+            }
+        }
+        SourceCommand::Rotate { name } => {
+            let key = app.rotate_write_key(&name).await.map_err(explain)?;
+            println!("source {name:?}: new write key {key}");
+        }
+        SourceCommand::Revoke { name } => {
+            app.revoke_source(&name).await.map_err(explain)?;
+            println!("source {name:?} revoked");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! `smarketing sla`: the agreement versions, escalations due now, the
+//! clocks of open handoffs, and the SLA report of a period.
+
+use crate::SlaCommand;
+use crate::config::Config;
+use crate::explain;
+use crate::serve::open;
+use anyhow::{Result, bail};
+
+/// `smarketing sla`.
+pub async fn run(command: SlaCommand, cfg: &Config) -> Result<()> {
+    match command {
+        SlaCommand::Status => {
+            let app = open(cfg).await?;
+            let f = smarketing_app::handoffs::HandoffFilter {
+                decision: Some("open".into()),
+                ..Default::default()
+            };
+            let mut counts: std::collections::BTreeMap<(String, String), u64> = Default::default();
+            let mut cursor = None;
+            let mut open_handoffs = 0;
+            loop {
+                let page = app
+                    .handoffs(
+                        &f,
+                        &smarketing_app::crm::Paging {
+                            cursor: cursor.clone(),
+                            limit: Some(500),
+                        },
+                    )
+                    .await?;
+                for v in &page.items {
+                    open_handoffs += 1;
+                    for c in &v.clocks {
+                        *counts
+                            .entry((c.kind.as_str().to_string(), c.state.as_str().to_string()))
+                            .or_insert(0) += 1;
+                    }
+                }
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            println!("{open_handoffs} open handoffs");
+            for ((clock, state), n) in counts {
+                println!("  {clock:<12} {state:<9} {n}");
+            }
+            Ok(())
+        }
+        SlaCommand::Report { period, format } => {
+            let app = open(cfg).await?;
+            let r = app.sla_report(&period).await.map_err(explain)?;
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&r)?),
+                "table" => print_sla_report(&r),
+                other => bail!("--format: {other:?} is not a format; use table or json"),
+            }
+            Ok(())
+        }
+        SlaCommand::Escalate => {
+            let app = open(cfg).await?;
+            let run = app.run_due_escalations(200).await?;
+            println!("{}", serde_json::to_string(&run)?);
+            Ok(())
+        }
+        SlaCommand::Agreements => {
+            let app = open(cfg).await?;
+            for a in app.agreements().await? {
+                let who = |s: &Option<smarketing_store::SlaSignoff>| {
+                    s.as_ref()
+                        .map(|s| format!("user {} at {}", s.user_id, s.signed_at))
+                        .unwrap_or_else(|| "not yet".into())
+                };
+                println!(
+                    "version {} ({}), from playbook version {}",
+                    a.version, a.status, a.playbook_version
+                );
+                println!("  {}", a.summary);
+                println!(
+                    "  marketing: {}; sales: {}",
+                    who(&a.marketing_signoff),
+                    who(&a.sales_signoff)
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_sla_report(r: &smarketing_app::sla_reports::SlaReport) {
+    let pct = |x: Option<f64>| {
+        x.map(|v| format!("{:.0} %", v * 100.0))
+            .unwrap_or_else(|| "-".into())
+    };
+    let hours = |x: Option<f64>| x.map(|v| format!("{v:.1} h")).unwrap_or_else(|| "-".into());
+    let versions: Vec<String> = r.agreement_versions.iter().map(|v| v.to_string()).collect();
+    println!(
+        "SLA report {} ({} .. {}); agreement in force: {}",
+        r.period,
+        r.period_start,
+        r.period_end,
+        if versions.is_empty() {
+            "none signed".to_string()
+        } else {
+            format!("version {}", versions.join(", "))
+        }
+    );
+    println!(
+        "  {:<22} {:>8} {:>10} {:>12} {:>12} {:>9} {:>9} {:>8}",
+        "rep",
+        "handoffs",
+        "within SLA",
+        "touch p50",
+        "touch p95",
+        "attempts",
+        "breaches",
+        "at risk"
+    );
+    for x in r.sales.iter().chain(std::iter::once(&r.sales_total)) {
+        println!(
+            "  {:<22} {:>8} {:>10} {:>12} {:>12} {:>9} {:>9} {:>8}",
+            x.name,
+            x.handoffs,
+            pct(x.within_sla),
+            hours(x.first_touch_p50_hours),
+            hours(x.first_touch_p95_hours),
+            x.attempts_before_decision
+                .map(|a| format!("{a:.1}"))
+                .unwrap_or_else(|| "-".into()),
+            x.breaches,
+            x.open_at_risk
+        );
+    }
+    let m = &r.marketing;
+    println!(
+        "  marketing: {} MQLs (commitment {}), accepted {}, rejected {}, acceptance {} (minimum {:.0} %)",
+        m.mqls,
+        m.mql_commitment
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "-".into()),
+        m.accepted,
+        m.rejected,
+        pct(m.acceptance_rate),
+        m.min_acceptance_rate * 100.0
+    );
+    for x in &m.rejections_by_channel {
+        println!(
+            "    rejected from {:<18} {:<24} {}",
+            x.key, x.reason, x.count
+        );
+    }
+    println!("  {} breaches", r.breaches.len());
+    for b in r.breaches.iter().take(20) {
+        println!(
+            "    handoff {:<6} {:<32} {:<12} {:>7.1} h late  escalations: {}",
+            b.handoff_id,
+            b.contact_email,
+            b.clock.as_str(),
+            b.late_working_hours,
+            if b.escalations.is_empty() {
+                "-".to_string()
+            } else {
+                b.escalations.join(", ")
+            }
+        );
+    }
+}
