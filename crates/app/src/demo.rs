@@ -38,6 +38,17 @@ impl Default for DemoSize {
     }
 }
 
+/// The source the demo website's events come from.
+pub const DEMO_SOURCE: &str = "Demo website";
+
+/// What a user of the demo needs to reach it: an admin's API token and the
+/// demo website's write key.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct DemoCredentials {
+    pub api_token: String,
+    pub write_key: String,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DemoSummary {
     pub users: usize,
@@ -461,6 +472,40 @@ fn decide(w: &mut World, decision: &str, reason: Option<&str>, at_ms: i64, by: i
 }
 
 impl App {
+    /// The demo admin's API token and the demo website's write key: the
+    /// `saved` ones when both still work, so a second `demo` run prints what
+    /// the first did; otherwise new ones (the token is stored hashed, so it
+    /// cannot be read back — the caller keeps it beside the database).
+    pub async fn demo_credentials(
+        &self,
+        admin: &User,
+        saved: Option<DemoCredentials>,
+    ) -> Result<DemoCredentials, AppError> {
+        if let Some(saved) = saved {
+            let token_works = self
+                .authenticate(&saved.api_token)
+                .await?
+                .is_some_and(|u| u.id == admin.id);
+            let key_works = self
+                .source_for_key(&saved.write_key)
+                .await?
+                .is_some_and(|s| s.name == DEMO_SOURCE);
+            if token_works && key_works {
+                return Ok(saved);
+            }
+        }
+        let api_token = self.create_token(admin.id, "demo").await?;
+        let write_key = match self.add_source(DEMO_SOURCE, &["*".to_string()]).await {
+            Ok(s) => s.write_key,
+            Err(AppError::Conflict { .. }) => self.rotate_write_key(DEMO_SOURCE).await?,
+            Err(e) => return Err(e),
+        };
+        Ok(DemoCredentials {
+            api_token,
+            write_key,
+        })
+    }
+
     /// Creates the demo users and, when the database holds no contacts yet,
     /// the demo company. Returns what is there and the admin user.
     pub async fn generate_demo(

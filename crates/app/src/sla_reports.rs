@@ -130,7 +130,63 @@ fn counts(map: BTreeMap<(String, String), u64>) -> Vec<RejectionCount> {
         .collect()
 }
 
+/// The clocks of the open handoffs now: how many are on track, at risk,
+/// breached or met, per clock.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SlaStatus {
+    pub open_handoffs: u64,
+    /// One row per clock and state that has any, in clock then state order.
+    pub clocks: Vec<ClockCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClockCount {
+    pub clock: ClockKind,
+    pub state: ClockState,
+    pub handoffs: u64,
+}
+
 impl App {
+    /// [`SlaStatus`] as of now, evaluated in each rep's calendar.
+    pub async fn sla_status(&self) -> Result<SlaStatus, AppError> {
+        let open = crate::handoffs::HandoffFilter {
+            decision: Some("open".into()),
+            ..Default::default()
+        };
+        let mut counts: BTreeMap<(&'static str, &'static str), ClockCount> = BTreeMap::new();
+        let mut paging = crate::crm::Paging {
+            cursor: None,
+            limit: Some(crate::crm::MAX_LIMIT),
+        };
+        let mut open_handoffs = 0;
+        loop {
+            let page = self.handoffs(&open, &paging).await?;
+            for v in &page.items {
+                open_handoffs += 1;
+                for c in &v.clocks {
+                    counts
+                        .entry((c.kind.as_str(), c.state.as_str()))
+                        .or_insert(ClockCount {
+                            clock: c.kind,
+                            state: c.state,
+                            handoffs: 0,
+                        })
+                        .handoffs += 1;
+                }
+            }
+            match page.next_cursor {
+                Some(c) => paging.cursor = Some(c),
+                None => break,
+            }
+        }
+        Ok(SlaStatus {
+            open_handoffs,
+            clocks: counts.into_values().collect(),
+        })
+    }
+
     /// The SLA report of a period (handoffs assigned in it; clocks as of now).
     pub async fn sla_report(&self, period: &str) -> Result<SlaReport, AppError> {
         let period: Period = period.parse()?;

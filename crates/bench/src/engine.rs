@@ -47,10 +47,11 @@ pub async fn api(app: App, path: &str, requests: usize, max_body_bytes: usize) -
         app,
         max_body_bytes,
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(smarketing_server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let running = smarketing_server::runtime::start(
+        listener,
+        state,
+        smarketing_server::runtime::Background::none(),
+    );
 
     let stream = tokio::net::TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
@@ -82,8 +83,7 @@ pub async fn api(app: App, path: &str, requests: usize, max_body_bytes: usize) -
     for _ in 0..requests {
         times.push(once(&mut sender).await?);
     }
-    let _ = stop.send(());
-    let _ = server.await;
+    let _ = running.stop().await;
     times.sort_unstable();
     let total: Duration = times.iter().sum();
     Ok(Figures {

@@ -193,8 +193,7 @@ fn basic(key: &str) -> String {
 /// The app served on a loopback port until `stop` is sent.
 struct Served {
     addr: std::net::SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    running: smarketing_server::runtime::Running,
 }
 
 async fn serve(app: &App) -> Result<Served> {
@@ -204,17 +203,17 @@ async fn serve(app: &App) -> Result<Served> {
         app: app.clone(),
         max_body_bytes: smarketing_server::DEFAULT_MAX_BODY_BYTES,
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(smarketing_server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    Ok(Served { addr, stop, server })
+    let running = smarketing_server::runtime::start(
+        listener,
+        state,
+        smarketing_server::runtime::Background::none(),
+    );
+    Ok(Served { addr, running })
 }
 
 impl Served {
     async fn shutdown(self) {
-        let _ = self.stop.send(());
-        let _ = self.server.await;
+        let _ = self.running.stop().await;
     }
 }
 

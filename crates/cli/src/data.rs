@@ -2,7 +2,7 @@
 //! JSON, with progress drawn on the terminal.
 
 use crate::config::Config;
-use crate::serve::open;
+use crate::serve::{open, open_existing};
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use smarketing_app::export::ExportFormat;
@@ -111,7 +111,7 @@ pub async fn export(
     let format: ExportFormat = format
         .parse()
         .map_err(|e: smarketing_core::Invalid| anyhow!(e.message))?;
-    let app = open(cfg).await?;
+    let app = open_existing(cfg).await?;
     let n = match output {
         Some(path) => {
             let mut f = std::io::BufWriter::new(

@@ -2,7 +2,7 @@
 //! period and what they need, stage by stage.
 
 use crate::config::Config;
-use crate::serve::open;
+use crate::serve::{open, open_existing};
 use crate::{FunnelCommand, GoalCommand, explain};
 use anyhow::{Result, anyhow, bail};
 
@@ -32,7 +32,7 @@ pub async fn goal(command: GoalCommand, cfg: &Config) -> Result<()> {
             Ok(())
         }
         GoalCommand::List { period } => {
-            let app = open(cfg).await?;
+            let app = open_existing(cfg).await?;
             for g in app.goals(&period).await.map_err(explain)? {
                 println!("{}", goal_line(&g));
             }
@@ -51,7 +51,7 @@ pub async fn funnel(command: FunnelCommand, cfg: &Config) -> Result<()> {
         segment,
         format,
     } = command;
-    let app = open(cfg).await?;
+    let app = open_existing(cfg).await?;
     let q = smarketing_app::goals::ReverseFunnelQuery {
         goal_minor: goal
             .map(|g| smarketing_core::Money::from_major(g, "goal").map(|m| m.minor()))

@@ -403,7 +403,18 @@ pub enum ConfigCommand {
     Show,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run_command() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // For people: the message and its causes, no backtrace.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command() -> Result<()> {
     let cli = Cli::parse();
     let mut cfg = config::load(&cli.config)?;
     if let Some(db) = &cli.database {
@@ -431,12 +442,21 @@ fn main() -> Result<()> {
     {
         return report::paths_attribution(paths, model, *order, format);
     }
+    // A server's log keeps the database's slow-statement warnings; a
+    // command's output is for the person who ran it.
+    let serving = matches!(cli.command, Command::Serve { .. } | Command::Demo(_));
+    let filter = match serving {
+        true => cfg.log.clone(),
+        false => format!("{},sqlx=error", cfg.log),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log)),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: a log file gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

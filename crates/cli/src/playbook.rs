@@ -3,7 +3,7 @@
 
 use crate::PlaybookCommand;
 use crate::config::Config;
-use crate::serve::open;
+use crate::serve::{open, open_existing};
 use anyhow::{Context, Result, bail};
 use smarketing_core::Playbook;
 use std::path::Path;
@@ -47,7 +47,11 @@ pub fn validate_playbook(file: &Path) -> Result<()> {
 }
 
 pub async fn run(command: PlaybookCommand, cfg: &Config) -> Result<()> {
-    let app = open(cfg).await?;
+    // Only an import writes; the rest read what is there.
+    let app = match command {
+        PlaybookCommand::Import { .. } => open(cfg).await?,
+        _ => open_existing(cfg).await?,
+    };
     match command {
         PlaybookCommand::Export { version } => {
             match version {

@@ -379,7 +379,7 @@ pub fn roi(
 pub async fn run(command: crate::ReportCommand, cfg: &crate::config::Config) -> Result<()> {
     use crate::ReportCommand;
     use crate::explain;
-    let app = crate::serve::open(cfg).await?;
+    let app = crate::serve::open_existing(cfg).await?;
     match command {
         ReportCommand::Funnel(c) => {
             let r = app

@@ -2,13 +2,15 @@
 //! configured database for every other command.
 
 use crate::config::Config;
-use anyhow::{Context, Result};
-use smarketing_app::demo::DemoSize;
+use anyhow::{Context, Result, anyhow, bail};
+use smarketing_app::demo::{DEMO_SOURCE, DemoCredentials, DemoSize};
 use smarketing_app::{App, Clock};
+use smarketing_server::runtime;
 use smarketing_store::Store;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant as WallClock;
 
+/// Opens (creating a SQLite file when missing) and migrates the database.
 pub async fn open(cfg: &Config) -> Result<App> {
     let store = Store::connect(
         &cfg.database_url,
@@ -23,6 +25,33 @@ pub async fn open(cfg: &Config) -> Result<App> {
     });
     app.prepare().await.context("preparing the database")?;
     Ok(app)
+}
+
+/// [`open`] for a command that only reads: a SQLite file that does not
+/// exist is an error naming it, not a new empty database.
+pub async fn open_existing(cfg: &Config) -> Result<App> {
+    if let Some(file) = smarketing_store::sqlite_file(&cfg.database_url)
+        && !file.exists()
+    {
+        bail!(
+            "{} does not exist, so there is nothing to read. After `smarketing demo`, pass --database sqlite://./smarketing-demo.db; to start an empty database, run `smarketing migrate`",
+            file.display()
+        );
+    }
+    open(cfg).await
+}
+
+/// Binds the address to serve on, first of all, so a busy port changes
+/// nothing and says what to do.
+async fn bind(listen: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => anyhow!(
+                "{listen} is already in use (another Smarketing, or another program, is listening there); choose another address with --listen, for example --listen 127.0.0.1:8081"
+            ),
+            _ => anyhow!("cannot listen on {listen}: {e}"),
+        })
 }
 
 /// A database URL without its password, for messages.
@@ -50,10 +79,9 @@ pub fn describe_location(url: &str) -> String {
     }
 }
 
-pub async fn serve(app: App, cfg: &Config, _token: Option<String>) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(&cfg.listen)
-        .await
-        .with_context(|| format!("listening on {}", cfg.listen))?;
+/// Serves `app` on `listener` with the scheduler and the event applier
+/// until Ctrl-C or SIGTERM.
+async fn serve(app: App, listener: tokio::net::TcpListener, cfg: &Config) -> Result<()> {
     let addr = listener.local_addr()?;
     println!("Smarketing is listening on http://{addr}");
     println!("  API:         http://{addr}/api/v1  (OpenAPI: http://{addr}/api/v1/openapi.json)");
@@ -61,26 +89,14 @@ pub async fn serve(app: App, cfg: &Config, _token: Option<String>) -> Result<()>
         "  try:         curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/contacts?stage=mql"
     );
     println!("  stop with Ctrl-C");
-    // The scheduler fires due SLA escalations and sends webhooks.
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let scheduler = {
-        let app = app.clone();
-        let every = std::time::Duration::from_secs(cfg.scheduler_interval_seconds.max(1));
-        tokio::spawn(async move { app.run_scheduler(every, stopped).await })
-    };
-    // Kept events are applied (contacts, stitching, touchpoints) as they commit.
-    let applier = tokio::spawn(app.clone().run_event_applier());
     let state = smarketing_server::AppState {
         app,
         max_body_bytes: cfg.max_body_bytes,
     };
-    smarketing_server::serve(listener, state, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    let _ = stop.send(true);
-    let _ = scheduler.await;
-    applier.abort();
+    let every = std::time::Duration::from_secs(cfg.scheduler_interval_seconds.max(1));
+    runtime::start(listener, state, runtime::Background::all(every))
+        .until_signalled()
+        .await?;
     Ok(())
 }
 
@@ -89,8 +105,39 @@ pub async fn serve_command(listen: Option<String>, mut cfg: Config) -> Result<()
     if let Some(l) = listen {
         cfg.listen = l;
     }
+    let listener = bind(&cfg.listen).await?;
     let app = open(&cfg).await?;
-    serve(app, &cfg, None).await
+    serve(app, listener, &cfg).await
+}
+
+/// Where the demo keeps the credentials it printed, beside its SQLite file
+/// (a PostgreSQL demo gets new ones each run).
+fn credentials_file(database_url: &str) -> Option<PathBuf> {
+    smarketing_store::sqlite_file(database_url).map(|f| {
+        let mut name = f.into_os_string();
+        name.push(".credentials");
+        PathBuf::from(name)
+    })
+}
+
+fn read_credentials(file: Option<&Path>) -> Option<DemoCredentials> {
+    let text = std::fs::read_to_string(file?).ok()?;
+    toml::from_str(&text).ok()
+}
+
+fn write_credentials(file: Option<&Path>, c: &DemoCredentials) -> Result<()> {
+    let Some(file) = file else { return Ok(()) };
+    let text = format!(
+        "# The demo's API token and write key, kept so the next `smarketing demo` prints the same.\n{}",
+        toml::to_string(c)?
+    );
+    std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 /// `smarketing demo`: generate (or reuse) the demo company, then serve it.
@@ -108,6 +155,10 @@ pub async fn demo(args: crate::DemoArgs, database_given: bool, mut cfg: Config) 
     if !database_given && std::env::var("SMARKETING_DATABASE_URL").is_err() {
         cfg.database_url = "sqlite://./smarketing-demo.db".into();
     }
+    let listener = match no_serve {
+        true => None,
+        false => Some(bind(&cfg.listen).await?),
+    };
     let started = WallClock::now();
     let app = open(&cfg).await?;
     let size = DemoSize {
@@ -119,7 +170,12 @@ pub async fn demo(args: crate::DemoArgs, database_given: bool, mut cfg: Config) 
         .generate_demo(seed, size, &crate::data::Bar::new())
         .await?;
     let took = started.elapsed();
-    let token = app.create_token(admin.id, "demo").await?;
+    let file = credentials_file(&cfg.database_url);
+    let saved = read_credentials(file.as_deref());
+    let credentials = app.demo_credentials(&admin, saved.clone()).await?;
+    if saved.as_ref() != Some(&credentials) {
+        write_credentials(file.as_deref(), &credentials)?;
+    }
     println!("Smarketing demo company");
     if summary.generated {
         println!("  generated in {:.2} s (seed {seed})", took.as_secs_f64());
@@ -141,22 +197,19 @@ pub async fn demo(args: crate::DemoArgs, database_given: bool, mut cfg: Config) 
     );
     println!("  data:        {}", describe_location(&cfg.database_url));
     println!("  admin:       {} <{}>", admin.name, admin.email);
-    println!("  API token:   {token}");
-    let write_key = match app.add_source("Demo website", &["*".to_string()]).await {
-        Ok(s) => s.write_key,
-        Err(smarketing_app::AppError::Conflict { .. }) => {
-            app.rotate_write_key("Demo website").await?
-        }
-        Err(e) => return Err(e.into()),
-    };
+    println!("  API token:   {}", credentials.api_token);
+    let events_to = listener
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map_or(cfg.listen.clone(), |a| a.to_string());
     println!(
-        "  write key:   {write_key}  (source \"Demo website\"; events to http://{}/v1/track)",
-        cfg.listen
+        "  write key:   {}  (source \"{DEMO_SOURCE}\"; events to http://{events_to}/v1/track)",
+        credentials.write_key
     );
-    if no_serve {
-        return Ok(());
+    match listener {
+        None => Ok(()),
+        Some(listener) => serve(app, listener, &cfg).await,
     }
-    serve(app, &cfg, Some(token)).await
 }
 
 /// `smarketing migrate`.

@@ -4,52 +4,28 @@
 use crate::SlaCommand;
 use crate::config::Config;
 use crate::explain;
-use crate::serve::open;
+use crate::serve::{open, open_existing};
 use anyhow::{Result, bail};
 
 /// `smarketing sla`.
 pub async fn run(command: SlaCommand, cfg: &Config) -> Result<()> {
     match command {
         SlaCommand::Status => {
-            let app = open(cfg).await?;
-            let f = smarketing_app::handoffs::HandoffFilter {
-                decision: Some("open".into()),
-                ..Default::default()
-            };
-            let mut counts: std::collections::BTreeMap<(String, String), u64> = Default::default();
-            let mut cursor = None;
-            let mut open_handoffs = 0;
-            loop {
-                let page = app
-                    .handoffs(
-                        &f,
-                        &smarketing_app::crm::Paging {
-                            cursor: cursor.clone(),
-                            limit: Some(500),
-                        },
-                    )
-                    .await?;
-                for v in &page.items {
-                    open_handoffs += 1;
-                    for c in &v.clocks {
-                        *counts
-                            .entry((c.kind.as_str().to_string(), c.state.as_str().to_string()))
-                            .or_insert(0) += 1;
-                    }
-                }
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
-            println!("{open_handoffs} open handoffs");
-            for ((clock, state), n) in counts {
-                println!("  {clock:<12} {state:<9} {n}");
+            let app = open_existing(cfg).await?;
+            let status = app.sla_status().await.map_err(explain)?;
+            println!("{} open handoffs", status.open_handoffs);
+            for c in &status.clocks {
+                println!(
+                    "  {:<12} {:<9} {}",
+                    c.clock.as_str(),
+                    c.state.as_str(),
+                    c.handoffs
+                );
             }
             Ok(())
         }
         SlaCommand::Report { period, format } => {
-            let app = open(cfg).await?;
+            let app = open_existing(cfg).await?;
             let r = app.sla_report(&period).await.map_err(explain)?;
             match format.as_str() {
                 "json" => println!("{}", serde_json::to_string_pretty(&r)?),
@@ -65,7 +41,7 @@ pub async fn run(command: SlaCommand, cfg: &Config) -> Result<()> {
             Ok(())
         }
         SlaCommand::Agreements => {
-            let app = open(cfg).await?;
+            let app = open_existing(cfg).await?;
             for a in app.agreements().await? {
                 let who = |s: &Option<smarketing_store::SlaSignoff>| {
                     s.as_ref()

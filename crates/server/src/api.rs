@@ -71,6 +71,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_notifications))
         .routes(routes!(read_notification))
         .routes(routes!(sla_report))
+        .routes(routes!(sla_status))
         .routes(routes!(funnel_report))
         .routes(routes!(velocity_report))
         .routes(routes!(attribution_report))
@@ -910,6 +911,17 @@ async fn read_notification(
 struct PeriodQuery {
     /// `2026`, `2026-Q4` or `2026-11`.
     period: String,
+}
+
+/// The clocks of the open handoffs now: how many are on track, at risk,
+/// breached or met, per clock.
+#[utoipa::path(get, path = "/api/v1/sla/status", tag = "sla",
+    responses((status = 200, body = smarketing_app::sla_reports::SlaStatus)))]
+async fn sla_status(
+    State(s): State<AppState>,
+    _a: Auth,
+) -> Res<smarketing_app::sla_reports::SlaStatus> {
+    Ok(Json(s.app.sla_status().await?))
 }
 
 /// Sales SLA compliance by rep, marketing's SLA (MQLs, acceptance, rejection

@@ -6,6 +6,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod ingest;
+pub mod runtime;
 
 use axum::Json;
 use axum::Router;
@@ -93,15 +94,4 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
             Json(serde_json::json!({"status": "database unreachable"})),
         )
     }
-}
-
-/// Serves until the future `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -68,6 +68,16 @@ impl Store {
     ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = normalise_url(url)?;
+        if backend == Backend::Postgres {
+            // One direct attempt first: the pool would retry a refused or
+            // unknown address until its acquire timeout, and say only that
+            // it timed out.
+            use sqlx::Connection;
+            let probe = sqlx::PgConnection::connect(&url)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            let _ = probe.close().await;
+        }
         let options = AnyConnectOptions::from_str(&url).map_err(StoreError::from_sqlx)?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
@@ -189,6 +199,20 @@ impl Store {
 
     pub(crate) fn pg(&self) -> Option<&sqlx::PgPool> {
         self.pg.as_ref()
+    }
+}
+
+/// The file of a SQLite database URL; `None` for PostgreSQL (and for URLs
+/// that are not valid). Lets a command that only reads refuse to create an
+/// empty database where the user expected their data.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    match normalise_url(url).ok()? {
+        (Backend::Sqlite, normal) => {
+            let rest = normal.strip_prefix("sqlite://")?;
+            let file = rest.split('?').next().unwrap_or(rest);
+            (file != ":memory:").then(|| std::path::PathBuf::from(file))
+        }
+        (Backend::Postgres, _) => None,
     }
 }
 

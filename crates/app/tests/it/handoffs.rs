@@ -419,3 +419,36 @@ async fn the_sla_report_of_a_period() {
         assert!(matches!(bad, AppError::Invalid(ref i) if i.code == "invalid_period"));
     }
 }
+
+/// `sla status` (CLI and API): each open handoff's clocks counted by clock
+/// and state; a decided handoff is no longer counted.
+#[tokio::test]
+async fn sla_status_counts_the_clocks_of_open_handoffs() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        let ana = user(&app, "Ana", "sales", "member").await;
+        let empty = app.sla_status().await.unwrap();
+        assert_eq!((empty.open_handoffs, empty.clocks.len()), (0, 0), "{l}");
+        let (_, first) = hand_raiser(&app, "one@prospect.io").await;
+        hand_raiser(&app, "two@prospect.io").await;
+        let status = app.sla_status().await.unwrap();
+        assert_eq!(status.open_handoffs, 2, "{l}");
+        for kind in [
+            ClockKind::FirstTouch,
+            ClockKind::Attempts,
+            ClockKind::Decision,
+        ] {
+            let n: u64 = status
+                .clocks
+                .iter()
+                .filter(|c| c.clock == kind)
+                .map(|c| c.handoffs)
+                .sum();
+            assert_eq!(n, 2, "{l}: {kind:?} in {:?}", status.clocks);
+        }
+        app.accept_handoff(first, AcceptInput { note: None }, &Actor::user(&ana))
+            .await
+            .unwrap();
+        assert_eq!(app.sla_status().await.unwrap().open_handoffs, 1, "{l}");
+    }
+}

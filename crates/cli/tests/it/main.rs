@@ -379,6 +379,89 @@ fn demo_then_serve_over_real_http() {
     child.wait().unwrap();
 }
 
+/// What a newcomer meets first: a second `demo` prints the credentials the
+/// first did (they still work); a busy port is named with the flag to use and
+/// changes nothing; a command that only reads does not create an empty
+/// database; a wrong PostgreSQL address is refused at once; errors carry no
+/// backtrace and no colour codes.
+#[test]
+fn a_newcomers_first_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let demo = [
+        "demo",
+        "--no-serve",
+        "--contacts",
+        "200",
+        "--accounts",
+        "30",
+    ];
+    let credentials = |out: &Output| -> Vec<String> {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim();
+                l.strip_prefix("API token:")
+                    .or_else(|| l.strip_prefix("write key:"))
+                    .map(|v| v.split_whitespace().next().unwrap().to_string())
+            })
+            .collect()
+    };
+    let first = credentials(&run(&demo, &db));
+    assert_eq!(first.len(), 2);
+    let again = run(&demo, &db);
+    assert!(text(&again.stdout).contains("reusing the existing demo data"));
+    assert_eq!(credentials(&again), first);
+
+    // A busy port: the error says which flag to use, and no database appears.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let fresh = dir.path().join("fresh.db");
+    let out = bin()
+        .arg("--database")
+        .arg(format!("sqlite://{}", fresh.display()))
+        .args(["demo", "--listen", &addr])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&addr) && err.contains("already in use") && err.contains("--listen"),
+        "{err}"
+    );
+    assert!(!err.contains("backtrace") && !err.contains('\x1b'), "{err}");
+    assert!(!fresh.exists(), "a failed demo created {}", fresh.display());
+
+    // A report on a database that is not there names it and creates nothing.
+    let missing = dir.path().join("missing.db");
+    let out = run(&["report", "funnel"], &missing);
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&missing.display().to_string()) && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!missing.exists());
+
+    // Nothing listens on port 1: refused at once, not after a pool timeout.
+    let started = std::time::Instant::now();
+    let out = bin()
+        .args([
+            "--database",
+            "postgres://postgres@127.0.0.1:1/none",
+            "sla",
+            "status",
+        ])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.to_lowercase().contains("refused"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
 /// Two `smarketing` processes fire the due escalations of one database at
 /// the same time; each escalation fires once (PostgreSQL when
 /// SMARKETING_TEST_DATABASE_URL is set, SQLite always).

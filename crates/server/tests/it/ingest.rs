@@ -10,6 +10,7 @@ use base64::Engine;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use smarketing_app::{App, Clock};
+use smarketing_server::runtime::Background;
 use smarketing_server::{AppState, router};
 use std::io::Write;
 use tower::ServiceExt;
@@ -814,10 +815,7 @@ async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
             app: app.clone(),
             max_body_bytes: 64 * 1024,
         };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(smarketing_server::serve(listener, state, async {
-            let _ = stopped.await;
-        }));
+        let running = smarketing_server::runtime::start(listener, state, Background::none());
         // The site: another origin on loopback.
         let site_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let site = site_listener.local_addr().unwrap();
@@ -906,6 +904,6 @@ async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
         assert_eq!(c.stage, smarketing_core::Stage::Mql, "{l}: {c:?}");
         assert_eq!(c.source_channel.as_deref(), Some("email"), "{l}");
         assert_eq!(touches[0].utm_campaign.as_deref(), Some("autumn"), "{l}");
-        let _ = stop.send(());
+        let _ = running.stop().await;
     }
 }

@@ -47,6 +47,7 @@ async fn the_document_lists_every_route_and_only_those() {
         ("/api/v1/goals/{period}", vec!["get", "put"]),
         ("/api/v1/goals/{period}/reverse-funnel", vec!["get"]),
         ("/api/v1/sla/agreements", vec!["get"]),
+        ("/api/v1/sla/status", vec!["get"]),
         ("/api/v1/sla/agreements/{version}/sign", vec!["post"]),
         ("/api/v1/webhooks", vec!["get", "post"]),
         ("/api/v1/notifications", vec!["get"]),
