@@ -6,7 +6,7 @@
 use crate::crm::profile;
 use crate::import::Progress;
 use crate::input::UserInput;
-use crate::{App, AppError};
+use crate::{Actor, App, AppError};
 use rand::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -16,6 +16,7 @@ use smarketing_store::{
     Account, Activity, Campaign, Contact, Deal, Handoff, HandoffAssignment, Note, StageChange,
     Touchpoint, User, Where, repo,
 };
+use std::collections::HashMap;
 
 /// How big a demo company to make.
 #[derive(Debug, Clone, Copy)]
@@ -596,7 +597,9 @@ impl App {
             + summary.stage_changes
             + summary.deals
             + summary.activities
-            + summary.notes) as u64;
+            + summary.notes
+            + summary.handoffs
+            + world.assignments.len()) as u64;
         progress.start("writing the demo company", total);
         let mut tx = self.store().begin().await?;
         macro_rules! put {
@@ -622,7 +625,92 @@ impl App {
             .map_err(smarketing_store::StoreError::from)?;
         progress.finish();
         summary.users = users.len();
+        let won: Vec<(Instant, i64)> = world
+            .deals
+            .iter()
+            .filter(|(_, d)| d.status == "won")
+            .filter_map(|(_, d)| Some((d.closed_at?, d.amount_minor)))
+            .collect();
+        self.demo_goals_and_agreement(&won, &users).await?;
         Ok((summary, admin))
+    }
+
+    /// What a company using Smarketing has set up by now: a revenue goal
+    /// for the current quarter, the four before it and the current year,
+    /// the SLA agreement signed by the marketing and sales
+    /// managers, and a newer version (a higher acceptance minimum) waiting
+    /// for their signatures.
+    async fn demo_goals_and_agreement(
+        &self,
+        won: &[(Instant, i64)],
+        users: &[User],
+    ) -> Result<(), AppError> {
+        let now = self.now();
+        let zone = jiff::tz::TimeZone::UTC;
+        let quarter_of = |at: Instant| {
+            let d = at.timestamp().to_zoned(zone.clone()).date();
+            (d.year(), (d.month() as u8 - 1) / 3 + 1)
+        };
+        let (year, quarter) = quarter_of(now);
+        // The current quarter and the four before it.
+        let quarters: Vec<(i16, u8)> = (0..5)
+            .map(|back: i16| {
+                let q = i16::from(year) * 4 + i16::from(quarter) - 1 - back;
+                (q.div_euclid(4), (q.rem_euclid(4) + 1) as u8)
+            })
+            .collect();
+        let mut by_quarter: HashMap<(i16, u8), i64> = HashMap::new();
+        for (at, amount) in won {
+            *by_quarter.entry(quarter_of(*at)).or_default() += amount;
+        }
+        // The demo company is growing: the goal is a tenth above the pace
+        // of the current quarter so far, so pacing has something to say.
+        let today = now.timestamp().to_zoned(zone.clone()).date();
+        let quarter_start = jiff::civil::date(year, (quarter as i8 - 1) * 3 + 1, 1);
+        let elapsed = (today - quarter_start).get_days() as f64 + 1.0;
+        let this_quarter = by_quarter.get(&quarters[0]).copied().unwrap_or(0) as f64;
+        let pace = this_quarter * 91.0 / elapsed.max(9.0);
+        // Rounded to a thousand in the company's currency.
+        let goal = ((pace * 1.1 / 100_000.0).round() as i64).max(1) * 100_000;
+        let system = Actor::system();
+        for (y, q) in &quarters {
+            let input = crate::goals::GoalInput {
+                revenue_minor: goal,
+                marketing_share: Some(0.6),
+                segment: None,
+            };
+            self.set_goal(&format!("{y}-Q{q}"), input, &system).await?;
+        }
+        let input = crate::goals::GoalInput {
+            revenue_minor: goal * 4,
+            marketing_share: Some(0.6),
+            segment: None,
+        };
+        self.set_goal(&year.to_string(), input, &system).await?;
+        let lead = |team: Team| {
+            users
+                .iter()
+                .find(|u| u.team == team && u.role == Role::Manager)
+                .cloned()
+        };
+        if let (Some(marketing), Some(sales)) = (lead(Team::Marketing), lead(Team::Sales)) {
+            let version = self.agreements().await?.last().map(|a| a.version);
+            if let Some(v) = version {
+                self.sign_agreement(v, &marketing).await?;
+                self.sign_agreement(v, &sales).await?;
+            }
+            let (_, playbook) = self.playbook().await?;
+            let mut next = (*playbook).clone();
+            next.sla.min_acceptance_rate = 0.65;
+            self.import_playbook(
+                &next.to_toml(),
+                &marketing.name,
+                Some("raise the acceptance minimum to 65 %"),
+                &system,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn demo_counts(&self) -> Result<DemoSummary, AppError> {

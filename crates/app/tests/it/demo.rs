@@ -20,6 +20,14 @@ async fn one_seed_one_company_with_a_real_funnel() {
         assert_eq!(summary.contacts, 1_500, "{}", db.label);
         assert!(summary.touchpoints > 10_000, "{summary:?}");
         assert!(summary.deals > 10 && summary.deals < 300, "{summary:?}");
+        // Set up as a company using it would be: goals for its quarters and
+        // year, an agreement in force and a newer one waiting to be signed.
+        let quarter = app.goal_actual("2025-Q2", None).await.unwrap();
+        assert!(quarter.revenue_goal_minor > 0, "{}", db.label);
+        assert!(app.goal_actual("2025", None).await.is_ok(), "{}", db.label);
+        let agreements = app.agreements().await.unwrap();
+        let status: Vec<&str> = agreements.iter().map(|a| a.status.as_str()).collect();
+        assert_eq!(status, ["in_force", "pending"], "{}", db.label);
         // Every MQL of the story was handed to a rep, and most were decided.
         assert!(summary.handoffs > 100, "{summary:?}");
         let r = app.sla_report("2025").await.unwrap();
