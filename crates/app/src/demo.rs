@@ -655,7 +655,7 @@ impl App {
         // The current quarter and the four before it.
         let quarters: Vec<(i16, u8)> = (0..5)
             .map(|back: i16| {
-                let q = i16::from(year) * 4 + i16::from(quarter) - 1 - back;
+                let q = year * 4 + i16::from(quarter) - 1 - back;
                 (q.div_euclid(4), (q.rem_euclid(4) + 1) as u8)
             })
             .collect();
