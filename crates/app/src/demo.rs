@@ -3,15 +3,15 @@
 //! with spend, contacts with journeys of touches, lifecycle history driven by
 //! the playbook's own scoring, handoffs worked by reps, deals won and lost.
 
-use crate::crm::profile;
 use crate::import::Progress;
 use crate::input::UserInput;
+use crate::lifecycle::profile;
 use crate::{Actor, App, AppError};
 use rand::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use smarketing_core::scoring::{ScoredTouch, mql_trigger, score};
-use smarketing_core::{Instant, Playbook, Role, Stage, Team};
+use smarketing_core::{Instant, Playbook, Role, Stage, StageCause, Team};
 use smarketing_store::{
     Account, Activity, Campaign, Contact, Deal, Handoff, HandoffAssignment, Note, StageChange,
     Touchpoint, User, Where, repo,
@@ -1015,7 +1015,7 @@ fn build(
                            to: Stage,
                            at_ms: i64,
                            actor: Option<i64>,
-                           cause: &str,
+                           cause: StageCause,
                            reason: Option<&str>,
                            touch: Option<i64>| {
             changes.push(StageChange {
@@ -1028,7 +1028,7 @@ fn build(
                     .map(|u| format!("user:{u}"))
                     .unwrap_or_else(|| "system".into()),
                 actor_user_id: actor,
-                cause: cause.into(),
+                cause,
                 reason_code: reason.map(str::to_string),
                 note: None,
                 touchpoint_id: touch,
@@ -1041,7 +1041,7 @@ fn build(
             Stage::Lead,
             created_ms,
             None,
-            "created",
+            StageCause::Created,
             None,
             touches.first().map(|t| t.id),
         );
@@ -1072,7 +1072,7 @@ fn build(
                 Stage::Mql,
                 mql_ms,
                 None,
-                cause.as_str(),
+                cause.into(),
                 None,
                 Some(touch),
             );
@@ -1209,7 +1209,7 @@ fn build(
                         to,
                         decided,
                         Some(owner),
-                        "handoff_rejected",
+                        StageCause::HandoffRejected,
                         Some(reason),
                         None,
                     );
@@ -1223,7 +1223,7 @@ fn build(
                         Stage::Sal,
                         decided,
                         Some(owner),
-                        "handoff_accepted",
+                        StageCause::HandoffAccepted,
                         None,
                         None,
                     );
@@ -1238,7 +1238,7 @@ fn build(
                             Stage::Sql,
                             sql_at,
                             Some(owner),
-                            "qualified",
+                            StageCause::Qualified,
                             None,
                             None,
                         );
@@ -1252,7 +1252,7 @@ fn build(
                                 Stage::Opportunity,
                                 opp_at,
                                 Some(owner),
-                                "deal_created",
+                                StageCause::DealCreated,
                                 None,
                                 None,
                             );
@@ -1302,7 +1302,7 @@ fn build(
                                         Stage::Customer,
                                         close_at,
                                         Some(owner),
-                                        "deal_won",
+                                        StageCause::DealWon,
                                         None,
                                         None,
                                     );

@@ -2,24 +2,23 @@
 //! rep's working calendar, and closed by an accept or a reject with a reason.
 //! Every step is a stage change with its actor and cause.
 
-use crate::Actor;
-use crate::crm::{Paging, change_stage, profile, scored};
 use crate::error::named;
+use crate::escalations::clocks;
 use crate::input::{ACTIVITY_KINDS, ACTIVITY_OUTCOMES, BODY_MAX, NAME_MAX, one_of, opt_text, text};
-use crate::{App, AppError};
+use crate::lifecycle::{StageMove, change_stage, profile, scored};
+use crate::listing::Paging;
+use crate::routing::{SalesTeam, is_rep, route_lead};
+use crate::{Actor, App, AppError};
 use serde::{Deserialize, Serialize};
 use smarketing_core::access::Action;
-use smarketing_core::calendar::{CalendarSpec, WorkingCalendar};
 use smarketing_core::playbook::RejectOutcome;
-use smarketing_core::routing::{RepState, route};
 use smarketing_core::scoring::{ScoreCard, score};
-use smarketing_core::sla::{Clock, HandoffFacts, evaluate_all};
-use smarketing_core::{Instant, Invalid, Playbook, Role, Stage, Team};
+use smarketing_core::sla::Clock;
+use smarketing_core::{Instant, Invalid, Playbook, Stage, StageCause, Team};
 use smarketing_store::{
-    Account, Activity, Conn, Contact, Handoff, HandoffAssignment, Note, OutOfOffice, Page,
-    SlaEvent, StageChange, Touchpoint, User, Where, repo,
+    Account, Activity, Conn, Contact, Handoff, HandoffAssignment, Note, Page, SlaEvent,
+    StageChange, Touchpoint, User, Where, repo,
 };
-use std::collections::HashMap;
 
 /// A handoff with its clocks as of now.
 #[derive(Debug, Clone, Serialize)]
@@ -99,217 +98,6 @@ pub struct HandoffActivityInput {
     pub occurred_at: Option<Instant>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct RepSettingsInput {
-    /// Share of round-robin leads relative to other reps (default 1).
-    pub weight: Option<i64>,
-    /// Most open handoffs at once (default: the playbook's).
-    pub capacity: Option<i64>,
-    /// The rep's own working calendar; absent = the company calendar.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
-    pub calendar: Option<CalendarSpec>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct OutOfOfficeInput {
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
-    pub starts_at: Instant,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
-    pub ends_at: Instant,
-    pub note: Option<String>,
-}
-
-fn is_rep(u: &User) -> bool {
-    u.team == Team::Sales && u.role != Role::Admin
-}
-
-/// A rep's working calendar: their own (or the company's), with the
-/// company's holidays and their absences.
-fn rep_calendar(
-    playbook: &Playbook,
-    own: Option<&str>,
-    away: &[&OutOfOffice],
-) -> Result<WorkingCalendar, AppError> {
-    let mut spec: CalendarSpec = match own {
-        Some(json) => serde_json::from_str(json).map_err(|e| {
-            AppError::Store(smarketing_store::StoreError::Corrupt(format!(
-                "rep calendar: {e}"
-            )))
-        })?,
-        None => playbook.calendar.clone(),
-    };
-    for h in &playbook.calendar.holidays {
-        if !spec.holidays.iter().any(|x| x.date == h.date) {
-            spec.holidays.push(h.clone());
-        }
-    }
-    for a in away {
-        spec.out_of_office
-            .push(smarketing_core::calendar::AwaySpec {
-                from: a.starts_at.to_string(),
-                to: a.ends_at.to_string(),
-            });
-    }
-    Ok(WorkingCalendar::from_spec(&spec)?)
-}
-
-/// What routing and the clocks need to know about the sales team now.
-pub(crate) struct SalesTeam {
-    reps: Vec<User>,
-    settings: HashMap<i64, smarketing_store::RepSettings>,
-    away: Vec<OutOfOffice>,
-    /// Calendars built so far, by user (None: the company's). Building one
-    /// (and its day table) is costly; a team lives for one operation, in
-    /// which the playbook does not change.
-    cache: std::sync::Mutex<HashMap<Option<i64>, WorkingCalendar>>,
-}
-
-impl SalesTeam {
-    /// Sales managers, who hear about breaches.
-    pub(crate) fn managers(&self) -> impl Iterator<Item = &User> {
-        self.reps.iter().filter(|u| u.role == Role::Manager)
-    }
-
-    pub(crate) async fn load(conn: &mut Conn, now: Instant) -> Result<SalesTeam, AppError> {
-        let reps = repo::users(conn)
-            .await?
-            .into_iter()
-            .filter(is_rep)
-            .collect();
-        let settings = repo::rep_settings(conn)
-            .await?
-            .into_iter()
-            .map(|s| (s.user_id, s))
-            .collect();
-        // Absences that matter for clocks running now: a generous window.
-        let from = Instant::from_millis(now.millis() - 400 * 86_400_000).unwrap_or(now);
-        let to = Instant::from_millis(now.millis() + 400 * 86_400_000).unwrap_or(now);
-        let away = repo::out_of_office_between(conn, from, to).await?;
-        Ok(SalesTeam {
-            reps,
-            settings,
-            away,
-            cache: Default::default(),
-        })
-    }
-
-    pub(crate) fn calendar(
-        &self,
-        playbook: &Playbook,
-        user_id: Option<i64>,
-    ) -> Result<WorkingCalendar, AppError> {
-        if let Some(c) = self
-            .cache
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&user_id).cloned())
-        {
-            return Ok(c);
-        }
-        let built = self.build_calendar(playbook, user_id)?;
-        if let Ok(mut m) = self.cache.lock() {
-            m.insert(user_id, built.clone());
-        }
-        Ok(built)
-    }
-
-    fn build_calendar(
-        &self,
-        playbook: &Playbook,
-        user_id: Option<i64>,
-    ) -> Result<WorkingCalendar, AppError> {
-        let own = user_id
-            .and_then(|u| self.settings.get(&u))
-            .and_then(|s| s.calendar.as_deref());
-        let away: Vec<&OutOfOffice> = self
-            .away
-            .iter()
-            .filter(|a| Some(a.user_id) == user_id)
-            .collect();
-        rep_calendar(playbook, own, &away)
-    }
-}
-
-fn hours_until_working(cal: &WorkingCalendar, now: Instant) -> f64 {
-    let tick = jiff::SignedDuration::from_millis(1);
-    match cal.add_working(now.timestamp(), tick) {
-        Some(t) => ((t.as_millisecond() - 1 - now.millis()) as f64 / 3_600_000.0).max(0.0),
-        None => f64::INFINITY,
-    }
-}
-
-/// Every rep as routing sees them now; `except` is left out (the rep a
-/// breached lead is taken from).
-pub(crate) fn rep_states(
-    playbook: &Playbook,
-    team: &SalesTeam,
-    open: &HashMap<i64, i64>,
-    now: Instant,
-    except: Option<i64>,
-) -> Result<Vec<RepState>, AppError> {
-    let mut states = Vec::with_capacity(team.reps.len());
-    for r in team.reps.iter().filter(|r| Some(r.id) != except) {
-        let s = team.settings.get(&r.id);
-        let cal = team.calendar(playbook, Some(r.id))?;
-        states.push(RepState {
-            user_id: r.id,
-            name: r.name.clone(),
-            email: r.email.clone(),
-            weight: s.map(|s| s.weight.max(1) as u32).unwrap_or(1),
-            open_handoffs: open.get(&r.id).copied().unwrap_or(0) as u32,
-            capacity: s.and_then(|s| s.capacity).map(|c| c as u32),
-            out_of_office: team
-                .away
-                .iter()
-                .any(|a| a.user_id == r.id && a.starts_at <= now && now < a.ends_at),
-            hours_until_working: hours_until_working(&cal, now),
-            tag: s.map(|s| s.routing_tag).unwrap_or(0.0),
-        });
-    }
-    Ok(states)
-}
-
-/// Routes a lead among the team and stores the fair-queueing state.
-pub(crate) async fn route_lead(
-    conn: &mut Conn,
-    playbook: &Playbook,
-    team: &SalesTeam,
-    contact: &Contact,
-    now: Instant,
-    except: Option<i64>,
-) -> Result<smarketing_core::routing::RouteDecision, AppError> {
-    let account = match contact.account_id {
-        Some(a) => Some(repo::get::<Account>(conn, a).await?),
-        None => None,
-    };
-    let open = repo::open_handoff_counts(conn).await?;
-    let states = rep_states(playbook, team, &open, now, except)?;
-    let vt = repo::virtual_time(conn).await?;
-    let owner = account
-        .as_ref()
-        .and_then(|a| a.owner_id)
-        .filter(|o| Some(*o) != except);
-    let decision = route(
-        &playbook.routing,
-        &profile(contact, account.as_ref()),
-        owner,
-        &states,
-        vt,
-    );
-    if let (Some(user), Some(tag), Some(vt)) = (
-        decision.assignee,
-        decision.new_tag,
-        decision.new_virtual_time,
-    ) {
-        repo::save_routing_tags(conn, user, tag, vt).await?;
-    }
-    Ok(decision)
-}
-
 /// Opens and routes a handoff for a contact that just became an MQL (unless
 /// one is already open). Runs inside the caller's transaction.
 pub(crate) async fn open_handoff(
@@ -367,7 +155,7 @@ pub(crate) async fn open_handoff(
     .await?;
     // Start the clocks (and schedule the escalation ladder) at once.
     clocks(conn, playbook, &team, &handoff, now).await?;
-    crate::jobs::emit(
+    crate::outbox::emit(
         conn,
         "handoff.created",
         &serde_json::json!({ "handoff": &handoff }),
@@ -383,55 +171,6 @@ pub(crate) async fn open_handoff(
         repo::update(conn, c.id, &c).await?;
     }
     Ok(Some(handoff))
-}
-
-/// The clocks of a handoff now, recording any change not yet recorded.
-pub(crate) async fn clocks(
-    conn: &mut Conn,
-    playbook: &Playbook,
-    team: &SalesTeam,
-    h: &Handoff,
-    now: Instant,
-) -> Result<Vec<Clock>, AppError> {
-    let cal = team.calendar(playbook, h.assignee_id)?;
-    let activities = repo::activities_of_contact(conn, h.contact_id).await?;
-    let facts = HandoffFacts {
-        started_at: h.assigned_at.map(Instant::timestamp),
-        activities: activities
-            .iter()
-            .filter(|a| h.assigned_at.is_some_and(|s| a.occurred_at >= s))
-            .map(|a| (a.occurred_at.timestamp(), a.outcome == "connect"))
-            .collect(),
-        decided_at: h.decided_at.map(Instant::timestamp),
-    };
-    let clocks = evaluate_all(&playbook.sla, &cal, &facts, now.timestamp());
-    // Record only what is new: one read instead of an insert per change.
-    let recorded: std::collections::HashSet<(String, String, i64)> =
-        repo::sla_events_of(conn, h.id)
-            .await?
-            .into_iter()
-            .map(|e| (e.clock, e.state, e.at.millis()))
-            .collect();
-    for c in &clocks {
-        for ch in &c.changes {
-            let at = Instant::from(ch.at);
-            if !recorded.contains(&(
-                c.kind.as_str().to_string(),
-                ch.state.as_str().to_string(),
-                at.millis(),
-            )) {
-                repo::record_sla_event(conn, h.id, c.kind.as_str(), ch.state.as_str(), at, now)
-                    .await?;
-            }
-        }
-    }
-    if h.decision.is_none()
-        && let Some(assigned_at) = h.assigned_at
-    {
-        crate::jobs::schedule_escalations(conn, playbook, &cal, h.id, assigned_at, &clocks, now)
-            .await?;
-    }
-    Ok(clocks)
 }
 
 /// The rep's decision on a handoff.
@@ -628,19 +367,11 @@ impl App {
             Stage::Sql
         };
         if c.stage.funnel_rank().is_none_or(|r| r < to as u8) {
-            change_stage(
-                &mut tx,
-                &playbook,
-                &mut c,
-                to,
-                None,
-                actor,
-                "handoff_accepted",
-                None,
-                note.clone(),
-                now,
-            )
-            .await?;
+            let m = StageMove {
+                note: note.clone(),
+                ..StageMove::new(to, StageCause::HandoffAccepted, actor, now)
+            };
+            change_stage(&mut tx, &playbook, &mut c, m).await?;
         }
         record_decision(&mut h, "accepted", None, note, actor, now);
         save_and_view(tx, &playbook, &h, now).await
@@ -688,19 +419,12 @@ impl App {
             RejectOutcome::Disqualify => Stage::Disqualified,
             RejectOutcome::Recycle => Stage::Recycled,
         };
-        change_stage(
-            &mut tx,
-            &playbook,
-            &mut c,
-            to,
-            Some(code),
-            actor,
-            "handoff_rejected",
-            None,
-            note.clone(),
-            now,
-        )
-        .await?;
+        let m = StageMove {
+            reason: Some(code),
+            note: note.clone(),
+            ..StageMove::new(to, StageCause::HandoffRejected, actor, now)
+        };
+        change_stage(&mut tx, &playbook, &mut c, m).await?;
         record_decision(&mut h, "rejected", Some(code), note, actor, now);
         save_and_view(tx, &playbook, &h, now).await
     }
@@ -762,7 +486,7 @@ impl App {
             },
         )
         .await?;
-        crate::jobs::emit(
+        crate::outbox::emit(
             &mut tx,
             "handoff.reassigned",
             &serde_json::json!({ "handoff": &h, "by": actor.label }),
@@ -822,99 +546,5 @@ impl App {
             .await
             .map_err(smarketing_store::StoreError::from)?;
         Ok(saved)
-    }
-
-    /// Sets a rep's routing weight, open-handoff cap and working calendar.
-    pub async fn set_rep_settings(
-        &self,
-        user_id: i64,
-        input: RepSettingsInput,
-        actor: &Actor,
-    ) -> Result<smarketing_store::RepSettings, AppError> {
-        actor.authorize(
-            Action::EditRepSettings,
-            actor.relation_to(Some(user_id), None),
-        )?;
-        let weight = input.weight.unwrap_or(1);
-        if !(1..=100).contains(&weight) {
-            return Err(Invalid::new(
-                "invalid_weight",
-                "weight",
-                "weight must be between 1 and 100",
-            )
-            .into());
-        }
-        if input.capacity.is_some_and(|c| c < 1) {
-            return Err(Invalid::new(
-                "invalid_capacity",
-                "capacity",
-                "capacity must be at least 1",
-            )
-            .into());
-        }
-        let calendar = match &input.calendar {
-            Some(spec) => {
-                WorkingCalendar::from_spec(spec).map_err(|e| {
-                    let field = format!("calendar.{}", e.field);
-                    e.at(field)
-                })?;
-                Some(serde_json::to_string(spec).expect("a calendar spec serialises"))
-            }
-            None => None,
-        };
-        let mut conn = self.store().acquire().await?;
-        let user: User = repo::get(&mut conn, user_id)
-            .await
-            .map_err(named("user", user_id))?;
-        if !is_rep(&user) {
-            return Err(Invalid::new(
-                "not_a_rep",
-                "user_id",
-                format!("{} is not a sales rep", user.name),
-            )
-            .into());
-        }
-        Ok(repo::upsert_rep_settings(
-            &mut conn,
-            user_id,
-            weight,
-            input.capacity,
-            calendar.as_deref(),
-        )
-        .await?)
-    }
-
-    /// Records an absence; routing skips the rep and their clocks pause.
-    pub async fn add_out_of_office(
-        &self,
-        user_id: i64,
-        input: OutOfOfficeInput,
-        actor: &Actor,
-    ) -> Result<OutOfOffice, AppError> {
-        actor.authorize(
-            Action::RecordAbsence,
-            actor.relation_to(Some(user_id), None),
-        )?;
-        if input.ends_at <= input.starts_at {
-            return Err(Invalid::new(
-                "invalid_range",
-                "ends_at",
-                "an absence must end after it starts",
-            )
-            .into());
-        }
-        let mut conn = self.store().acquire().await?;
-        repo::get::<User>(&mut conn, user_id)
-            .await
-            .map_err(named("user", user_id))?;
-        let row = OutOfOffice {
-            id: 0,
-            user_id,
-            starts_at: input.starts_at,
-            ends_at: input.ends_at,
-            note: opt_text("note", input.note.as_deref(), NAME_MAX)?,
-            created_at: self.now(),
-        };
-        Ok(repo::insert(&mut conn, &row).await?)
     }
 }

@@ -5,8 +5,8 @@
 //! rows go in and the rejected ones are listed. Rows are keyed by their
 //! external id, so importing the same file twice changes nothing.
 
-use crate::crm::new_contact;
 use crate::input::ContactInput;
+use crate::lifecycle::new_contact;
 use crate::{App, AppError};
 use serde::Serialize;
 use smarketing_core::lifecycle::check_move;
@@ -485,7 +485,7 @@ impl App {
         ids.sort_unstable();
         for id in ids {
             let c: Contact = repo::get(&mut tx, id).await?;
-            crate::crm::rescore(&mut tx, &playbook, c, now).await?;
+            crate::lifecycle::rescore(&mut tx, &playbook, c, now).await?;
         }
         tx.commit()
             .await
@@ -818,7 +818,7 @@ async fn validate(
                         changed_at,
                         actor: "import".into(),
                         actor_user_id: None,
-                        cause: "import".into(),
+                        cause: smarketing_core::StageCause::Import,
                         reason_code: None,
                         note: None,
                         touchpoint_id,

@@ -663,7 +663,7 @@ async fn identify(
         if let Some(known) = &contact
             && let Some(other) = repo::contact_by_email(conn, email.as_str()).await?
         {
-            let other = crate::merges::live(conn, other).await?;
+            let other = crate::lifecycle::live(conn, other).await?;
             if other.id != known.id {
                 match merge_revealed(
                     conn,
@@ -810,7 +810,7 @@ async fn group(conn: &mut Conn, m: &Message, now: Instant) -> Result<Option<Stri
                 external_id: Some(group_id.clone()),
                 ..Default::default()
             };
-            crate::crm::insert_account(conn, &input, now).await?
+            crate::accounts::insert_account(conn, &input, now).await?
         }
     };
     if contact.account_id != Some(account.id) {

@@ -4,22 +4,32 @@
 //! never disagree.
 
 pub mod access;
+pub mod accounts;
+pub mod activities;
 pub mod agreements;
-pub mod crm;
+pub mod campaigns;
+pub mod contacts;
+pub mod deals;
 pub mod demo;
 pub mod error;
+pub mod escalations;
 pub mod export;
 pub mod goals;
 pub mod handoffs;
 pub mod import;
 pub mod ingest;
 pub mod input;
-pub mod jobs;
+pub mod lifecycle;
+pub mod listing;
 pub mod merges;
+pub mod notes;
+pub mod outbox;
 pub mod paths_file;
 pub mod people;
 pub mod playbooks;
 pub mod reports;
+pub mod routing;
+pub mod scheduler;
 pub mod sla_reports;
 pub mod touches;
 

@@ -4,8 +4,8 @@
 //! each row and field back.
 
 use crate::Actor;
-use crate::crm::rescore;
 use crate::error::named;
+use crate::lifecycle::rescore;
 use crate::{App, AppError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -125,20 +125,6 @@ impl App {
             .map_err(named("contact", contact_id))?;
         Ok(store::merges_of(&mut conn, contact_id).await?)
     }
-}
-
-/// The record a contact became: itself, or the survivor of the merges it
-/// went into.
-pub(crate) async fn live(conn: &mut Conn, mut c: Contact) -> Result<Contact, AppError> {
-    // A merge needs both records live, so chains are short; the bound
-    // only guards against a corrupt cycle.
-    for _ in 0..64 {
-        match c.merged_into_id {
-            Some(into) => c = repo::get(conn, into).await?,
-            None => return Ok(c),
-        }
-    }
-    Err(smarketing_store::StoreError::Corrupt(format!("contact {} merges in a cycle", c.id)).into())
 }
 
 /// Of two records, the survivor first: the one further along the funnel

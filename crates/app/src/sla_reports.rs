@@ -2,7 +2,8 @@
 //! (MQLs against the commitment, acceptance, why sales rejects leads by
 //! channel, campaign and persona), and the ledger of every breach.
 
-use crate::handoffs::{SalesTeam, clocks};
+use crate::escalations::clocks;
+use crate::routing::SalesTeam;
 use crate::{App, AppError};
 use serde::Serialize;
 use smarketing_core::Instant;
@@ -156,9 +157,9 @@ impl App {
             ..Default::default()
         };
         let mut counts: BTreeMap<(&'static str, &'static str), ClockCount> = BTreeMap::new();
-        let mut paging = crate::crm::Paging {
+        let mut paging = crate::listing::Paging {
             cursor: None,
-            limit: Some(crate::crm::MAX_LIMIT),
+            limit: Some(crate::listing::MAX_LIMIT),
         };
         let mut open_handoffs = 0;
         loop {

@@ -3,8 +3,8 @@
 //! the playbook says so — with the touch as the recorded cause.
 
 use crate::Actor;
-use crate::crm::{change_stage, insert_contact, new_contact, rescore};
 use crate::input::{ContactInput, NAME_MAX, TouchpointInput, opt_text};
+use crate::lifecycle::{StageMove, change_stage, insert_contact, new_contact, rescore};
 use crate::{App, AppError};
 use serde::Serialize;
 use smarketing_core::playbook::TouchSignals;
@@ -163,7 +163,7 @@ pub(crate) async fn record_one(
                     format!("contact {id} does not exist"),
                 )
             })?;
-            Some(crate::merges::live(conn, c).await?)
+            Some(crate::lifecycle::live(conn, c).await?)
         }
         (None, Some(raw)) => {
             let input = ContactInput {
@@ -259,7 +259,7 @@ pub(crate) async fn contact_by_email_or_new(
 ) -> Result<(Contact, bool), AppError> {
     if let Some(c) = repo::contact_by_email(conn, &input.email).await? {
         // A merged record's e-mail still names the person.
-        return Ok((crate::merges::live(conn, c).await?, false));
+        return Ok((crate::lifecycle::live(conn, c).await?, false));
     }
     let draft = new_contact(playbook, input, None, now)?;
     Ok((insert_contact(conn, &draft, actor).await?, true))
@@ -297,13 +297,10 @@ pub(crate) async fn qualify(
                 conn,
                 playbook,
                 &mut contact,
-                Stage::Mql,
-                None,
-                &Actor::system(),
-                cause.as_str(),
-                touch.map(|t| t.id),
-                None,
-                at,
+                StageMove {
+                    touchpoint_id: touch.map(|t| t.id),
+                    ..StageMove::new(Stage::Mql, cause.into(), &Actor::system(), at)
+                },
             )
             .await?,
         ),

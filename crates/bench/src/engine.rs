@@ -173,7 +173,7 @@ pub async fn escalations(
             )
             .await?;
         // No cap on open handoffs, so every lead is assigned and runs clocks.
-        let settings = smarketing_app::handoffs::RepSettingsInput {
+        let settings = smarketing_app::routing::RepSettingsInput {
             weight: None,
             capacity: Some(1_000_000),
             calendar: None,
@@ -228,7 +228,7 @@ pub async fn webhooks(events: usize, postgres: Option<&str>) -> Result<Vec<Durat
         ..Options::default()
     });
     app.prepare().await?;
-    let input = smarketing_app::jobs::WebhookInput {
+    let input = smarketing_app::outbox::WebhookInput {
         url: format!("http://{addr}/hook"),
         events: None,
     };

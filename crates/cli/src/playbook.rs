@@ -47,6 +47,13 @@ pub fn validate_playbook(file: &Path) -> Result<()> {
 }
 
 pub async fn run(command: PlaybookCommand, cfg: &Config) -> Result<()> {
+    // Before there is a database, the playbook in force is the default one.
+    if let PlaybookCommand::Export { version: None } = command
+        && smarketing_store::sqlite_file(&cfg.database_url).is_some_and(|f| !f.exists())
+    {
+        print!("{}", Playbook::default_playbook().to_toml());
+        return Ok(());
+    }
     // Only an import writes; the rest read what is there.
     let app = match command {
         PlaybookCommand::Import { .. } => open(cfg).await?,

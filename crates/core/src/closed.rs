@@ -66,6 +66,13 @@ macro_rules! closed_set {
             }
         }
 
+        /// Compares with text, so a test can say `cause == "manual"`.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, text: &&str) -> bool {
+                self.as_str() == *text
+            }
+        }
+
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
@@ -133,6 +140,41 @@ closed_set! {
     }
 }
 
+closed_set! {
+    /// Why a contact's stage changed, as its stage change records it.
+    pub enum StageCause ("unknown_value", "cause") {
+        /// The contact was created at its first stage.
+        Created = "created",
+        /// Someone moved it by hand.
+        Manual = "manual",
+        /// It came with an import.
+        Import = "import",
+        /// A hand-raiser touch made it an MQL.
+        HandRaiser = "hand_raiser",
+        /// Fit and engagement reached the MQL thresholds.
+        ScoreThreshold = "score_threshold",
+        /// Sales accepted its handoff.
+        HandoffAccepted = "handoff_accepted",
+        /// Sales rejected its handoff.
+        HandoffRejected = "handoff_rejected",
+        /// Sales qualified it (SAL to SQL).
+        Qualified = "qualified",
+        /// A deal was opened for it.
+        DealCreated = "deal_created",
+        /// Its deal was won.
+        DealWon = "deal_won",
+    }
+}
+
+impl From<crate::scoring::MqlCause> for StageCause {
+    fn from(c: crate::scoring::MqlCause) -> Self {
+        match c {
+            crate::scoring::MqlCause::HandRaiser => StageCause::HandRaiser,
+            crate::scoring::MqlCause::Threshold => StageCause::ScoreThreshold,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +194,11 @@ mod tests {
             e.message
         );
         assert_eq!(" sales ".parse::<Team>().unwrap(), Team::Sales);
+        for c in [
+            crate::scoring::MqlCause::HandRaiser,
+            crate::scoring::MqlCause::Threshold,
+        ] {
+            assert_eq!(StageCause::from(c).as_str(), c.as_str());
+        }
     }
 }

@@ -23,7 +23,7 @@ pub mod segment;
 pub mod sla;
 
 pub use access::{Action, Reach, Relation};
-pub use closed::{ActivityKind, ActivityOutcome, DealStatus, Decision, Role, Team};
+pub use closed::{ActivityKind, ActivityOutcome, DealStatus, Decision, Role, StageCause, Team};
 pub use email::Email;
 pub use instant::Instant;
 pub use invalid::Invalid;

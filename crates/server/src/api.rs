@@ -8,11 +8,18 @@ use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
-use smarketing_app::crm::*;
+use smarketing_app::accounts::AccountFilter;
+use smarketing_app::activities::ActivityFilter;
+use smarketing_app::campaigns::CampaignFilter;
+use smarketing_app::contacts::{ContactFilter, TimelineEntry};
+use smarketing_app::deals::DealFilter;
 use smarketing_app::handoffs::*;
 use smarketing_app::input::*;
+use smarketing_app::listing::Paging;
 use smarketing_app::merges::MergeInput;
+use smarketing_app::notes::NoteFilter;
 use smarketing_app::playbooks::{PlaybookDiff, VersionSummary};
+use smarketing_app::routing::{OutOfOfficeInput, RepSettingsInput};
 use smarketing_app::touches::TouchOutcome;
 use smarketing_core::diff::Change;
 use smarketing_core::scoring::{Contribution, ScoreCard, ScorePart};
@@ -861,13 +868,13 @@ async fn list_webhooks(
 
 /// Adds a receiver of signed events (Standard Webhooks headers: webhook-id,
 /// webhook-timestamp, webhook-signature). The secret is shown once.
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = smarketing_app::jobs::WebhookInput,
-    responses((status = 201, body = smarketing_app::jobs::NewWebhook), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = smarketing_app::outbox::WebhookInput,
+    responses((status = 201, body = smarketing_app::outbox::NewWebhook), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_webhook(
     State(s): State<AppState>,
     a: Auth,
-    ApiJson(input): ApiJson<smarketing_app::jobs::WebhookInput>,
-) -> Created<smarketing_app::jobs::NewWebhook> {
+    ApiJson(input): ApiJson<smarketing_app::outbox::WebhookInput>,
+) -> Created<smarketing_app::outbox::NewWebhook> {
     Ok((
         StatusCode::CREATED,
         Json(s.app.create_webhook(input, &a.actor()).await?),

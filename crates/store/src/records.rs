@@ -2,7 +2,7 @@
 
 use crate::StoreError;
 use serde::Serialize;
-use smarketing_core::{Instant, Role, Stage, Team};
+use smarketing_core::{Instant, Role, Stage, StageCause, Team};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -339,8 +339,7 @@ pub struct StageChange {
     /// `system`, `import` or `user:<id>`.
     pub actor: String,
     pub actor_user_id: Option<i64>,
-    /// Why: `created`, `hand_raiser`, `score_threshold`, `manual`, `import`, ...
-    pub cause: String,
+    pub cause: StageCause,
     pub reason_code: Option<String>,
     pub note: Option<String>,
     /// The touch that triggered the change.
@@ -358,7 +357,7 @@ impl FromRow for StageChange {
             changed_at: instant(r, "changed_at")?,
             actor: get(r, "actor")?,
             actor_user_id: get(r, "actor_user_id")?,
-            cause: get(r, "cause")?,
+            cause: parsed(r, "cause")?,
             reason_code: get(r, "reason_code")?,
             note: get(r, "note")?,
             touchpoint_id: get(r, "touchpoint_id")?,

@@ -255,7 +255,7 @@ impl Table for StageChange {
             ms(self.changed_at),
             self.actor.clone().into(),
             self.actor_user_id.into(),
-            self.cause.clone().into(),
+            self.cause.as_str().into(),
             self.reason_code.clone().into(),
             self.note.clone().into(),
             self.touchpoint_id.into(),

@@ -39,7 +39,7 @@ async fn one_seed_one_company_with_a_real_funnel() {
         );
         let mqls = app
             .contacts(
-                &smarketing_app::crm::ContactFilter {
+                &smarketing_app::contacts::ContactFilter {
                     stage: Some("mql".into()),
                     ..Default::default()
                 },

@@ -3,9 +3,10 @@
 
 use crate::apps;
 use smarketing_app::Actor;
-use smarketing_app::crm::Paging;
 use smarketing_app::handoffs::*;
 use smarketing_app::input::{AccountInput, ContactInput, TouchpointInput, UserInput};
+use smarketing_app::listing::Paging;
+use smarketing_app::routing::*;
 use smarketing_app::{App, AppError, Clock};
 use smarketing_core::sla::{ClockKind, ClockState};
 use smarketing_core::{Instant, Stage};

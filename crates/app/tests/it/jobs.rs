@@ -5,7 +5,7 @@
 use crate::apps;
 use smarketing_app::Actor;
 use smarketing_app::input::{TouchpointInput, UserInput};
-use smarketing_app::jobs::{WebhookInput, sign};
+use smarketing_app::outbox::{WebhookInput, sign};
 use smarketing_app::{App, AppError, Clock, Options};
 use smarketing_core::Instant;
 use std::sync::{Arc, Mutex};

@@ -67,7 +67,7 @@ async fn moves_follow_the_state_machine_and_are_recorded() {
             .unwrap()
             .into_iter()
             .filter_map(|e| match e {
-                smarketing_app::crm::TimelineEntry::StageChange { stage_change, .. } => {
+                smarketing_app::contacts::TimelineEntry::StageChange { stage_change, .. } => {
                     Some(stage_change.to_stage)
                 }
                 _ => None,

@@ -4,8 +4,9 @@
 use crate::apps;
 use smarketing_app::Actor;
 use smarketing_app::AppError;
-use smarketing_app::crm::{ContactFilter, Paging};
+use smarketing_app::contacts::ContactFilter;
 use smarketing_app::input::{ContactInput, DealInput, NoteInput};
+use smarketing_app::listing::Paging;
 use smarketing_app::merges::MergeInput;
 use smarketing_core::{Instant, Stage};
 

@@ -151,7 +151,7 @@ async fn stage_history_is_append_only() {
             changed_at: k.created_at,
             actor: "system".into(),
             actor_user_id: None,
-            cause: "created".into(),
+            cause: smarketing_core::StageCause::Created,
             reason_code: None,
             note: None,
             touchpoint_id: None,

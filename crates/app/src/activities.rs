@@ -1,0 +1,133 @@
+//! Activities: what sales did on a contact (calls, e-mails, meetings,
+//! notes), each an attempt or a connect.
+
+use crate::error::named;
+use crate::input::*;
+use crate::lifecycle::{check_not_merged, check_user_ref};
+use crate::listing::{Paging, range};
+use crate::{Actor, App, AppError};
+use serde::Deserialize;
+use smarketing_core::Invalid;
+use smarketing_core::access::Action;
+use smarketing_store::{Activity, Contact, Page, Where, repo};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct ActivityFilter {
+    pub contact_id: Option<i64>,
+    pub deal_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub kind: Option<String>,
+    pub created_from: Option<String>,
+    pub created_to: Option<String>,
+}
+
+impl App {
+    pub async fn create_activity(
+        &self,
+        input: ActivityInput,
+        actor: &Actor,
+    ) -> Result<Activity, AppError> {
+        let now = self.now();
+        let a = Activity {
+            id: 0,
+            contact_id: input.contact_id,
+            deal_id: input.deal_id,
+            user_id: input.user_id.or(actor.user_id),
+            kind: one_of("kind", &input.kind, ACTIVITY_KINDS)?,
+            outcome: one_of(
+                "outcome",
+                input.outcome.as_deref().unwrap_or("attempt"),
+                ACTIVITY_OUTCOMES,
+            )?,
+            subject: opt_text("subject", input.subject.as_deref(), NAME_MAX)?,
+            body: opt_text("body", input.body.as_deref(), BODY_MAX)?,
+            occurred_at: input.occurred_at.unwrap_or(now),
+            created_at: now,
+            updated_at: now,
+        };
+        let mut conn = self.store().acquire().await?;
+        let c = repo::get::<Contact>(&mut conn, a.contact_id)
+            .await
+            .map_err(|_| {
+                Invalid::new(
+                    "unknown_reference",
+                    "contact_id",
+                    format!("contact {} does not exist", a.contact_id),
+                )
+            })?;
+        check_not_merged(&c, "contact_id")?;
+        check_user_ref(&mut conn, "user_id", a.user_id).await?;
+        repo::insert(&mut conn, &a).await.map_err(|e| match e {
+            smarketing_store::StoreError::MissingReference => AppError::Invalid(Invalid::new(
+                "unknown_reference",
+                "deal_id",
+                "the deal does not exist",
+            )),
+            other => named("activity", 0)(other),
+        })
+    }
+
+    pub async fn activity(&self, id: i64) -> Result<Activity, AppError> {
+        let mut conn = self.store().acquire().await?;
+        repo::get(&mut conn, id)
+            .await
+            .map_err(named("activity", id))
+    }
+
+    pub async fn update_activity(
+        &self,
+        id: i64,
+        patch: ActivityPatch,
+        actor: &Actor,
+    ) -> Result<Activity, AppError> {
+        let mut tx = self.store().begin().await?;
+        let mut a: Activity = repo::get(&mut tx, id)
+            .await
+            .map_err(named("activity", id))?;
+        actor.authorize(Action::EditActivity, actor.relation_to(a.user_id, None))?;
+        if let Some(k) = &patch.kind {
+            a.kind = one_of("kind", k, ACTIVITY_KINDS)?;
+        }
+        if let Some(o) = &patch.outcome {
+            a.outcome = one_of("outcome", o, ACTIVITY_OUTCOMES)?;
+        }
+        if let Some(v) = patch.subject {
+            a.subject = opt_text("subject", v.as_deref(), NAME_MAX)?;
+        }
+        if let Some(v) = patch.body {
+            a.body = opt_text("body", v.as_deref(), BODY_MAX)?;
+        }
+        if let Some(v) = patch.occurred_at {
+            a.occurred_at = v;
+        }
+        a.updated_at = self.now();
+        let saved = repo::update(&mut tx, id, &a)
+            .await
+            .map_err(named("activity", id))?;
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(saved)
+    }
+
+    pub async fn activities(
+        &self,
+        f: &ActivityFilter,
+        paging: &Paging,
+    ) -> Result<Page<Activity>, AppError> {
+        let mut w = Where::new();
+        w.and("activities.contact_id = ?", f.contact_id);
+        w.and("activities.deal_id = ?", f.deal_id);
+        w.and("activities.user_id = ?", f.user_id);
+        if let Some(k) = &f.kind {
+            w.and(
+                "activities.kind = ?",
+                Some(one_of("kind", k, ACTIVITY_KINDS)?),
+            );
+        }
+        range(&mut w, "activities", &f.created_from, &f.created_to)?;
+        let mut conn = self.store().acquire().await?;
+        Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
+    }
+}

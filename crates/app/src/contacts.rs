@@ -1,0 +1,306 @@
+//! Contacts: create, read, update and list them, move them through the
+//! lifecycle by hand, their timeline and their score explained.
+
+use crate::error::named;
+use crate::input::*;
+use crate::lifecycle::{
+    StageMove, change_stage, check_not_merged, check_persona, check_user_ref, insert_contact,
+    new_contact, parse_stage, profile, rescore, scored,
+};
+use crate::listing::{Paging, range};
+use crate::{Actor, App, AppError};
+use serde::{Deserialize, Serialize};
+use smarketing_core::scoring::{ScoreCard, ScoredTouch, score};
+use smarketing_core::{Email, Instant, Invalid, Stage, StageCause};
+use smarketing_store::{
+    Account, Activity, Contact, Note, Page, StageChange, Touchpoint, Where, repo,
+};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct ContactFilter {
+    /// The contact with this e-mail (compared case-insensitively).
+    pub email: Option<String>,
+    pub stage: Option<String>,
+    pub owner_id: Option<i64>,
+    pub persona: Option<String>,
+    /// Contacts with at least one touch on this channel.
+    pub channel: Option<String>,
+    /// Contacts with at least one touch of this campaign.
+    pub campaign_id: Option<i64>,
+    pub account_id: Option<i64>,
+    /// Created at or after this instant (RFC 3339).
+    pub created_from: Option<String>,
+    /// Created before this instant (RFC 3339).
+    pub created_to: Option<String>,
+    /// True lists the records merged into another (each names the one it
+    /// became in `merged_into_id`); by default only live records are listed.
+    pub merged: Option<bool>,
+}
+
+/// One entry of a contact's timeline.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum TimelineEntry {
+    Touchpoint {
+        at: Instant,
+        touchpoint: Touchpoint,
+    },
+    StageChange {
+        at: Instant,
+        stage_change: StageChange,
+    },
+    Activity {
+        at: Instant,
+        activity: Activity,
+    },
+    Note {
+        at: Instant,
+        note: Note,
+    },
+}
+
+impl TimelineEntry {
+    fn at(&self) -> Instant {
+        match self {
+            TimelineEntry::Touchpoint { at, .. }
+            | TimelineEntry::StageChange { at, .. }
+            | TimelineEntry::Activity { at, .. }
+            | TimelineEntry::Note { at, .. } => *at,
+        }
+    }
+    fn rank(&self) -> u8 {
+        // At equal instants, the touch comes before the stage change it caused.
+        match self {
+            TimelineEntry::Touchpoint { .. } => 0,
+            TimelineEntry::StageChange { .. } => 1,
+            TimelineEntry::Activity { .. } => 2,
+            TimelineEntry::Note { .. } => 3,
+        }
+    }
+}
+
+impl App {
+    pub async fn create_contact(
+        &self,
+        input: ContactInput,
+        actor: &Actor,
+    ) -> Result<Contact, AppError> {
+        let (_, playbook) = self.playbook().await?;
+        let mut tx = self.store().begin().await?;
+        let account = match input.account_id {
+            Some(id) => Some(repo::get::<Account>(&mut tx, id).await.map_err(|_| {
+                Invalid::new(
+                    "unknown_reference",
+                    "account_id",
+                    format!("account {id} does not exist"),
+                )
+            })?),
+            None => None,
+        };
+        check_user_ref(&mut tx, "owner_id", input.owner_id).await?;
+        let contact = new_contact(&playbook, &input, account.as_ref(), self.now())?;
+        let saved = insert_contact(&mut tx, &contact, actor).await?;
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(saved)
+    }
+
+    pub async fn contact(&self, id: i64) -> Result<Contact, AppError> {
+        let mut conn = self.store().acquire().await?;
+        repo::get(&mut conn, id).await.map_err(named("contact", id))
+    }
+
+    pub async fn update_contact(&self, id: i64, patch: ContactPatch) -> Result<Contact, AppError> {
+        let (_, playbook) = self.playbook().await?;
+        let mut tx = self.store().begin().await?;
+        let mut c: Contact = repo::get(&mut tx, id).await.map_err(named("contact", id))?;
+        check_not_merged(&c, "id")?;
+        if let Some(e) = &patch.email {
+            c.email = Email::parse(e)?.to_string();
+        }
+        if let Some(v) = patch.first_name {
+            c.first_name = opt_text("first_name", v.as_deref(), NAME_MAX)?;
+        }
+        if let Some(v) = patch.last_name {
+            c.last_name = opt_text("last_name", v.as_deref(), NAME_MAX)?;
+        }
+        if let Some(v) = patch.job_title {
+            c.job_title = opt_text("job_title", v.as_deref(), NAME_MAX)?;
+        }
+        if let Some(v) = patch.phone {
+            c.phone = opt_text("phone", v.as_deref(), 50)?;
+        }
+        if let Some(v) = patch.country {
+            c.country = opt_text("country", v.as_deref(), 100)?;
+        }
+        if let Some(v) = patch.account_id {
+            if let Some(aid) = v {
+                repo::get::<Account>(&mut tx, aid).await.map_err(|_| {
+                    Invalid::new(
+                        "unknown_reference",
+                        "account_id",
+                        format!("account {aid} does not exist"),
+                    )
+                })?;
+            }
+            c.account_id = v;
+        }
+        if let Some(v) = patch.owner_id {
+            check_user_ref(&mut tx, "owner_id", v).await?;
+            c.owner_id = v;
+        }
+        if let Some(v) = patch.persona {
+            c.persona = v
+                .as_deref()
+                .map(|p| check_persona(&playbook, p))
+                .transpose()?;
+        }
+        c.updated_at = self.now();
+        let saved = repo::update(&mut tx, id, &c)
+            .await
+            .map_err(named("contact", id))?;
+        let now = self.now();
+        let saved = rescore(&mut tx, &playbook, saved, now).await?.0;
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(saved)
+    }
+
+    pub async fn contacts(
+        &self,
+        f: &ContactFilter,
+        paging: &Paging,
+    ) -> Result<Page<Contact>, AppError> {
+        let mut w = Where::new();
+        w.and(
+            "contacts.email = ?",
+            f.email.as_deref().map(|e| e.trim().to_lowercase()),
+        );
+        if let Some(s) = &f.stage {
+            let stage: Stage = s.parse()?;
+            w.and("contacts.stage = ?", Some(stage.as_str()));
+        }
+        w.and("contacts.owner_id = ?", f.owner_id);
+        w.and("contacts.persona = ?", f.persona.clone());
+        w.and("contacts.account_id = ?", f.account_id);
+        w.and(
+            "EXISTS (SELECT 1 FROM touchpoints t WHERE t.contact_id = contacts.id AND t.channel = ?)",
+            f.channel.clone(),
+        );
+        w.and(
+            "EXISTS (SELECT 1 FROM touchpoints t WHERE t.contact_id = contacts.id AND t.campaign_id = ?)",
+            f.campaign_id,
+        );
+        range(&mut w, "contacts", &f.created_from, &f.created_to)?;
+        w.and_sql(if f.merged == Some(true) {
+            "contacts.merged_into_id IS NOT NULL"
+        } else {
+            "contacts.merged_into_id IS NULL"
+        });
+        let mut conn = self.store().acquire().await?;
+        Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
+    }
+
+    /// Moves a contact to another stage, as the lifecycle allows.
+    pub async fn move_stage(
+        &self,
+        id: i64,
+        input: StageMoveInput,
+        actor: &Actor,
+    ) -> Result<StageChange, AppError> {
+        let (_, playbook) = self.playbook().await?;
+        let to = parse_stage(&playbook, "stage", &input.stage)?;
+        let note = opt_text("note", input.note.as_deref(), BODY_MAX)?;
+        let mut tx = self.store().begin().await?;
+        let mut c: Contact = repo::get(&mut tx, id).await.map_err(named("contact", id))?;
+        check_not_merged(&c, "id")?;
+        let m = StageMove {
+            reason: input.reason.as_deref(),
+            note,
+            ..StageMove::new(to, StageCause::Manual, actor, self.now())
+        };
+        let change = change_stage(&mut tx, &playbook, &mut c, m).await?;
+        if to == Stage::Mql {
+            crate::handoffs::open_handoff(&mut tx, &playbook, &c, &change, self.now()).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(change)
+    }
+
+    /// Touchpoints, stage changes, activities and notes of a contact in time order.
+    pub async fn timeline(&self, id: i64) -> Result<Vec<TimelineEntry>, AppError> {
+        let mut conn = self.store().acquire().await?;
+        repo::get::<Contact>(&mut conn, id)
+            .await
+            .map_err(named("contact", id))?;
+        let mut out: Vec<TimelineEntry> = Vec::new();
+        out.extend(
+            repo::touchpoints_of_contact(&mut conn, id)
+                .await?
+                .into_iter()
+                .map(|t| TimelineEntry::Touchpoint {
+                    at: t.occurred_at,
+                    touchpoint: t,
+                }),
+        );
+        out.extend(
+            repo::stage_changes_of_contact(&mut conn, id)
+                .await?
+                .into_iter()
+                .map(|s| TimelineEntry::StageChange {
+                    at: s.changed_at,
+                    stage_change: s,
+                }),
+        );
+        out.extend(
+            repo::activities_of_contact(&mut conn, id)
+                .await?
+                .into_iter()
+                .map(|a| TimelineEntry::Activity {
+                    at: a.occurred_at,
+                    activity: a,
+                }),
+        );
+        out.extend(
+            repo::notes_of_contact(&mut conn, id)
+                .await?
+                .into_iter()
+                .map(|n| TimelineEntry::Note {
+                    at: n.created_at,
+                    note: n,
+                }),
+        );
+        out.sort_by_key(|e| (e.at(), e.rank()));
+        Ok(out)
+    }
+
+    /// The contact's scores at `at` (default now), with every contribution.
+    pub async fn score(&self, id: i64, at: Option<Instant>) -> Result<ScoreCard, AppError> {
+        let (_, playbook) = self.playbook().await?;
+        let mut conn = self.store().acquire().await?;
+        let c: Contact = repo::get(&mut conn, id)
+            .await
+            .map_err(named("contact", id))?;
+        let account = match c.account_id {
+            Some(a) => Some(repo::get::<Account>(&mut conn, a).await?),
+            None => None,
+        };
+        let touches: Vec<ScoredTouch> = repo::touchpoints_of_contact(&mut conn, id)
+            .await?
+            .iter()
+            .map(scored)
+            .collect();
+        Ok(score(
+            &playbook,
+            &profile(&c, account.as_ref()),
+            &touches,
+            at.unwrap_or(self.now()).timestamp(),
+        ))
+    }
+}

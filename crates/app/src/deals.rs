@@ -1,0 +1,225 @@
+//! Deals: opportunities with amount, pipeline stage and outcome; a deal
+//! moves its contact to opportunity, a won deal to customer.
+
+use crate::error::named;
+use crate::input::*;
+use crate::lifecycle::{StageMove, change_stage, check_contact_ref, check_user_ref};
+use crate::listing::{Paging, range};
+use crate::{Actor, App, AppError};
+use serde::Deserialize;
+use smarketing_core::{Instant, Invalid, Playbook, Stage, StageCause};
+use smarketing_store::Conn as AnyConnection;
+use smarketing_store::{Contact, Deal, Page, Where, repo};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct DealFilter {
+    pub status: Option<String>,
+    pub owner_id: Option<i64>,
+    pub contact_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub pipeline_stage: Option<String>,
+    pub created_from: Option<String>,
+    pub created_to: Option<String>,
+}
+
+fn check_pipeline_stage(playbook: &Playbook, s: &str) -> Result<String, Invalid> {
+    let s = s.trim();
+    if playbook.has_pipeline_stage(s) {
+        Ok(s.to_string())
+    } else {
+        Err(Invalid::new(
+            "unknown_pipeline_stage",
+            "pipeline_stage",
+            format!(
+                "{s:?} is not a pipeline stage; expected one of {}",
+                playbook.pipeline_stages.join(", ")
+            ),
+        ))
+    }
+}
+
+fn deal_closing(
+    status: &str,
+    closed_at: Option<Instant>,
+    created_at: Instant,
+    now: Instant,
+) -> Result<Option<Instant>, Invalid> {
+    match status {
+        "open" if closed_at.is_some() => Err(Invalid::new(
+            "invalid_close",
+            "closed_at",
+            "an open deal has no close date",
+        )),
+        "open" => Ok(None),
+        _ => {
+            let at = closed_at.unwrap_or(now);
+            if at < created_at {
+                return Err(Invalid::new(
+                    "invalid_range",
+                    "closed_at",
+                    "a deal cannot close before it was created",
+                ));
+            }
+            Ok(Some(at))
+        }
+    }
+}
+
+impl App {
+    /// Creates a deal. A deal for a contact not yet at opportunity moves it
+    /// there; a won deal makes the contact a customer (closing the loop).
+    pub async fn create_deal(&self, input: DealInput, actor: &Actor) -> Result<Deal, AppError> {
+        let (_, playbook) = self.playbook().await?;
+        let now = self.now();
+        let status = one_of(
+            "status",
+            input.status.as_deref().unwrap_or("open"),
+            DEAL_STATUSES,
+        )?;
+        let created_at = input.created_at.unwrap_or(now);
+        let deal = Deal {
+            id: 0,
+            external_id: opt_text("external_id", input.external_id.as_deref(), NAME_MAX)?,
+            name: text("name", &input.name, NAME_MAX)?,
+            contact_id: input.contact_id,
+            account_id: input.account_id,
+            owner_id: input.owner_id,
+            amount_minor: non_negative("amount_minor", input.amount_minor)?,
+            pipeline_stage: match &input.pipeline_stage {
+                Some(s) => check_pipeline_stage(&playbook, s)?,
+                None => playbook.pipeline_stages[0].clone(),
+            },
+            closed_at: deal_closing(&status, input.closed_at, created_at, now)?,
+            lost_reason: opt_text("lost_reason", input.lost_reason.as_deref(), NAME_MAX)?,
+            status,
+            created_at,
+            updated_at: now,
+        };
+        let mut tx = self.store().begin().await?;
+        check_user_ref(&mut tx, "owner_id", deal.owner_id).await?;
+        check_contact_ref(&mut tx, "contact_id", deal.contact_id).await?;
+        let saved = repo::insert(&mut tx, &deal).await.map_err(|e| match e {
+            smarketing_store::StoreError::MissingReference => AppError::Invalid(Invalid::new(
+                "unknown_reference",
+                "contact_id",
+                "the contact or account does not exist",
+            )),
+            other => named("deal", 0)(other),
+        })?;
+        follow_deal(&mut tx, &playbook, &saved, actor, now).await?;
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(saved)
+    }
+
+    pub async fn deal(&self, id: i64) -> Result<Deal, AppError> {
+        let mut conn = self.store().acquire().await?;
+        repo::get(&mut conn, id).await.map_err(named("deal", id))
+    }
+
+    pub async fn update_deal(
+        &self,
+        id: i64,
+        patch: DealPatch,
+        actor: &Actor,
+    ) -> Result<Deal, AppError> {
+        let (_, playbook) = self.playbook().await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let mut d: Deal = repo::get(&mut tx, id).await.map_err(named("deal", id))?;
+        if let Some(n) = &patch.name {
+            d.name = text("name", n, NAME_MAX)?;
+        }
+        if let Some(v) = patch.owner_id {
+            check_user_ref(&mut tx, "owner_id", v).await?;
+            d.owner_id = v;
+        }
+        if let Some(v) = patch.amount_minor {
+            d.amount_minor = non_negative("amount_minor", v)?;
+        }
+        if let Some(s) = &patch.pipeline_stage {
+            d.pipeline_stage = check_pipeline_stage(&playbook, s)?;
+        }
+        if let Some(v) = patch.lost_reason {
+            d.lost_reason = opt_text("lost_reason", v.as_deref(), NAME_MAX)?;
+        }
+        if patch.status.is_some() || patch.closed_at.is_some() {
+            let status = one_of(
+                "status",
+                patch.status.as_deref().unwrap_or(&d.status),
+                DEAL_STATUSES,
+            )?;
+            let closed = if status == "open" {
+                patch.closed_at
+            } else {
+                patch.closed_at.or(d.closed_at)
+            };
+            d.closed_at = deal_closing(&status, closed, d.created_at, now)?;
+            d.status = status;
+        }
+        d.updated_at = now;
+        let saved = repo::update(&mut tx, id, &d)
+            .await
+            .map_err(named("deal", id))?;
+        follow_deal(&mut tx, &playbook, &saved, actor, now).await?;
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(saved)
+    }
+
+    pub async fn deals(&self, f: &DealFilter, paging: &Paging) -> Result<Page<Deal>, AppError> {
+        let mut w = Where::new();
+        if let Some(s) = &f.status {
+            w.and(
+                "deals.status = ?",
+                Some(one_of("status", s, DEAL_STATUSES)?),
+            );
+        }
+        w.and("deals.owner_id = ?", f.owner_id);
+        w.and("deals.contact_id = ?", f.contact_id);
+        w.and("deals.account_id = ?", f.account_id);
+        w.and("deals.pipeline_stage = ?", f.pipeline_stage.clone());
+        range(&mut w, "deals", &f.created_from, &f.created_to)?;
+        let mut conn = self.store().acquire().await?;
+        Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
+    }
+}
+
+/// Keeps the contact's stage in step with its deal: an open deal means at
+/// least opportunity, a won deal means customer.
+async fn follow_deal(
+    conn: &mut AnyConnection,
+    playbook: &Playbook,
+    deal: &Deal,
+    actor: &Actor,
+    now: Instant,
+) -> Result<(), AppError> {
+    let Some(cid) = deal.contact_id else {
+        return Ok(());
+    };
+    let mut c: Contact = repo::get(conn, cid).await?;
+    let target = if deal.status == "won" {
+        Stage::Customer
+    } else {
+        Stage::Opportunity
+    };
+    let behind = match (c.stage.funnel_rank(), target.funnel_rank()) {
+        (Some(have), Some(want)) => have < want,
+        // From a side state a deal brings the contact back into the funnel.
+        (None, _) => true,
+        _ => false,
+    };
+    if behind && playbook.has_stage(target) {
+        let (cause, at) = if deal.status == "won" {
+            (StageCause::DealWon, deal.closed_at.unwrap_or(now))
+        } else {
+            (StageCause::DealCreated, deal.created_at)
+        };
+        let m = StageMove::new(target, cause, actor, at);
+        change_stage(conn, playbook, &mut c, m).await?;
+    }
+    Ok(())
+}

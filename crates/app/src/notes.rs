@@ -1,0 +1,100 @@
+//! Notes on a contact, an account or a deal.
+
+use crate::error::named;
+use crate::input::*;
+use crate::lifecycle::check_contact_ref;
+use crate::listing::{Paging, range};
+use crate::{Actor, App, AppError};
+use serde::Deserialize;
+use smarketing_core::Invalid;
+use smarketing_core::access::Action;
+use smarketing_store::{Note, Page, Where, repo};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct NoteFilter {
+    pub contact_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub deal_id: Option<i64>,
+    pub author_id: Option<i64>,
+    pub created_from: Option<String>,
+    pub created_to: Option<String>,
+}
+
+impl App {
+    pub async fn create_note(&self, input: NoteInput, actor: &Actor) -> Result<Note, AppError> {
+        if input.contact_id.is_none() && input.account_id.is_none() && input.deal_id.is_none() {
+            return Err(Invalid::new(
+                "required",
+                "contact_id",
+                "a note belongs to a contact, an account or a deal",
+            )
+            .into());
+        }
+        let now = self.now();
+        let n = Note {
+            id: 0,
+            contact_id: input.contact_id,
+            account_id: input.account_id,
+            deal_id: input.deal_id,
+            author_id: actor.user_id,
+            body: text("body", &input.body, BODY_MAX)?,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut conn = self.store().acquire().await?;
+        check_contact_ref(&mut conn, "contact_id", n.contact_id).await?;
+        repo::insert(&mut conn, &n).await.map_err(|e| match e {
+            smarketing_store::StoreError::MissingReference => AppError::Invalid(Invalid::new(
+                "unknown_reference",
+                if n.contact_id.is_some() {
+                    "contact_id"
+                } else if n.account_id.is_some() {
+                    "account_id"
+                } else {
+                    "deal_id"
+                },
+                "the record the note belongs to does not exist",
+            )),
+            other => named("note", 0)(other),
+        })
+    }
+
+    pub async fn note(&self, id: i64) -> Result<Note, AppError> {
+        let mut conn = self.store().acquire().await?;
+        repo::get(&mut conn, id).await.map_err(named("note", id))
+    }
+
+    pub async fn update_note(
+        &self,
+        id: i64,
+        patch: NotePatch,
+        actor: &Actor,
+    ) -> Result<Note, AppError> {
+        let mut tx = self.store().begin().await?;
+        let mut n: Note = repo::get(&mut tx, id).await.map_err(named("note", id))?;
+        actor.authorize(Action::EditNote, actor.relation_to(n.author_id, None))?;
+        if let Some(b) = &patch.body {
+            n.body = text("body", b, BODY_MAX)?;
+        }
+        n.updated_at = self.now();
+        let saved = repo::update(&mut tx, id, &n)
+            .await
+            .map_err(named("note", id))?;
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(saved)
+    }
+
+    pub async fn notes(&self, f: &NoteFilter, paging: &Paging) -> Result<Page<Note>, AppError> {
+        let mut w = Where::new();
+        w.and("notes.contact_id = ?", f.contact_id);
+        w.and("notes.account_id = ?", f.account_id);
+        w.and("notes.deal_id = ?", f.deal_id);
+        w.and("notes.author_id = ?", f.author_id);
+        range(&mut w, "notes", &f.created_from, &f.created_to)?;
+        let mut conn = self.store().acquire().await?;
+        Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
+    }
+}

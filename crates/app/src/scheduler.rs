@@ -1,0 +1,46 @@
+//! The scheduler: the loop a server runs to fire due escalations and send
+//! due webhooks, until it is told to stop.
+
+use crate::App;
+use std::time::Duration;
+
+impl App {
+    /// The scheduler: sweeps the clocks once, then every `interval` fires due
+    /// escalations and delivers webhooks, until `stop` resolves.
+    pub async fn run_scheduler(
+        &self,
+        interval: Duration,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let client = reqwest::Client::builder()
+            .user_agent("smarketing-webhooks")
+            .build()
+            .expect("an HTTP client");
+        if let Err(e) = self.sweep_clocks().await {
+            tracing::warn!(error = %e, "sweeping SLA clocks failed");
+        }
+        let mut stop = stop;
+        loop {
+            match self.run_due_escalations(200).await {
+                Ok(r) if r.fired + r.skipped > 0 => {
+                    tracing::info!(fired = r.fired, skipped = r.skipped, "escalations")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "escalations failed"),
+            }
+            match self.deliver_webhooks(&client, 100).await {
+                Ok(r) if r.delivered + r.failed_attempts > 0 => tracing::info!(
+                    delivered = r.delivered,
+                    failed = r.failed_attempts,
+                    "webhooks"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "webhook delivery failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => break,
+            }
+        }
+    }
+}
