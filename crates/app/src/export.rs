@@ -47,7 +47,7 @@ impl From<smarketing_store::StoreError> for ExportError {
 
 async fn all<T: FromRow + repo::Table>(app: &App) -> Result<Vec<T>, ExportError> {
     let mut conn = app.store().acquire().await?;
-    let sql = format!("SELECT {} FROM {} ORDER BY id", T::COLUMNS, T::TABLE);
+    let sql = format!("SELECT {} FROM {} ORDER BY id", T::columns(), T::TABLE);
     Ok(repo::fetch(&mut conn, &sql, &[]).await?)
 }
 

@@ -205,7 +205,7 @@ impl App {
             .collect();
         let sql = format!(
             "SELECT {} FROM handoffs WHERE created_at >= $1 AND created_at < $2 ORDER BY id",
-            <Handoff as smarketing_store::records::FromRow>::COLUMNS
+            <Handoff as smarketing_store::records::FromRow>::columns()
         );
         let handoffs: Vec<Handoff> =
             repo::fetch(&mut tx, &sql, &[start.millis().into(), end.millis().into()]).await?;

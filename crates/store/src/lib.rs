@@ -12,6 +12,7 @@ pub mod merges;
 pub mod records;
 pub mod repo;
 pub mod sql;
+pub mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 

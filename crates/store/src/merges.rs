@@ -2,12 +2,11 @@
 //! with the person, and the record of each merge that makes it reversible.
 
 use crate::StoreError;
-use crate::records::{FromRow, get, instant, opt_instant};
-use crate::repo::Table;
+use crate::records::FromRow;
 use crate::sql::Arg;
+use crate::{json_columns, record};
 use serde::{Deserialize, Serialize};
 use smarketing_core::Instant;
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 
@@ -39,87 +38,30 @@ pub struct FilledField {
     pub after: serde_json::Value,
 }
 
-/// One merge of `merged_id` into `survivor_id`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct ContactMerge {
-    pub id: i64,
-    pub survivor_id: i64,
-    pub merged_id: i64,
-    /// `manual`, `alias` or `identify`.
-    pub cause: String,
-    /// The event that revealed the two records are one person.
-    pub event_id: Option<i64>,
-    pub actor: String,
-    pub actor_user_id: Option<i64>,
-    pub merged_at: Instant,
-    pub moved: MovedRows,
-    /// Survivor fields the merge filled or changed, by column name.
-    pub filled: BTreeMap<String, FilledField>,
-    pub unmerged_at: Option<Instant>,
-    pub unmerged_by: Option<String>,
-}
-
-fn json_col<T: for<'de> Deserialize<'de>>(r: &AnyRow, col: &str) -> Result<T, StoreError> {
-    let text: String = get(r, col)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
-}
-
-impl FromRow for ContactMerge {
-    const COLUMNS: &'static str = "id, survivor_id, merged_id, cause, event_id, actor, actor_user_id, merged_at, moved, filled, unmerged_at, unmerged_by";
-    fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
-        Ok(ContactMerge {
-            id: get(r, "id")?,
-            survivor_id: get(r, "survivor_id")?,
-            merged_id: get(r, "merged_id")?,
-            cause: get(r, "cause")?,
-            event_id: get(r, "event_id")?,
-            actor: get(r, "actor")?,
-            actor_user_id: get(r, "actor_user_id")?,
-            merged_at: instant(r, "merged_at")?,
-            moved: json_col(r, "moved")?,
-            filled: json_col(r, "filled")?,
-            unmerged_at: opt_instant(r, "unmerged_at")?,
-            unmerged_by: get(r, "unmerged_by")?,
-        })
+record! {
+    /// One merge of `merged_id` into `survivor_id`.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[cfg_attr(feature = "openapi", derive(ToSchema))]
+    pub struct ContactMerge in "contact_merges" {
+        pub id: i64,
+        pub survivor_id: i64,
+        pub merged_id: i64,
+        /// `manual`, `alias` or `identify`.
+        pub cause: String,
+        /// The event that revealed the two records are one person.
+        pub event_id: Option<i64>,
+        pub actor: String,
+        pub actor_user_id: Option<i64>,
+        pub merged_at: Instant,
+        pub moved: MovedRows,
+        /// Survivor fields the merge filled or changed, by column name.
+        pub filled: BTreeMap<String, FilledField>,
+        pub unmerged_at: Option<Instant>,
+        pub unmerged_by: Option<String>,
     }
 }
 
-impl Table for ContactMerge {
-    const TABLE: &'static str = "contact_merges";
-    const WRITE: &'static [&'static str] = &[
-        "survivor_id",
-        "merged_id",
-        "cause",
-        "event_id",
-        "actor",
-        "actor_user_id",
-        "merged_at",
-        "moved",
-        "filled",
-        "unmerged_at",
-        "unmerged_by",
-    ];
-    fn write_args(&self) -> Vec<Arg> {
-        let json = |v: serde_json::Result<String>| Arg::from(v.unwrap_or_else(|_| "{}".into()));
-        vec![
-            self.survivor_id.into(),
-            self.merged_id.into(),
-            self.cause.clone().into(),
-            self.event_id.into(),
-            self.actor.clone().into(),
-            self.actor_user_id.into(),
-            self.merged_at.millis().into(),
-            json(serde_json::to_string(&self.moved)),
-            json(serde_json::to_string(&self.filled)),
-            self.unmerged_at.map(Instant::millis).into(),
-            self.unmerged_by.clone().into(),
-        ]
-    }
-    fn id(&self) -> i64 {
-        self.id
-    }
-}
+json_columns!(MovedRows, BTreeMap<String, FilledField>);
 
 /// The tables whose rows belong to a contact by `contact_id` and move with
 /// it, with the column naming each row.
@@ -235,7 +177,7 @@ pub async fn merges_of(
 ) -> Result<Vec<ContactMerge>, StoreError> {
     let sql = format!(
         "SELECT {} FROM contact_merges WHERE survivor_id = $1 OR merged_id = $1 ORDER BY id",
-        ContactMerge::COLUMNS
+        ContactMerge::columns()
     );
     crate::repo::fetch(conn, &sql, &[contact_id.into()]).await
 }

@@ -136,10 +136,10 @@ pub fn decode_cursor(cursor: &str) -> Option<i64> {
 /// Inserts many rows with multi-row VALUES statements, chunked below the
 /// bind-parameter limits of both backends. `tail` follows the VALUES list
 /// (an ON CONFLICT clause, or nothing).
-pub async fn insert_many(
+pub async fn insert_many<S: AsRef<str>>(
     conn: &mut AnyConnection,
     table: &str,
-    columns: &[&str],
+    columns: &[S],
     rows: &[Vec<Arg>],
     tail: &str,
 ) -> Result<u64, StoreError> {
@@ -153,7 +153,8 @@ pub async fn insert_many(
     let sqlite = conn.backend_name() == "SQLite";
     let mut affected = 0;
     for chunk in rows.chunks(per_chunk) {
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+        let names: Vec<&str> = columns.iter().map(AsRef::as_ref).collect();
+        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", names.join(", "));
         let mut n = 0;
         for (i, row) in chunk.iter().enumerate() {
             debug_assert_eq!(row.len(), columns.len());

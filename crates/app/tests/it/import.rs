@@ -67,7 +67,7 @@ async fn the_sample_imports_cleanly_and_twice_changes_nothing() {
             &mut conn,
             &format!(
                 "SELECT {} FROM deals WHERE status = 'won'",
-                <smarketing_store::Deal as smarketing_store::records::FromRow>::COLUMNS
+                <smarketing_store::Deal as smarketing_store::records::FromRow>::columns()
             ),
             &[],
         )
@@ -165,7 +165,7 @@ async fn skip_invalid_imports_the_rest_and_lists_the_rejected() {
             &mut conn,
             &format!(
                 "SELECT {} FROM contacts WHERE email <> LOWER(email)",
-                <smarketing_store::Contact as smarketing_store::records::FromRow>::COLUMNS
+                <smarketing_store::Contact as smarketing_store::records::FromRow>::columns()
             ),
             &[],
         )

@@ -524,7 +524,7 @@ async fn two_processes_fire_each_escalation_once() {
             &mut conn,
             &format!(
                 "SELECT {} FROM escalations WHERE outcome = 'fired'",
-                <smarketing_store::Escalation as smarketing_store::records::FromRow>::COLUMNS
+                <smarketing_store::Escalation as smarketing_store::records::FromRow>::columns()
             ),
             &[],
         )

@@ -1,0 +1,367 @@
+//! CSV import in the format of testdata/README.md (and a HubSpot-style
+//! contact export). Every row is checked before anything is written; a bad
+//! row is reported with file, line and column. Without `skip_invalid` one bad
+//! row stops the import and the database stays as it was; with it, the valid
+//! rows go in and the rejected ones are listed. Rows are keyed by their
+//! external id, so importing the same file twice changes nothing.
+
+mod hubspot;
+mod rows;
+mod sheet;
+
+use crate::{App, AppError};
+use rows::validate;
+use serde::Serialize;
+use sheet::read_sheet;
+use smarketing_core::Invalid;
+use smarketing_store::{Account, Campaign, Contact, Deal, StageChange, Touchpoint, repo};
+use smarketing_store::{Arg, Conn};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// The files of an import directory, in the order they must be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportKind {
+    Accounts,
+    Campaigns,
+    Contacts,
+    Touchpoints,
+    StageChanges,
+    Deals,
+}
+
+impl ImportKind {
+    pub const ORDER: [ImportKind; 6] = [
+        ImportKind::Accounts,
+        ImportKind::Campaigns,
+        ImportKind::Contacts,
+        ImportKind::Touchpoints,
+        ImportKind::StageChanges,
+        ImportKind::Deals,
+    ];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ImportKind::Accounts => "accounts.csv",
+            ImportKind::Campaigns => "campaigns.csv",
+            ImportKind::Contacts => "contacts.csv",
+            ImportKind::Touchpoints => "touchpoints.csv",
+            ImportKind::StageChanges => "stage_changes.csv",
+            ImportKind::Deals => "deals.csv",
+        }
+    }
+
+    pub(crate) fn columns(self) -> &'static [&'static str] {
+        match self {
+            ImportKind::Accounts => &[
+                "account_id",
+                "name",
+                "domain",
+                "industry",
+                "company_size",
+                "region",
+            ],
+            ImportKind::Campaigns => &[
+                "campaign_id",
+                "name",
+                "channel",
+                "started_at",
+                "ended_at",
+                "spend",
+            ],
+            ImportKind::Contacts => &[
+                "contact_id",
+                "account_id",
+                "email",
+                "first_name",
+                "last_name",
+                "job_title",
+                "persona",
+                "company_size",
+                "region",
+                "source",
+                "created_at",
+                "current_stage",
+            ],
+            ImportKind::Touchpoints => &[
+                "touchpoint_id",
+                "contact_id",
+                "occurred_at",
+                "channel",
+                "campaign_id",
+                "kind",
+            ],
+            ImportKind::StageChanges => &[
+                "contact_id",
+                "from_stage",
+                "to_stage",
+                "changed_at",
+                "touchpoint_id",
+            ],
+            ImportKind::Deals => &[
+                "deal_id",
+                "contact_id",
+                "created_at",
+                "closed_at",
+                "status",
+                "amount",
+            ],
+        }
+    }
+}
+
+impl std::str::FromStr for ImportKind {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        Ok(match s {
+            "accounts" => ImportKind::Accounts,
+            "campaigns" => ImportKind::Campaigns,
+            "contacts" => ImportKind::Contacts,
+            "touchpoints" => ImportKind::Touchpoints,
+            "stage-changes" | "stage_changes" => ImportKind::StageChanges,
+            "deals" => ImportKind::Deals,
+            _ => {
+                return Err(Invalid::new(
+                    "unknown_kind",
+                    "kind",
+                    format!(
+                        "{s:?} is not importable; use accounts, campaigns, contacts, touchpoints, stage-changes or deals"
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+/// One rejected row.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RowError {
+    pub file: String,
+    pub line: u64,
+    /// The column at fault, when one is.
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.column {
+            Some(c) => write!(
+                f,
+                "{}:{}: column {c}: {}",
+                self.file, self.line, self.message
+            ),
+            None => write!(f, "{}:{}: {}", self.file, self.line, self.message),
+        }
+    }
+}
+
+/// What one file's import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub file: String,
+    pub kind: ImportKind,
+    pub rows: u64,
+    pub imported: u64,
+    pub rejected: Vec<RowError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Some rows are invalid and `skip_invalid` was not set: nothing was written.
+    #[error("{} invalid rows; nothing was imported", .rejected.len())]
+    InvalidRows { rejected: Vec<RowError> },
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<smarketing_store::StoreError> for ImportError {
+    fn from(e: smarketing_store::StoreError) -> Self {
+        ImportError::App(e.into())
+    }
+}
+
+/// Progress of a long import, reported per row.
+pub trait Progress: Send + Sync {
+    fn start(&self, _file: &str, _rows: u64) {}
+    fn advance(&self, _rows: u64) {}
+    fn finish(&self) {}
+}
+
+/// Progress that goes nowhere.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    pub skip_invalid: bool,
+}
+
+/// Ids known to the database plus those accepted earlier in this import.
+struct Known {
+    accounts: HashMap<String, i64>,
+    contacts: HashMap<String, i64>,
+    campaigns: HashMap<String, i64>,
+    touchpoints: HashMap<String, i64>,
+}
+
+impl Known {
+    async fn load(conn: &mut Conn) -> Result<Known, ImportError> {
+        Ok(Known {
+            accounts: repo::external_ids(conn, "accounts").await?,
+            contacts: repo::external_ids(conn, "contacts").await?,
+            campaigns: repo::external_ids(conn, "campaigns").await?,
+            touchpoints: repo::external_ids(conn, "touchpoints").await?,
+        })
+    }
+}
+
+/// Validated rows of one file, ready to write.
+enum Batch {
+    Accounts(Vec<Account>),
+    Campaigns(Vec<Campaign>),
+    Contacts(Vec<Contact>),
+    Touchpoints(Vec<Touchpoint>),
+    StageChanges(Vec<StageChange>),
+    Deals(Vec<Deal>),
+}
+
+impl App {
+    /// Imports one file of the given kind (or a HubSpot contact export).
+    pub async fn import_file(
+        &self,
+        kind: ImportKind,
+        path: &Path,
+        opts: ImportOptions,
+        progress: &dyn Progress,
+    ) -> Result<FileReport, ImportError> {
+        let mut reports = self
+            .import_files(&[(kind, path.to_path_buf())], opts, progress)
+            .await?;
+        Ok(reports.remove(0))
+    }
+
+    /// Imports every known file present in `dir`, in dependency order, in
+    /// one transaction.
+    pub async fn import_dir(
+        &self,
+        dir: &Path,
+        opts: ImportOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<FileReport>, ImportError> {
+        if !dir.is_dir() {
+            return Err(ImportError::File {
+                file: dir.display().to_string(),
+                message: "is not a directory".into(),
+            });
+        }
+        let files: Vec<(ImportKind, PathBuf)> = ImportKind::ORDER
+            .iter()
+            .map(|k| (*k, dir.join(k.file_name())))
+            .filter(|(_, p)| p.exists())
+            .collect();
+        if files.is_empty() {
+            return Err(ImportError::File {
+                file: dir.display().to_string(),
+                message: "holds none of accounts.csv, campaigns.csv, contacts.csv, touchpoints.csv, stage_changes.csv, deals.csv".into(),
+            });
+        }
+        self.import_files(&files, opts, progress).await
+    }
+
+    async fn import_files(
+        &self,
+        files: &[(ImportKind, PathBuf)],
+        opts: ImportOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<FileReport>, ImportError> {
+        let (_, playbook) = self.playbook().await?;
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let mut known = Known::load(&mut tx).await?;
+        let mut reports = Vec::new();
+        let mut all_rejected = Vec::new();
+        let mut rescore_contacts: HashSet<i64> = HashSet::new();
+        for (kind, path) in files {
+            let sheet = read_sheet(path)?;
+            progress.start(&sheet.file, sheet.records.len() as u64);
+            let (batch, rejected) =
+                validate(&mut tx, &playbook, *kind, &sheet, &known, now).await?;
+            let imported = write(&mut tx, &batch, &mut known, &mut rescore_contacts).await?;
+            progress.advance(sheet.records.len() as u64);
+            progress.finish();
+            all_rejected.extend(rejected.iter().cloned());
+            reports.push(FileReport {
+                file: sheet.file.clone(),
+                kind: *kind,
+                rows: sheet.records.len() as u64,
+                imported,
+                rejected,
+            });
+        }
+        if !all_rejected.is_empty() && !opts.skip_invalid {
+            // Dropping the transaction rolls back every file.
+            return Err(ImportError::InvalidRows {
+                rejected: all_rejected,
+            });
+        }
+        // Scores follow the imported touches; stages come from the history file.
+        let mut ids: Vec<i64> = rescore_contacts.into_iter().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let c: Contact = repo::get(&mut tx, id).await?;
+            crate::lifecycle::rescore(&mut tx, &playbook, c, now).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(reports)
+    }
+}
+
+async fn write(
+    conn: &mut Conn,
+    batch: &Batch,
+    known: &mut Known,
+    rescore: &mut HashSet<i64>,
+) -> Result<u64, ImportError> {
+    Ok(match batch {
+        Batch::Accounts(rows) => {
+            let n = repo::upsert_by_external_id(conn, rows).await?;
+            known.accounts = repo::external_ids(conn, "accounts").await?;
+            n
+        }
+        Batch::Campaigns(rows) => {
+            let n = repo::upsert_by_external_id(conn, rows).await?;
+            known.campaigns = repo::external_ids(conn, "campaigns").await?;
+            n
+        }
+        Batch::Contacts(rows) => {
+            let n = repo::upsert_by_external_id(conn, rows).await?;
+            known.contacts = repo::external_ids(conn, "contacts").await?;
+            n
+        }
+        Batch::Touchpoints(rows) => {
+            let n = repo::upsert_by_external_id(conn, rows).await?;
+            known.touchpoints = repo::external_ids(conn, "touchpoints").await?;
+            rescore.extend(rows.iter().filter_map(|t| t.contact_id));
+            n
+        }
+        Batch::StageChanges(rows) => {
+            let cols = <StageChange as smarketing_store::Table>::write();
+            let args: Vec<Vec<Arg>> = rows.iter().map(repo::Table::write_args).collect();
+            smarketing_store::sql::insert_many(
+                conn,
+                "stage_changes",
+                cols,
+                &args,
+                "ON CONFLICT (contact_id, to_stage, changed_at) DO NOTHING",
+            )
+            .await?
+        }
+        Batch::Deals(rows) => repo::upsert_by_external_id(conn, rows).await?,
+    })
+}

@@ -1,0 +1,158 @@
+//! Unit tests of the playbook: parsing, validation with lines and keys,
+//! channel derivation and persona matching.
+
+use super::*;
+
+#[test]
+fn the_default_playbook_is_valid_and_round_trips() {
+    let p = Playbook::default_playbook();
+    assert!(p.validate().is_ok());
+    let again = Playbook::from_toml(&p.to_toml()).unwrap();
+    assert_eq!(p, again);
+    assert!(p.is_hand_raiser("demo_request"));
+    assert_eq!(p.sla.first_touch_working_hours, 4.0);
+}
+
+#[test]
+fn track_events_map_to_touch_kinds_with_or_without_a_list() {
+    let mut p = Playbook::default_playbook();
+    assert_eq!(p.kind_for_event("Demo Requested"), Some("demo_request"));
+    assert_eq!(
+        p.kind_for_event("whitepaper downloaded"),
+        Some("content_download")
+    );
+    assert_eq!(
+        p.kind_for_event("Webinar Attended"),
+        Some("webinar_attended")
+    );
+    assert_eq!(p.kind_for_event("Signed Up"), None);
+    // A playbook stored before track_events existed still maps the usual names.
+    for k in &mut p.touch_kinds {
+        k.track_events.clear();
+    }
+    assert_eq!(p.kind_for_event("Demo Requested"), Some("demo_request"));
+    assert_eq!(p.kind_for_event("Email Opened"), Some("email_open"));
+    assert_eq!(p.kind_for_event("Page"), None);
+}
+
+#[test]
+fn serde_errors_name_the_line() {
+    let text = DEFAULT_PLAYBOOK_TOML.replacen("id = \"mql\"", "id = \"prospect\"", 1);
+    let err = Playbook::from_toml(&text).unwrap_err();
+    let p = &err.problems[0];
+    let expected_line = text
+        .lines()
+        .position(|l| l.contains("\"prospect\""))
+        .unwrap()
+        + 1;
+    assert_eq!(p.line, Some(expected_line), "{err}");
+    assert!(p.message.contains("prospect"), "{err}");
+}
+
+#[test]
+fn semantic_errors_name_the_line_and_key() {
+    let text = DEFAULT_PLAYBOOK_TOML.replacen("channel = \"webinar\"", "channel = \"tv\"", 1);
+    let err = Playbook::from_toml(&text).unwrap_err();
+    let p = err
+        .problems
+        .iter()
+        .find(|p| p.message.contains("\"tv\""))
+        .expect("tv reported");
+    let expected_line = text
+        .lines()
+        .position(|l| l.contains("channel = \"tv\""))
+        .unwrap()
+        + 1;
+    assert_eq!(p.line, Some(expected_line), "{err}");
+    assert!(p.key.ends_with(".channel"), "{}", p.key);
+}
+
+#[test]
+fn zero_half_life_and_missing_catch_all_are_refused() {
+    let mut p = Playbook::default_playbook();
+    p.scoring.engagement_half_life_days = 0.0;
+    p.channel_rules.pop();
+    let err = p.validate().unwrap_err();
+    let keys: Vec<_> = err.problems.iter().map(|p| p.key.as_str()).collect();
+    assert!(
+        keys.contains(&"scoring.engagement_half_life_days"),
+        "{keys:?}"
+    );
+    assert!(keys.contains(&"channel_rules"), "{keys:?}");
+}
+
+fn signals(pairs: &[(&str, &str)]) -> TouchSignals {
+    let mut s = TouchSignals::default();
+    for (k, v) in pairs {
+        let v = Some(v.to_string());
+        match *k {
+            "utm_source" => s.utm_source = v,
+            "utm_medium" => s.utm_medium = v,
+            "referrer" => s.referrer = v,
+            "gclid" => s.gclid = v,
+            "fbclid" => s.fbclid = v,
+            _ => panic!("{k}"),
+        }
+    }
+    s
+}
+
+#[test]
+fn channel_rules_derive_the_taxonomy() {
+    let p = Playbook::default_playbook();
+    assert_eq!(
+        p.derive_channel(&signals(&[("gclid", "abc")])),
+        "paid_search"
+    );
+    assert_eq!(
+        p.derive_channel(&signals(&[("utm_medium", "CPC"), ("utm_source", "google")])),
+        "paid_search"
+    );
+    assert_eq!(
+        p.derive_channel(&signals(&[("fbclid", "x")])),
+        "paid_social"
+    );
+    assert_eq!(
+        p.derive_channel(&signals(&[("utm_medium", "email")])),
+        "email"
+    );
+    assert_eq!(
+        p.derive_channel(&signals(&[(
+            "referrer",
+            "https://www.google.com/search?q=x"
+        )])),
+        "organic_search"
+    );
+    assert_eq!(
+        p.derive_channel(&signals(&[("referrer", "https://www.linkedin.com/feed")])),
+        "social"
+    );
+    assert_eq!(
+        p.derive_channel(&signals(&[("referrer", "https://blog.example.org/post")])),
+        "referral"
+    );
+    assert_eq!(p.derive_channel(&signals(&[])), "direct");
+}
+
+#[test]
+fn personas_match_in_order() {
+    let p = Playbook::default_playbook();
+    let prof = |t: &str| Profile {
+        job_title: Some(t.into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        p.match_persona(&prof("VP of Marketing")),
+        Some("marketing_leader")
+    );
+    assert_eq!(
+        p.match_persona(&prof("Chief Executive Officer")),
+        Some("executive")
+    );
+    assert_eq!(p.match_persona(&prof("Student")), Some("student"));
+    assert_eq!(
+        p.match_persona(&prof("Backend Developer")),
+        Some("developer")
+    );
+    assert_eq!(p.match_persona(&prof("Gardener")), None);
+}

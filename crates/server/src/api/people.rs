@@ -1,0 +1,42 @@
+//! Users: the list, adding one, and the caller (`/me`).
+
+use super::{Created, Res};
+use crate::AppState;
+use crate::error::Problem;
+use crate::extract::{ApiJson, Auth};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use smarketing_app::input::*;
+use smarketing_store::User;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(me))
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<User>)))]
+async fn list_users(State(s): State<AppState>, _a: Auth) -> Res<Vec<User>> {
+    Ok(Json(s.app.users().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserInput,
+    responses((status = 201, body = User), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_user(
+    State(s): State<AppState>,
+    a: Auth,
+    ApiJson(input): ApiJson<UserInput>,
+) -> Created<User> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.create_user(input, &a.actor()).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "users", responses((status = 200, body = User)))]
+async fn me(a: Auth) -> Json<User> {
+    Json(a.0)
+}

@@ -1,0 +1,452 @@
+//! Reading and writing records. One SQL text per operation serves both
+//! backends; generic helpers cover the shape every table shares (insert,
+//! update, get by id, keyset pages).
+
+use crate::StoreError;
+use crate::records::*;
+use crate::sql::{Arg, Page, Where, bind_all, decode_cursor, encode_cursor, insert_many};
+pub use crate::table::{FromRow, Table};
+use smarketing_core::segment::{Dimension, Segment};
+use smarketing_core::{Instant, Team};
+use sqlx::AnyConnection;
+
+mod goals;
+mod handoffs;
+mod webhooks;
+
+pub use goals::*;
+pub use handoffs::*;
+pub use webhooks::*;
+
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts a record and returns it as stored (with its new id).
+pub async fn insert<T: Table>(conn: &mut AnyConnection, record: &T) -> Result<T, StoreError> {
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
+        T::TABLE,
+        T::write().join(", "),
+        placeholders(T::write().len()),
+        T::columns()
+    );
+    let row = bind_all(sqlx::query(&sql), &record.write_args())
+        .fetch_one(conn)
+        .await?;
+    T::from_row(&row)
+}
+
+/// Writes every column of the record with this id.
+pub async fn update<T: Table>(
+    conn: &mut AnyConnection,
+    id: i64,
+    record: &T,
+) -> Result<T, StoreError> {
+    let sets: Vec<String> = T::write()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    let sql = format!(
+        "UPDATE {} SET {} WHERE id = ${} RETURNING {}",
+        T::TABLE,
+        sets.join(", "),
+        T::write().len() + 1,
+        T::columns()
+    );
+    let mut args = record.write_args();
+    args.push(id.into());
+    let row = bind_all(sqlx::query(&sql), &args)
+        .fetch_optional(conn)
+        .await?;
+    T::from_row(&row.ok_or(StoreError::NotFound)?)
+}
+
+pub async fn get<T: Table>(conn: &mut AnyConnection, id: i64) -> Result<T, StoreError> {
+    let sql = format!("SELECT {} FROM {} WHERE id = $1", T::columns(), T::TABLE);
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    T::from_row(&row.ok_or(StoreError::NotFound)?)
+}
+
+/// Rows matching `sql` (which selects `T::columns()`) with its arguments.
+pub async fn fetch<T: FromRow>(
+    conn: &mut AnyConnection,
+    sql: &str,
+    args: &[Arg],
+) -> Result<Vec<T>, StoreError> {
+    let rows = bind_all(sqlx::query(sql), args).fetch_all(conn).await?;
+    rows.iter().map(T::from_row).collect()
+}
+
+/// One page of `T` matching `filter`, in id order, after `cursor`.
+pub async fn page<T: Table>(
+    conn: &mut AnyConnection,
+    mut filter: Where,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Page<T>, StoreError> {
+    let after = match cursor {
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| StoreError::Check("cursor".into()))?),
+        None => None,
+    };
+    filter.and(&format!("{}.id > ?", T::TABLE), after);
+    let sql = format!(
+        "SELECT {} FROM {}{} ORDER BY {}.id LIMIT {}",
+        qualified(T::columns(), T::TABLE),
+        T::TABLE,
+        filter.clause(),
+        T::TABLE,
+        limit as u64 + 1
+    );
+    let mut items: Vec<T> = fetch(conn, &sql, &filter.args).await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|last| encode_cursor(last.id()))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+fn qualified(columns: &str, table: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{table}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Upserts rows keyed by `external_id`, updating every column but
+/// `created_at`/`updated_at` on a repeat. Returns the rows touched.
+pub async fn upsert_by_external_id<T: Table>(
+    conn: &mut AnyConnection,
+    records: &[T],
+) -> Result<u64, StoreError> {
+    let sets: Vec<String> = T::write()
+        .iter()
+        .filter(|c| {
+            !matches!(c.as_str(), "external_id" | "created_at" | "updated_at")
+                && !T::KEEP_ON_UPSERT.iter().any(|k| c.starts_with(k))
+        })
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let tail = format!(
+        "ON CONFLICT (external_id) DO UPDATE SET {}",
+        sets.join(", ")
+    );
+    let rows: Vec<Vec<Arg>> = records.iter().map(Table::write_args).collect();
+    insert_many(conn, T::TABLE, T::write(), &rows, &tail).await
+}
+
+/// Inserts rows with ids chosen by the caller (bulk generation), then moves
+/// PostgreSQL's id sequence past them.
+pub async fn insert_with_ids<T: Table>(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    rows: &[(i64, T)],
+) -> Result<u64, StoreError> {
+    let mut cols = vec!["id"];
+    cols.extend(T::write().iter().map(String::as_str));
+    let args: Vec<Vec<Arg>> = rows
+        .iter()
+        .map(|(id, r)| {
+            let mut a = vec![Arg::from(*id)];
+            a.extend(r.write_args());
+            a
+        })
+        .collect();
+    let n = insert_many(conn, T::TABLE, &cols, &args, "").await?;
+    if backend == crate::Backend::Postgres {
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {t}))",
+            t = T::TABLE
+        );
+        sqlx::query(&sql).execute(conn).await?;
+    }
+    Ok(n)
+}
+
+/// Maps external ids of a table to internal ids.
+pub async fn external_ids(
+    conn: &mut AnyConnection,
+    table: &str,
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    use sqlx::Row;
+    let sql = format!("SELECT external_id, id FROM {table} WHERE external_id IS NOT NULL");
+    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from_sqlx)
+}
+
+/// Counts rows of a table matching a filter.
+pub async fn count(
+    conn: &mut AnyConnection,
+    table: &str,
+    filter: &Where,
+) -> Result<i64, StoreError> {
+    use sqlx::Row;
+    let sql = format!("SELECT COUNT(*) FROM {table}{}", filter.clause());
+    let row = bind_all(sqlx::query(&sql), &filter.args)
+        .fetch_one(conn)
+        .await?;
+    row.try_get::<i64, _>(0).map_err(StoreError::from_sqlx)
+}
+
+pub async fn contact_by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> Result<Option<Contact>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM contacts WHERE email = $1",
+        Contact::columns()
+    );
+    Ok(fetch(conn, &sql, &[email.into()]).await?.pop())
+}
+
+pub async fn account_by_external_id(
+    conn: &mut AnyConnection,
+    external_id: &str,
+) -> Result<Option<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE external_id = $1",
+        Account::columns()
+    );
+    Ok(fetch(conn, &sql, &[external_id.into()]).await?.pop())
+}
+
+pub async fn campaign_by_utm(
+    conn: &mut AnyConnection,
+    utm_campaign: &str,
+) -> Result<Option<Campaign>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM campaigns WHERE utm_campaign = $1 ORDER BY id LIMIT 1",
+        Campaign::columns()
+    );
+    Ok(fetch(conn, &sql, &[utm_campaign.into()]).await?.pop())
+}
+
+pub async fn touchpoints_of_contact(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+) -> Result<Vec<Touchpoint>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM touchpoints WHERE contact_id = $1 ORDER BY occurred_at, id",
+        Touchpoint::columns()
+    );
+    fetch(conn, &sql, &[contact_id.into()]).await
+}
+
+pub async fn stage_changes_of_contact(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+) -> Result<Vec<StageChange>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM stage_changes WHERE contact_id = $1 ORDER BY changed_at, id",
+        StageChange::columns()
+    );
+    fetch(conn, &sql, &[contact_id.into()]).await
+}
+
+pub async fn activities_of_contact(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+) -> Result<Vec<Activity>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM activities WHERE contact_id = $1 ORDER BY occurred_at, id",
+        Activity::columns()
+    );
+    fetch(conn, &sql, &[contact_id.into()]).await
+}
+
+pub async fn notes_of_contact(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+) -> Result<Vec<Note>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM notes WHERE contact_id = $1 ORDER BY created_at, id",
+        Note::columns()
+    );
+    fetch(conn, &sql, &[contact_id.into()]).await
+}
+
+pub async fn user_by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> Result<Option<User>, StoreError> {
+    let sql = format!("SELECT {} FROM users WHERE email = $1", User::columns());
+    Ok(fetch(conn, &sql, &[email.into()]).await?.pop())
+}
+
+pub async fn users(conn: &mut AnyConnection) -> Result<Vec<User>, StoreError> {
+    let sql = format!("SELECT {} FROM users ORDER BY id", User::columns());
+    fetch(conn, &sql, &[]).await
+}
+
+/// Stores a token hash for a user.
+pub async fn insert_token(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    name: &str,
+    token_hash: &str,
+    now: Instant,
+) -> Result<i64, StoreError> {
+    use sqlx::Row;
+    let row = sqlx::query("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(user_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(now.millis())
+        .fetch_one(conn)
+        .await?;
+    row.try_get::<i64, _>(0).map_err(StoreError::from_sqlx)
+}
+
+/// The user behind an unrevoked token hash.
+pub async fn token_owner(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> Result<Option<TokenOwner>, StoreError> {
+    use sqlx::Row;
+    let sql = format!(
+        "SELECT t.id AS token_id, {} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        qualified(User::columns(), "u")
+    );
+    let Some(row) = sqlx::query(&sql)
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(TokenOwner {
+        token_id: row.try_get::<i64, _>("token_id")?,
+        user: User::from_row(&row)?,
+    }))
+}
+
+pub async fn latest_playbook(
+    conn: &mut AnyConnection,
+) -> Result<Option<PlaybookVersion>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM playbook_versions ORDER BY version DESC LIMIT 1",
+        PlaybookVersion::columns()
+    );
+    Ok(fetch(conn, &sql, &[]).await?.pop())
+}
+
+pub async fn playbook_version(
+    conn: &mut AnyConnection,
+    version: i64,
+) -> Result<PlaybookVersion, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM playbook_versions WHERE version = $1",
+        PlaybookVersion::columns()
+    );
+    fetch(conn, &sql, &[version.into()])
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
+}
+
+pub async fn playbook_versions(
+    conn: &mut AnyConnection,
+) -> Result<Vec<PlaybookVersion>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM playbook_versions ORDER BY version",
+        PlaybookVersion::columns()
+    );
+    fetch(conn, &sql, &[]).await
+}
+
+/// The latest version number (0 when none), cheap enough to check per request.
+pub async fn latest_playbook_number(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM playbook_versions")
+        .fetch_one(conn)
+        .await?;
+    row.try_get::<i64, _>(0).map_err(StoreError::from_sqlx)
+}
+
+/// Appends a playbook version numbered one past the latest.
+pub async fn insert_playbook_version(
+    conn: &mut AnyConnection,
+    author: &str,
+    note: Option<&str>,
+    body: &str,
+    now: Instant,
+) -> Result<PlaybookVersion, StoreError> {
+    let next = latest_playbook_number(conn).await? + 1;
+    let sql = format!(
+        "INSERT INTO playbook_versions (version, author, note, body, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+        PlaybookVersion::columns()
+    );
+    let row = sqlx::query(&sql)
+        .bind(next)
+        .bind(author)
+        .bind(note.map(str::to_string))
+        .bind(body)
+        .bind(now.millis())
+        .fetch_one(conn)
+        .await?;
+    PlaybookVersion::from_row(&row)
+}
+
+/// The visitor with this anonymous id (created when new), linked to the
+/// contact when one is given; returns its id.
+pub async fn upsert_visitor(
+    conn: &mut AnyConnection,
+    anonymous_id: &str,
+    contact_id: Option<i64>,
+    at: Instant,
+) -> Result<i64, StoreError> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "INSERT INTO visitors (anonymous_id, contact_id, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (anonymous_id) DO UPDATE SET contact_id = COALESCE(excluded.contact_id, visitors.contact_id), \
+         last_seen_at = CASE WHEN excluded.last_seen_at > visitors.last_seen_at THEN excluded.last_seen_at ELSE visitors.last_seen_at END \
+         RETURNING id",
+    )
+    .bind(anonymous_id)
+    .bind(contact_id)
+    .bind(at.millis())
+    .fetch_one(&mut *conn)
+    .await?;
+    row.try_get::<i64, _>(0).map_err(StoreError::from_sqlx)
+}
+
+/// Two text columns as a map (first → second).
+pub async fn string_pairs(
+    conn: &mut AnyConnection,
+    sql: &str,
+) -> Result<std::collections::HashMap<String, Option<String>>, StoreError> {
+    use sqlx::Row;
+    let rows = sqlx::query(sql).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>(0)?,
+                r.try_get::<Option<String>, _>(1)?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from_sqlx)
+}
+
+/// Two integer columns as a map (first → second).
+pub async fn id_pairs(
+    conn: &mut AnyConnection,
+    sql: &str,
+) -> Result<std::collections::HashMap<i64, Option<i64>>, StoreError> {
+    use sqlx::Row;
+    let rows = sqlx::query(sql).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<Option<i64>, _>(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from_sqlx)
+}
