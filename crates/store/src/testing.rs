@@ -55,13 +55,31 @@ pub async fn sqlite() -> TestDb {
     }
 }
 
+/// Says that a test (or part of one) could not run because a tool is
+/// missing, where the person running `cargo test` sees it: on the terminal,
+/// past the test harness's capture of `eprintln!`. Under `CI=true` a missing
+/// tool is a failure instead, since CI installs everything.
+pub fn skipped(what: &str, how: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{what} cannot run: {how} (CI must provide it)");
+    }
+    use std::io::Write;
+    // Written to the process's stderr directly, not through eprintln!,
+    // which the test harness captures and shows only for failing tests.
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {what}: {how}");
+}
+
 /// A fresh schema on the PostgreSQL server named by
 /// `SMARKETING_TEST_DATABASE_URL`, or `None` (with a one-line notice) when
 /// the variable is not set.
 pub async fn postgres() -> Option<TestDb> {
     let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
-        SKIP_NOTICE
-            .call_once(|| eprintln!("PostgreSQL suites skipped: set {PG_URL_VAR} to run them"));
+        SKIP_NOTICE.call_once(|| {
+            skipped(
+                "the PostgreSQL suites",
+                &format!("set {PG_URL_VAR} to a PostgreSQL database to run them"),
+            )
+        });
         return None;
     };
     Some(postgres_at(&admin_url).await)

@@ -663,13 +663,10 @@ async fn segment_client_libraries_deliver_events() {
         if client.installed() {
             clients.push(client);
         } else {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must install {}: {}",
-                client.name,
-                client.install
+            smarketing_store::testing::skipped(
+                &format!("the client test with {}", client.name),
+                &format!("install it: {}", client.install),
             );
-            eprintln!("{} left out: {}", client.name, client.install);
         }
     }
     for db in smarketing_store::testing::all().await {

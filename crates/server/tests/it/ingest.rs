@@ -802,8 +802,10 @@ async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
             .output()
             .is_ok_and(|o| o.status.success())
     }) else {
-        assert!(std::env::var("CI").is_err(), "CI must install chromium");
-        eprintln!("browser test skipped: install chromium");
+        smarketing_store::testing::skipped(
+            "the tracking-script test in headless Chromium",
+            "install Debian's chromium",
+        );
         return;
     };
     for api in apis().await {

@@ -24,7 +24,12 @@ async fn round_trip<T: Table + Clone + PartialEq + std::fmt::Debug>(
 ) -> T {
     let saved = repo::insert(conn, &record).await.unwrap();
     let expected = with_id(record, saved.id());
-    assert_eq!(saved, expected, "{label}: {} as returned by insert", T::TABLE);
+    assert_eq!(
+        saved,
+        expected,
+        "{label}: {} as returned by insert",
+        T::TABLE
+    );
     let read: T = repo::get(conn, saved.id()).await.unwrap();
     assert_eq!(read, expected, "{label}: {} as read back", T::TABLE);
     read
