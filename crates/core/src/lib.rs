@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod money;
 pub mod period;
 pub mod playbook;
+pub mod problem;
 pub mod reverse_funnel;
 pub mod routing;
 pub mod scoring;

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use smarketing_app::AppError;
 use smarketing_core::Invalid;
+use smarketing_core::problem::{self, DUPLICATE_PREFIX};
 use utoipa::ToSchema;
 
 /// An RFC 9457 problem document.
@@ -75,7 +76,7 @@ fn title(status: StatusCode) -> String {
 
 impl ApiError {
     fn problem(&self) -> Problem {
-        let make =
+        let at_status =
             |status: StatusCode, code: &str, field: Option<String>, detail: String| Problem {
                 kind: format!("urn:smarketing:problem:{code}"),
                 title: title(status),
@@ -85,63 +86,48 @@ impl ApiError {
                 field,
                 errors: vec![],
             };
+        // The status of a code comes from core's one table of codes.
+        let make = |code: &str, field: Option<String>, detail: String| {
+            let status = StatusCode::from_u16(problem::status_of(code))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            at_status(status, code, field, detail)
+        };
         match self {
             ApiError::Unauthorized => make(
-                StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 None,
                 "send a valid API token as 'Authorization: Bearer <token>'".into(),
             ),
-            ApiError::NotFound => make(
-                StatusCode::NOT_FOUND,
-                "route_not_found",
-                None,
-                "no such route".into(),
-            ),
+            ApiError::NotFound => make("route_not_found", None, "no such route".into()),
             ApiError::MethodNotAllowed => make(
-                StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 None,
                 "this route does not take that method".into(),
             ),
-            ApiError::Malformed { field, message } => make(
-                StatusCode::BAD_REQUEST,
-                "malformed_request",
-                field.clone(),
-                message.clone(),
-            ),
+            ApiError::Malformed { field, message } => {
+                make("malformed_request", field.clone(), message.clone())
+            }
             ApiError::PayloadTooLarge(max) => make(
-                StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 None,
                 format!("the request body is larger than {max} bytes"),
             ),
-            ApiError::UnsupportedMediaType(m) => make(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                None,
-                m.clone(),
-            ),
-            ApiError::BadEvent(i) => make(
+            ApiError::UnsupportedMediaType(m) => make("unsupported_media_type", None, m.clone()),
+            // Ingestion answers a bad event with 400 whatever its code, as Segment does.
+            ApiError::BadEvent(i) => at_status(
                 StatusCode::BAD_REQUEST,
                 i.code,
                 Some(i.field.clone()),
                 i.message.clone(),
             ),
             ApiError::BadWriteKey => make(
-                StatusCode::UNAUTHORIZED,
                 "invalid_write_key",
                 None,
                 "send a source's write key as the Basic user name or as writeKey in the body"
                     .into(),
             ),
             ApiError::App(e) => match e {
-                AppError::Invalid(i) => make(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    i.code,
-                    Some(i.field.clone()),
-                    i.message.clone(),
-                ),
+                AppError::Invalid(i) => make(i.code, Some(i.field.clone()), i.message.clone()),
                 AppError::InvalidMany(list) => Problem {
                     errors: list
                         .iter()
@@ -154,20 +140,13 @@ impl ApiError {
                         })
                         .collect(),
                     ..make(
-                        StatusCode::UNPROCESSABLE_ENTITY,
                         "invalid_batch",
                         list.first().map(|i| i.field.clone()),
                         format!("{} inputs are not valid; nothing was stored", list.len()),
                     )
                 },
                 AppError::Lifecycle(l) => {
-                    let status = match l.code() {
-                        "reason_required" | "unknown_reason" | "stage_not_in_playbook" => {
-                            StatusCode::UNPROCESSABLE_ENTITY
-                        }
-                        _ => StatusCode::CONFLICT,
-                    };
-                    make(status, l.code(), Some(l.field().to_string()), l.to_string())
+                    make(l.code(), Some(l.field().to_string()), l.to_string())
                 }
                 AppError::Playbook(p) => Problem {
                     errors: p
@@ -182,7 +161,6 @@ impl ApiError {
                         })
                         .collect(),
                     ..make(
-                        StatusCode::UNPROCESSABLE_ENTITY,
                         "invalid_playbook",
                         p.problems.first().map(|x| x.key.clone()),
                         p.problems
@@ -191,23 +169,18 @@ impl ApiError {
                             .unwrap_or_default(),
                     )
                 },
-                AppError::NotFound { what, id } => make(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    None,
-                    format!("{what} {id} does not exist"),
-                ),
-                AppError::Conflict { what, field } => make(
+                AppError::NotFound { what, id } => {
+                    make("not_found", None, format!("{what} {id} does not exist"))
+                }
+                // A value already stored: 409, whatever the field.
+                AppError::Conflict { what, field } => at_status(
                     StatusCode::CONFLICT,
-                    &format!("duplicate_{field}"),
+                    &format!("{DUPLICATE_PREFIX}{field}"),
                     Some(field.clone()),
                     format!("a {what} with this {field} already exists"),
                 ),
-                AppError::Forbidden(why) => {
-                    make(StatusCode::FORBIDDEN, "forbidden", None, why.clone())
-                }
+                AppError::Forbidden(why) => make("forbidden", None, why.clone()),
                 AppError::Overloaded { retry_after_secs } => make(
-                    StatusCode::SERVICE_UNAVAILABLE,
                     "overloaded",
                     None,
                     format!("too much work queued; retry after {retry_after_secs} s"),
@@ -215,7 +188,6 @@ impl ApiError {
                 AppError::Store(inner) => {
                     tracing::error!(error = %inner, "storage failed");
                     make(
-                        StatusCode::INTERNAL_SERVER_ERROR,
                         "internal",
                         None,
                         "the server could not complete the request; it has been logged".into(),

@@ -35,7 +35,7 @@ pub struct AppState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Smarketing API", description = "One playbook, closed-loop reporting and SLAs for marketing and sales. Every route under /api/v1 needs `Authorization: Bearer <token>`; errors are RFC 9457 problem+json with a stable `code` and the `field` at fault."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemCodes),
     security(("bearer" = []))
 )]
 struct ApiDoc;
@@ -49,6 +49,32 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Lists every problem code with its status and meaning, from core's one
+/// table, as the `ProblemCode` schema.
+struct ProblemCodes;
+
+impl Modify for ProblemCodes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use smarketing_core::problem::{DUPLICATE_PREFIX, PROBLEM_CODES};
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        let mut description = format!(
+            "The `code` of a problem. A unique value already taken is `{DUPLICATE_PREFIX}<field>` (409).\n"
+        );
+        for p in PROBLEM_CODES {
+            description.push_str(&format!("\n- `{}` ({}): {}", p.code, p.status, p.meaning));
+        }
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(PROBLEM_CODES.iter().map(|p| p.code)))
+            .description(Some(description))
+            .build();
+        let components = doc.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert("ProblemCode".into(), Schema::Object(schema).into());
     }
 }
 

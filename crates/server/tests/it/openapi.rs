@@ -9,6 +9,15 @@ async fn the_document_lists_every_route_and_only_those() {
     let (s, _, doc) = api.call_as(None, "GET", "/api/v1/openapi.json", None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    // Every problem code is listed, with its status, from core's table.
+    let codes = doc["components"]["schemas"]["ProblemCode"]["enum"]
+        .as_array()
+        .expect("a ProblemCode schema");
+    assert_eq!(codes.len(), smarketing_core::problem::PROBLEM_CODES.len());
+    let about = doc["components"]["schemas"]["ProblemCode"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(about.contains("`no_goal` (422)") && about.contains("`stage_unchanged` (409)"));
     let paths = doc["paths"].as_object().unwrap();
     let expected = [
         ("/api/v1/accounts", vec!["get", "post"]),
