@@ -3,12 +3,13 @@
 use crate::error::named;
 use crate::input::*;
 use crate::lifecycle::check_user_ref;
-use crate::listing::{Paging, range};
+use crate::listing::{Paging, created};
 use crate::{App, AppError};
 use serde::Deserialize;
 use smarketing_core::{Instant, Invalid};
 use smarketing_store::Conn as AnyConnection;
-use smarketing_store::{Account, Page, Where, repo};
+use smarketing_store::filters::AccountRows;
+use smarketing_store::{Account, Page, repo};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
@@ -94,14 +95,13 @@ impl App {
         f: &AccountFilter,
         paging: &Paging,
     ) -> Result<Page<Account>, AppError> {
-        let mut w = Where::new();
-        w.and("accounts.owner_id = ?", f.owner_id);
-        w.and(
-            "accounts.domain = ?",
-            f.domain.as_deref().map(str::to_lowercase),
-        );
-        w.and("accounts.region = ?", f.region.clone());
-        range(&mut w, "accounts", &f.created_from, &f.created_to)?;
+        let w = AccountRows {
+            owner_id: f.owner_id,
+            domain: f.domain.as_deref().map(str::to_lowercase),
+            region: f.region.clone(),
+            created: created(&f.created_from, &f.created_to)?,
+        }
+        .to_where();
         let mut conn = self.store().acquire().await?;
         Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
     }

@@ -4,12 +4,13 @@
 use crate::error::named;
 use crate::input::*;
 use crate::lifecycle::{check_not_merged, check_user_ref};
-use crate::listing::{Paging, range};
+use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::Deserialize;
 use smarketing_core::Invalid;
 use smarketing_core::access::Action;
-use smarketing_store::{Activity, Contact, Page, Where, repo};
+use smarketing_store::filters::ActivityRows;
+use smarketing_store::{Activity, Contact, Page, repo};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
@@ -116,17 +117,18 @@ impl App {
         f: &ActivityFilter,
         paging: &Paging,
     ) -> Result<Page<Activity>, AppError> {
-        let mut w = Where::new();
-        w.and("activities.contact_id = ?", f.contact_id);
-        w.and("activities.deal_id = ?", f.deal_id);
-        w.and("activities.user_id = ?", f.user_id);
-        if let Some(k) = &f.kind {
-            w.and(
-                "activities.kind = ?",
-                Some(one_of("kind", k, ACTIVITY_KINDS)?),
-            );
+        let w = ActivityRows {
+            contact_id: f.contact_id,
+            deal_id: f.deal_id,
+            user_id: f.user_id,
+            kind: f
+                .kind
+                .as_deref()
+                .map(|k| one_of("kind", k, ACTIVITY_KINDS))
+                .transpose()?,
+            created: created(&f.created_from, &f.created_to)?,
         }
-        range(&mut w, "activities", &f.created_from, &f.created_to)?;
+        .to_where();
         let mut conn = self.store().acquire().await?;
         Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
     }

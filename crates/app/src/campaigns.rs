@@ -3,11 +3,12 @@
 use crate::error::named;
 use crate::input::*;
 use crate::lifecycle::check_channel;
-use crate::listing::{Paging, range};
+use crate::listing::{Paging, created};
 use crate::{App, AppError};
 use serde::Deserialize;
 use smarketing_core::{Instant, Invalid, Playbook};
-use smarketing_store::{Campaign, Page, Where, repo};
+use smarketing_store::filters::CampaignRows;
+use smarketing_store::{Campaign, Page, repo};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
@@ -114,9 +115,11 @@ impl App {
         f: &CampaignFilter,
         paging: &Paging,
     ) -> Result<Page<Campaign>, AppError> {
-        let mut w = Where::new();
-        w.and("campaigns.channel = ?", f.channel.clone());
-        range(&mut w, "campaigns", &f.created_from, &f.created_to)?;
+        let w = CampaignRows {
+            channel: f.channel.clone(),
+            created: created(&f.created_from, &f.created_to)?,
+        }
+        .to_where();
         let mut conn = self.store().acquire().await?;
         Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
     }

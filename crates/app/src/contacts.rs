@@ -7,14 +7,13 @@ use crate::lifecycle::{
     StageMove, change_stage, check_not_merged, check_persona, check_user_ref, insert_contact,
     new_contact, parse_stage, profile, rescore, scored,
 };
-use crate::listing::{Paging, range};
+use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::{Deserialize, Serialize};
 use smarketing_core::scoring::{ScoreCard, ScoredTouch, score};
 use smarketing_core::{Email, Instant, Invalid, Stage, StageCause};
-use smarketing_store::{
-    Account, Activity, Contact, Note, Page, StageChange, Touchpoint, Where, repo,
-};
+use smarketing_store::filters::ContactRows;
+use smarketing_store::{Account, Activity, Contact, Note, Page, StageChange, Touchpoint, repo};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
@@ -175,32 +174,18 @@ impl App {
         f: &ContactFilter,
         paging: &Paging,
     ) -> Result<Page<Contact>, AppError> {
-        let mut w = Where::new();
-        w.and(
-            "contacts.email = ?",
-            f.email.as_deref().map(|e| e.trim().to_lowercase()),
-        );
-        if let Some(s) = &f.stage {
-            let stage: Stage = s.parse()?;
-            w.and("contacts.stage = ?", Some(stage.as_str()));
+        let w = ContactRows {
+            email: f.email.as_deref().map(|e| e.trim().to_lowercase()),
+            stage: f.stage.as_deref().map(str::parse::<Stage>).transpose()?,
+            owner_id: f.owner_id,
+            persona: f.persona.clone(),
+            account_id: f.account_id,
+            channel: f.channel.clone(),
+            campaign_id: f.campaign_id,
+            created: created(&f.created_from, &f.created_to)?,
+            merged: f.merged == Some(true),
         }
-        w.and("contacts.owner_id = ?", f.owner_id);
-        w.and("contacts.persona = ?", f.persona.clone());
-        w.and("contacts.account_id = ?", f.account_id);
-        w.and(
-            "EXISTS (SELECT 1 FROM touchpoints t WHERE t.contact_id = contacts.id AND t.channel = ?)",
-            f.channel.clone(),
-        );
-        w.and(
-            "EXISTS (SELECT 1 FROM touchpoints t WHERE t.contact_id = contacts.id AND t.campaign_id = ?)",
-            f.campaign_id,
-        );
-        range(&mut w, "contacts", &f.created_from, &f.created_to)?;
-        w.and_sql(if f.merged == Some(true) {
-            "contacts.merged_into_id IS NOT NULL"
-        } else {
-            "contacts.merged_into_id IS NULL"
-        });
+        .to_where();
         let mut conn = self.store().acquire().await?;
         Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
     }

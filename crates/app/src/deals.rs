@@ -4,12 +4,13 @@
 use crate::error::named;
 use crate::input::*;
 use crate::lifecycle::{StageMove, change_stage, check_contact_ref, check_user_ref};
-use crate::listing::{Paging, range};
+use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::Deserialize;
 use smarketing_core::{Instant, Invalid, Playbook, Stage, StageCause};
 use smarketing_store::Conn as AnyConnection;
-use smarketing_store::{Contact, Deal, Page, Where, repo};
+use smarketing_store::filters::DealRows;
+use smarketing_store::{Contact, Deal, Page, repo};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
@@ -171,18 +172,19 @@ impl App {
     }
 
     pub async fn deals(&self, f: &DealFilter, paging: &Paging) -> Result<Page<Deal>, AppError> {
-        let mut w = Where::new();
-        if let Some(s) = &f.status {
-            w.and(
-                "deals.status = ?",
-                Some(one_of("status", s, DEAL_STATUSES)?),
-            );
+        let w = DealRows {
+            status: f
+                .status
+                .as_deref()
+                .map(|s| one_of("status", s, DEAL_STATUSES))
+                .transpose()?,
+            owner_id: f.owner_id,
+            contact_id: f.contact_id,
+            account_id: f.account_id,
+            pipeline_stage: f.pipeline_stage.clone(),
+            created: created(&f.created_from, &f.created_to)?,
         }
-        w.and("deals.owner_id = ?", f.owner_id);
-        w.and("deals.contact_id = ?", f.contact_id);
-        w.and("deals.account_id = ?", f.account_id);
-        w.and("deals.pipeline_stage = ?", f.pipeline_stage.clone());
-        range(&mut w, "deals", &f.created_from, &f.created_to)?;
+        .to_where();
         let mut conn = self.store().acquire().await?;
         Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
     }

@@ -3,7 +3,6 @@
 
 use crate::import::ImportKind;
 use crate::{App, AppError};
-use smarketing_store::records::FromRow;
 use smarketing_store::{Account, Campaign, Contact, Deal, StageChange, Touchpoint, repo};
 use std::collections::HashMap;
 use std::io::Write;
@@ -45,10 +44,9 @@ impl From<smarketing_store::StoreError> for ExportError {
     }
 }
 
-async fn all<T: FromRow + repo::Table>(app: &App) -> Result<Vec<T>, ExportError> {
+async fn all<T: repo::Table>(app: &App) -> Result<Vec<T>, ExportError> {
     let mut conn = app.store().acquire().await?;
-    let sql = format!("SELECT {} FROM {} ORDER BY id", T::columns(), T::TABLE);
-    Ok(repo::fetch(&mut conn, &sql, &[]).await?)
+    Ok(repo::all(&mut conn).await?)
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {

@@ -15,9 +15,10 @@ use smarketing_core::playbook::RejectOutcome;
 use smarketing_core::scoring::{ScoreCard, score};
 use smarketing_core::sla::Clock;
 use smarketing_core::{Instant, Invalid, Playbook, Stage, StageCause, Team};
+use smarketing_store::filters::{HandoffRows, HandoffState};
 use smarketing_store::{
     Account, Activity, Conn, Contact, Handoff, HandoffAssignment, Note, Page, SlaEvent,
-    StageChange, Touchpoint, User, Where, repo,
+    StageChange, Touchpoint, User, repo,
 };
 
 /// A handoff with its clocks as of now.
@@ -230,28 +231,21 @@ impl App {
     ) -> Result<Page<HandoffView>, AppError> {
         let (_, playbook) = self.playbook().await?;
         let now = self.now();
-        let mut w = Where::new();
-        w.and("handoffs.assignee_id = ?", f.assignee_id);
-        if let Some(t) = &f.team {
-            let team: Team = t.parse()?;
-            w.and(
-                "handoffs.assignee_id IN (SELECT id FROM users WHERE team = ?)",
-                Some(team.as_str()),
-            );
-        }
-        w.and("handoffs.contact_id = ?", f.contact_id);
-        match f.decision.as_deref() {
-            None => {}
-            Some("open") => {
-                w.and("handoffs.decision IS NULL AND 1 = ?", Some(1i64));
-            }
+        let state = match f.decision.as_deref() {
+            None => None,
+            Some("open") => Some(HandoffState::Open),
             Some(d) => {
-                w.and(
-                    "handoffs.decision = ?",
-                    Some(one_of("decision", d, &["open", "accepted", "rejected"])?),
-                );
+                one_of("decision", d, &["open", "accepted", "rejected"])?;
+                Some(HandoffState::Decided(d.parse()?))
             }
+        };
+        let w = HandoffRows {
+            assignee_id: f.assignee_id,
+            team: f.team.as_deref().map(str::parse::<Team>).transpose()?,
+            contact_id: f.contact_id,
+            state,
         }
+        .to_where();
         let state = f
             .clock_state
             .as_deref()

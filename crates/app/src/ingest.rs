@@ -263,7 +263,7 @@ impl App {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..event_writers(self.store().backend()) {
+        for _ in 0..self.store().event_writers() {
             tokio::spawn(write_loop(
                 self.store().clone(),
                 rx.clone(),
@@ -317,9 +317,9 @@ impl App {
     ) -> Result<Option<usize>, AppError> {
         // On SQLite each pass takes its turn with the event writer, so an
         // acknowledgement waits for at most one short transaction.
-        let _turn = match self.store().backend() {
-            smarketing_store::Backend::Sqlite => Some(self.ingestion.write_turn.lock().await),
-            smarketing_store::Backend::Postgres => None,
+        let _turn = match self.store().writers_take_turns() {
+            true => Some(self.ingestion.write_turn.lock().await),
+            false => None,
         };
         let mut tx = self.store().begin().await?;
         let events = store::unprocessed_events(&mut tx, limit, self.store().skip_locked()).await?;
@@ -465,16 +465,6 @@ pub fn new_event(source_id: i64, m: Message, received_at: Instant) -> NewEvent {
     }
 }
 
-/// How many writers keep events at once. SQLite has one write lock, so
-/// one; PostgreSQL commits two transactions at once, so while one waits for
-/// its commit the other inserts (and PostgreSQL works on two cores).
-pub fn event_writers(backend: smarketing_store::Backend) -> usize {
-    match backend {
-        smarketing_store::Backend::Sqlite => 1,
-        smarketing_store::Backend::Postgres => 2,
-    }
-}
-
 /// Keeps queued requests: everything queued while the last commit ran goes
 /// into the next transaction, so many requests share one fsync. Writers
 /// share the queue: one gathers a group while the others commit theirs.
@@ -502,9 +492,9 @@ async fn write_loop(
             group
         };
         let results = {
-            let _turn = match store.backend() {
-                smarketing_store::Backend::Sqlite => Some(write_turn.lock().await),
-                smarketing_store::Backend::Postgres => None,
+            let _turn = match store.writers_take_turns() {
+                true => Some(write_turn.lock().await),
+                false => None,
             };
             write_group(&store, &group).await
         };

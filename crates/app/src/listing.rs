@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use smarketing_core::{Instant, Invalid};
-use smarketing_store::Where;
+use smarketing_store::filters::Created;
 
 /// Largest page a list returns.
 pub const MAX_LIMIT: u32 = 500;
@@ -42,24 +42,11 @@ impl Paging {
     }
 }
 
-pub(crate) fn range(
-    w: &mut Where,
-    table: &str,
-    from: &Option<String>,
-    to: &Option<String>,
-) -> Result<(), Invalid> {
-    let from = from
-        .as_deref()
-        .map(|s| Instant::parse(s, "created_from"))
-        .transpose()?;
-    let to = to
-        .as_deref()
-        .map(|s| Instant::parse(s, "created_to"))
-        .transpose()?;
-    w.and(
-        &format!("{table}.created_at >= ?"),
-        from.map(Instant::millis),
-    );
-    w.and(&format!("{table}.created_at < ?"), to.map(Instant::millis));
-    Ok(())
+/// The created-at range of a list's query (`created_from`, `created_to`).
+pub(crate) fn created(from: &Option<String>, to: &Option<String>) -> Result<Created, Invalid> {
+    let at = |s: &Option<String>, field| s.as_deref().map(|s| Instant::parse(s, field)).transpose();
+    Ok(Created {
+        from: at(from, "created_from")?,
+        to: at(to, "created_to")?,
+    })
 }

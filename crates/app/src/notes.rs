@@ -3,12 +3,13 @@
 use crate::error::named;
 use crate::input::*;
 use crate::lifecycle::check_contact_ref;
-use crate::listing::{Paging, range};
+use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::Deserialize;
 use smarketing_core::Invalid;
 use smarketing_core::access::Action;
-use smarketing_store::{Note, Page, Where, repo};
+use smarketing_store::filters::NoteRows;
+use smarketing_store::{Note, Page, repo};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
@@ -88,12 +89,14 @@ impl App {
     }
 
     pub async fn notes(&self, f: &NoteFilter, paging: &Paging) -> Result<Page<Note>, AppError> {
-        let mut w = Where::new();
-        w.and("notes.contact_id = ?", f.contact_id);
-        w.and("notes.account_id = ?", f.account_id);
-        w.and("notes.deal_id = ?", f.deal_id);
-        w.and("notes.author_id = ?", f.author_id);
-        range(&mut w, "notes", &f.created_from, &f.created_to)?;
+        let w = NoteRows {
+            contact_id: f.contact_id,
+            account_id: f.account_id,
+            deal_id: f.deal_id,
+            author_id: f.author_id,
+            created: created(&f.created_from, &f.created_to)?,
+        }
+        .to_where();
         let mut conn = self.store().acquire().await?;
         Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
     }

@@ -203,12 +203,7 @@ impl App {
             .into_iter()
             .map(|u| (u.id, u))
             .collect();
-        let sql = format!(
-            "SELECT {} FROM handoffs WHERE created_at >= $1 AND created_at < $2 ORDER BY id",
-            <Handoff as smarketing_store::records::FromRow>::columns()
-        );
-        let handoffs: Vec<Handoff> =
-            repo::fetch(&mut tx, &sql, &[start.millis().into(), end.millis().into()]).await?;
+        let handoffs: Vec<Handoff> = repo::handoffs_created_between(&mut tx, start, end).await?;
 
         let mut per_rep: BTreeMap<Option<i64>, Acc> = BTreeMap::new();
         let mut total = Acc::default();

@@ -1,4 +1,4 @@
-//! `smarketing bench paths` and `smarketing bench reports`: the analytics
+//! `smarketing-bench paths` and `smarketing-bench reports`: the analytics
 //! figures of the reports issue, on seeded data generated at the issue's
 //! sizes (a ChannelAttribution paths file; the demo company at a million
 //! contacts), with medians of several runs and peak memory.

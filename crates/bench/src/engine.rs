@@ -1,4 +1,4 @@
-//! `smarketing bench api`: request latency of one API route over real HTTP on
+//! `smarketing-bench api`: request latency of one API route over real HTTP on
 //! loopback, against the configured database, with median and tail figures.
 
 use anyhow::{Context, Result, bail};

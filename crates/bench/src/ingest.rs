@@ -1,4 +1,4 @@
-//! `smarketing bench ingest`: sustained `POST /v1/batch` throughput over
+//! `smarketing-bench ingest`: sustained `POST /v1/batch` throughput over
 //! real HTTP on loopback with batches of 100 realistic events, latency at a
 //! fixed pace, and the raw ceiling — the same rows inserted straight into
 //! the database by the store — in the same run.
@@ -355,7 +355,7 @@ pub async fn ingest(
     // The writer's own path (one transaction per 2,500 rows), with no HTTP,
     // parsing or queue in front of it, from as many connections at once as
     // the server has writers.
-    let writers = smarketing_app::ingest::event_writers(raw.store.backend());
+    let writers = raw.store.event_writers();
     let rows = Arc::new(rows);
     let mut tasks = vec![];
     for w in 0..writers {

@@ -7,6 +7,7 @@
 
 pub mod analytics;
 pub mod error;
+pub mod filters;
 pub mod ingest;
 pub mod merges;
 pub mod records;
@@ -128,6 +129,22 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Whether writers take turns: SQLite has one write lock, and its busy
+    /// wait is not fair, so the event writer and the applier queue for it.
+    pub fn writers_take_turns(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
+    /// How many writers keep events at once. SQLite has one write lock, so
+    /// one; PostgreSQL commits two transactions at once, so while one waits
+    /// for its commit the other inserts (and PostgreSQL works on two cores).
+    pub fn event_writers(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 2,
+        }
     }
 
     /// Appended to a SELECT that claims rows for work: PostgreSQL skips rows

@@ -184,7 +184,6 @@ impl App {
             handoffs: world.handoffs.len(),
             generated: true,
         };
-        let backend = self.store().backend();
         let total = (summary.accounts
             + summary.campaigns
             + summary.contacts
@@ -200,7 +199,7 @@ impl App {
         macro_rules! put {
             ($rows:expr) => {
                 for chunk in $rows.chunks(5_000) {
-                    repo::insert_with_ids(&mut tx, backend, chunk).await?;
+                    repo::insert_with_ids(&mut tx, chunk).await?;
                     progress.advance(chunk.len() as u64);
                 }
             };

@@ -522,39 +522,24 @@ fn sample_contact(
 async fn domains_by_external(
     conn: &mut Conn,
 ) -> Result<HashMap<String, Option<String>>, ImportError> {
-    Ok(pairs(
-        conn,
-        "SELECT domain, external_id FROM accounts WHERE domain IS NOT NULL",
-    )
-    .await?)
+    Ok(repo::account_external_ids_by_domain(conn).await?)
 }
 
 async fn emails_by_external(
     conn: &mut Conn,
 ) -> Result<HashMap<String, Option<String>>, ImportError> {
-    Ok(pairs(conn, "SELECT email, external_id FROM contacts").await?)
-}
-
-async fn pairs(
-    conn: &mut Conn,
-    sql: &str,
-) -> Result<HashMap<String, Option<String>>, smarketing_store::StoreError> {
-    repo::string_pairs(conn, sql).await
+    Ok(repo::contact_external_ids_by_email(conn).await?)
 }
 
 async fn accounts_by_id(conn: &mut Conn) -> Result<HashMap<i64, Account>, ImportError> {
-    let sql = format!(
-        "SELECT {} FROM accounts",
-        <Account as smarketing_store::records::FromRow>::columns()
-    );
-    let all: Vec<Account> = repo::fetch(conn, &sql, &[]).await?;
+    let all: Vec<Account> = repo::all(conn).await?;
     Ok(all.into_iter().map(|a| (a.id, a)).collect())
 }
 
 async fn touch_owners(conn: &mut Conn) -> Result<HashMap<i64, Option<i64>>, ImportError> {
-    Ok(repo::id_pairs(conn, "SELECT id, contact_id FROM touchpoints").await?)
+    Ok(repo::touchpoint_contacts(conn).await?)
 }
 
 async fn contact_accounts(conn: &mut Conn) -> Result<HashMap<i64, Option<i64>>, ImportError> {
-    Ok(repo::id_pairs(conn, "SELECT id, account_id FROM contacts").await?)
+    Ok(repo::contact_accounts(conn).await?)
 }

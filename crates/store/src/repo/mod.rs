@@ -146,9 +146,9 @@ pub async fn upsert_by_external_id<T: Table>(
 /// PostgreSQL's id sequence past them.
 pub async fn insert_with_ids<T: Table>(
     conn: &mut AnyConnection,
-    backend: crate::Backend,
     rows: &[(i64, T)],
 ) -> Result<u64, StoreError> {
+    let postgres = conn.backend_name() == "PostgreSQL";
     let mut cols = vec!["id"];
     cols.extend(T::write().iter().map(String::as_str));
     let args: Vec<Vec<Arg>> = rows
@@ -160,7 +160,7 @@ pub async fn insert_with_ids<T: Table>(
         })
         .collect();
     let n = insert_many(conn, T::TABLE, &cols, &args, "").await?;
-    if backend == crate::Backend::Postgres {
+    if postgres {
         let sql = format!(
             "SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {t}))",
             t = T::TABLE
@@ -421,7 +421,58 @@ pub async fn upsert_visitor(
 }
 
 /// Two text columns as a map (first → second).
-pub async fn string_pairs(
+/// Every record of a table, in id order.
+pub async fn all<T: Table>(conn: &mut AnyConnection) -> Result<Vec<T>, StoreError> {
+    let sql = format!("SELECT {} FROM {} ORDER BY id", T::columns(), T::TABLE);
+    fetch(conn, &sql, &[]).await
+}
+
+/// Accounts' external ids by domain (accounts with a domain).
+pub async fn account_external_ids_by_domain(
+    conn: &mut AnyConnection,
+) -> Result<std::collections::HashMap<String, Option<String>>, StoreError> {
+    string_pairs(
+        conn,
+        "SELECT domain, external_id FROM accounts WHERE domain IS NOT NULL",
+    )
+    .await
+}
+
+/// Contacts' external ids by e-mail.
+pub async fn contact_external_ids_by_email(
+    conn: &mut AnyConnection,
+) -> Result<std::collections::HashMap<String, Option<String>>, StoreError> {
+    string_pairs(conn, "SELECT email, external_id FROM contacts").await
+}
+
+/// Each touchpoint's contact, by touchpoint id.
+pub async fn touchpoint_contacts(
+    conn: &mut AnyConnection,
+) -> Result<std::collections::HashMap<i64, Option<i64>>, StoreError> {
+    id_pairs(conn, "SELECT id, contact_id FROM touchpoints").await
+}
+
+/// Each contact's account, by contact id.
+pub async fn contact_accounts(
+    conn: &mut AnyConnection,
+) -> Result<std::collections::HashMap<i64, Option<i64>>, StoreError> {
+    id_pairs(conn, "SELECT id, account_id FROM contacts").await
+}
+
+/// The handoffs created in `[start, end)`, in id order.
+pub async fn handoffs_created_between(
+    conn: &mut AnyConnection,
+    start: Instant,
+    end: Instant,
+) -> Result<Vec<Handoff>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM handoffs WHERE created_at >= $1 AND created_at < $2 ORDER BY id",
+        Handoff::columns()
+    );
+    fetch(conn, &sql, &[start.millis().into(), end.millis().into()]).await
+}
+
+async fn string_pairs(
     conn: &mut AnyConnection,
     sql: &str,
 ) -> Result<std::collections::HashMap<String, Option<String>>, StoreError> {
@@ -439,7 +490,7 @@ pub async fn string_pairs(
 }
 
 /// Two integer columns as a map (first → second).
-pub async fn id_pairs(
+async fn id_pairs(
     conn: &mut AnyConnection,
     sql: &str,
 ) -> Result<std::collections::HashMap<i64, Option<i64>>, StoreError> {
