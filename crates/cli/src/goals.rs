@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::serve::{open, open_existing};
 use crate::{FunnelCommand, GoalCommand, explain};
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 
 /// `smarketing goal`.
 pub async fn goal(command: GoalCommand, cfg: &Config) -> Result<()> {
@@ -63,10 +63,9 @@ pub async fn funnel(command: FunnelCommand, cfg: &Config) -> Result<()> {
         ..Default::default()
     };
     let r = app.reverse_funnel(&period, &q).await.map_err(explain)?;
-    match format.as_str() {
-        "json" => println!("{}", serde_json::to_string_pretty(&r)?),
-        "table" => print_reverse_funnel(&r),
-        other => bail!("--format: {other:?} is not a format; use table or json"),
+    match format {
+        crate::TableOrJson::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        crate::TableOrJson::Table => print_reverse_funnel(&r),
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ mod sla;
 
 use anyhow::{Result, anyhow};
 use clap::{Parser, Subcommand};
+use report::{Format, TableOrJson};
 use smarketing_app::AppError;
 use std::path::PathBuf;
 
@@ -126,9 +127,9 @@ enum Command {
         /// Markov order, 1 to 4.
         #[arg(long, default_value_t = 1)]
         order: u8,
-        /// table, csv or json
-        #[arg(long, default_value = "table")]
-        format: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Configuration.
     Config {
@@ -221,9 +222,9 @@ pub struct CohortArgs {
     /// Break down by source_channel, campaign, persona, company_size, region or owner.
     #[arg(long)]
     pub by: Option<String>,
-    /// table, csv or json
-    #[arg(long, default_value = "table")]
-    pub format: String,
+    /// How to print it.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Subcommand)]
@@ -237,8 +238,8 @@ pub enum ReportCommand {
         /// lead, mql, opportunity or won.
         #[arg(long, default_value = "won")]
         conversion: String,
-        /// Comma-separated models, or all.
-        #[arg(long, default_value = "all")]
+        /// Comma-separated models, or all (`--models` is the same).
+        #[arg(long = "model", visible_alias = "models", default_value = "all")]
         models: String,
         #[arg(long, default_value_t = 7.0)]
         half_life_days: f64,
@@ -255,22 +256,22 @@ pub enum ReportCommand {
         /// Rows per campaign instead of per channel.
         #[arg(long)]
         campaigns: bool,
-        /// table, csv or json
-        #[arg(long, default_value = "table")]
-        format: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// The touches behind one deal and each rule-based model's weights.
     Journey {
         #[arg(long)]
         deal: i64,
-        /// Comma-separated models, or all.
-        #[arg(long, default_value = "all")]
+        /// Comma-separated models, or all (`--models` is the same).
+        #[arg(long = "model", visible_alias = "models", default_value = "all")]
         models: String,
         #[arg(long)]
         account_level: bool,
-        /// table, csv or json
-        #[arg(long, default_value = "table")]
-        format: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Spend against attributed MQLs, pipeline and revenue: cost per MQL, CAC, ROI.
     Roi {
@@ -283,9 +284,9 @@ pub enum ReportCommand {
         /// Rows per campaign instead of per channel.
         #[arg(long)]
         campaigns: bool,
-        /// table, csv or json
-        #[arg(long, default_value = "table")]
-        format: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// The revenue goal of a period against revenue won, with pacing.
     Goal {
@@ -293,9 +294,9 @@ pub enum ReportCommand {
         period: String,
         #[arg(long)]
         segment: Option<String>,
-        /// table or json
-        #[arg(long, default_value = "table")]
-        format: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+        format: TableOrJson,
     },
 }
 
@@ -370,9 +371,9 @@ pub enum FunnelCommand {
         /// The funnel of one segment, dimension=value (region=EMEA).
         #[arg(long)]
         segment: Option<String>,
-        /// table or json
-        #[arg(long, default_value = "table")]
-        format: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+        format: TableOrJson,
     },
 }
 
@@ -389,9 +390,9 @@ pub enum SlaCommand {
     Report {
         #[arg(long)]
         period: String,
-        /// table or json
-        #[arg(long, default_value = "table")]
-        format: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+        format: TableOrJson,
     },
 }
 
@@ -440,7 +441,7 @@ fn run_command() -> Result<()> {
         format,
     } = &cli.command
     {
-        return report::paths_attribution(paths, model, *order, format);
+        return report::paths_attribution(paths, model, *order, *format);
     }
     // A server's log keeps the database's slow-statement warnings; a
     // command's output is for the person who ran it.

@@ -1,7 +1,7 @@
 //! Printing reports as a table for people, CSV for spreadsheets and JSON for
 //! programs; and `smarketing attribution --paths`.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use smarketing_core::analytics::models::Model;
 use std::io::Write;
 use std::path::Path;
@@ -89,33 +89,38 @@ fn readable(cell: &str) -> String {
     }
 }
 
+/// How a report is printed: aligned for people, CSV for spreadsheets, JSON
+/// for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+/// How a report with no rows to speak of is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableOrJson {
+    Table,
+    Json,
+}
+
 /// Writes `table` (or `json`) to stdout in `format`.
-pub fn print(format: &str, table: &Table, json: impl FnOnce() -> Result<String>) -> Result<()> {
-    check_format(format)?;
+pub fn print(format: Format, table: &Table, json: impl FnOnce() -> Result<String>) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
-        "table" => table.write_text(out),
-        "csv" => table.write_csv(out),
-        _ => {
+        Format::Table => table.write_text(out),
+        Format::Csv => table.write_csv(out),
+        Format::Json => {
             writeln!(out, "{}", json()?)?;
             Ok(())
         }
     }
 }
 
-/// Refuses a `--format` other than table, csv or json.
-fn check_format(format: &str) -> Result<()> {
-    if !matches!(format, "table" | "csv" | "json") {
-        bail!("--format: {format:?} is not a format; use table, csv or json");
-    }
-    Ok(())
-}
-
 /// `smarketing attribution --paths FILE`.
-pub fn paths_attribution(file: &Path, model: &str, order: u8, format: &str) -> Result<()> {
-    // Checked before the file is read, so a typo does not wait for a parse.
-    check_format(format)?;
+pub fn paths_attribution(file: &Path, model: &str, order: u8, format: Format) -> Result<()> {
     let model = Model::parse(model, 7.0, order)
         .map_err(|e| anyhow::anyhow!("--{}: {}", e.field, e.message))?;
     let table = smarketing_app::paths_file::read_paths(file)?;
@@ -165,7 +170,7 @@ fn same_row<'r, R>(
 }
 
 /// `smarketing report funnel`: the columns of the shared funnel_by_source.csv.
-pub fn funnel(r: &smarketing_app::reports::FunnelReport, format: &str) -> Result<()> {
+pub fn funnel(r: &smarketing_app::reports::FunnelReport, format: Format) -> Result<()> {
     let mut t = Table::new([
         dimension_column(r.by),
         "stage_idx".into(),
@@ -202,7 +207,7 @@ pub fn funnel(r: &smarketing_app::reports::FunnelReport, format: &str) -> Result
 
 /// `smarketing report velocity`: the columns of the shared time_in_stage.csv,
 /// plus the time from the cohort stage to won.
-pub fn velocity(r: &smarketing_app::reports::VelocityReport, format: &str) -> Result<()> {
+pub fn velocity(r: &smarketing_app::reports::VelocityReport, format: Format) -> Result<()> {
     let mut t = Table::new([
         dimension_column(r.by),
         "stage_idx".into(),
@@ -256,7 +261,7 @@ pub fn velocity(r: &smarketing_app::reports::VelocityReport, format: &str) -> Re
 pub fn attribution(
     r: &smarketing_core::analytics::attribution::AttributionReport,
     campaigns: bool,
-    format: &str,
+    format: Format,
 ) -> Result<()> {
     let mut headers = vec![if campaigns { "campaign" } else { "channel" }.to_string()];
     for m in &r.models {
@@ -313,7 +318,7 @@ pub fn attribution(
 /// `smarketing report journey`: one row per touch, a weight column per model.
 pub fn journey(
     r: &smarketing_core::analytics::attribution::DealJourney,
-    format: &str,
+    format: Format,
 ) -> Result<()> {
     let mut headers: Vec<String> = ["touch_id", "at", "channel", "campaign", "roles"]
         .map(String::from)
@@ -341,7 +346,7 @@ pub fn journey(
 pub fn roi(
     r: &smarketing_core::analytics::roi::RoiReport,
     campaigns: bool,
-    format: &str,
+    format: Format,
 ) -> Result<()> {
     let mut t = Table::new([
         if campaigns { "campaign" } else { "channel" },
@@ -386,14 +391,14 @@ pub async fn run(command: crate::ReportCommand, cfg: &crate::config::Config) -> 
                 .funnel_report(&cohort_query(&c))
                 .await
                 .map_err(explain)?;
-            funnel(&r, &c.format)
+            funnel(&r, c.format)
         }
         ReportCommand::Velocity(c) => {
             let r = app
                 .velocity_report(&cohort_query(&c))
                 .await
                 .map_err(explain)?;
-            velocity(&r, &c.format)
+            velocity(&r, c.format)
         }
         ReportCommand::Attribution {
             conversion,
@@ -417,7 +422,7 @@ pub async fn run(command: crate::ReportCommand, cfg: &crate::config::Config) -> 
                 campaigns: Some(campaigns),
             };
             let r = app.attribution_report(&p).await.map_err(explain)?;
-            attribution(&r, campaigns, &format)
+            attribution(&r, campaigns, format)
         }
         ReportCommand::Journey {
             deal,
@@ -431,7 +436,7 @@ pub async fn run(command: crate::ReportCommand, cfg: &crate::config::Config) -> 
                 ..Default::default()
             };
             let r = app.deal_journey(deal, &p).await.map_err(explain)?;
-            journey(&r, &format)
+            journey(&r, format)
         }
         ReportCommand::Roi {
             model,
@@ -447,7 +452,7 @@ pub async fn run(command: crate::ReportCommand, cfg: &crate::config::Config) -> 
                 ..Default::default()
             };
             let r = app.roi_report(&p).await.map_err(explain)?;
-            roi(&r, campaigns, &format)
+            roi(&r, campaigns, format)
         }
         ReportCommand::Goal {
             period,
@@ -458,7 +463,7 @@ pub async fn run(command: crate::ReportCommand, cfg: &crate::config::Config) -> 
                 .goal_actual(&period, segment.as_deref())
                 .await
                 .map_err(explain)?;
-            if format == "json" {
+            if format == TableOrJson::Json {
                 println!("{}", serde_json::to_string_pretty(&g)?);
             } else {
                 let p = &g.pacing;

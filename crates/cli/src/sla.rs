@@ -5,7 +5,7 @@ use crate::SlaCommand;
 use crate::config::Config;
 use crate::explain;
 use crate::serve::{open, open_existing};
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 /// `smarketing sla`.
 pub async fn run(command: SlaCommand, cfg: &Config) -> Result<()> {
@@ -27,10 +27,9 @@ pub async fn run(command: SlaCommand, cfg: &Config) -> Result<()> {
         SlaCommand::Report { period, format } => {
             let app = open_existing(cfg).await?;
             let r = app.sla_report(&period).await.map_err(explain)?;
-            match format.as_str() {
-                "json" => println!("{}", serde_json::to_string_pretty(&r)?),
-                "table" => print_sla_report(&r),
-                other => bail!("--format: {other:?} is not a format; use table or json"),
+            match format {
+                crate::TableOrJson::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+                crate::TableOrJson::Table => print_sla_report(&r),
             }
             Ok(())
         }
