@@ -9,8 +9,6 @@ mod ingest;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use smarketing_app::import::Progress;
 use smarketing_app::{App, Clock};
 use smarketing_store::Store;
 use std::path::PathBuf;
@@ -130,36 +128,6 @@ enum Bench {
     },
 }
 
-/// Draws progress with indicatif (hidden when stderr is not a terminal).
-struct Bar(ProgressBar);
-
-impl Bar {
-    fn new() -> Self {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        Bar(bar)
-    }
-}
-
-impl Progress for Bar {
-    fn start(&self, what: &str, rows: u64) {
-        self.0.reset();
-        self.0.set_length(rows);
-        self.0.set_position(0);
-        self.0.set_message(what.to_string());
-    }
-    fn advance(&self, rows: u64) {
-        self.0.inc(rows);
-    }
-    fn finish(&self) {
-        self.0.finish_and_clear();
-    }
-}
-
 /// The `smarketing` binary beside this one (both are built into one
 /// target directory): the crash test serves it, `paths` times it.
 pub fn product_binary() -> Result<PathBuf> {
@@ -239,7 +207,7 @@ async fn run(bench: Bench, database: String) -> Result<()> {
             file,
             runs,
         } => {
-            let bar = Bar::new();
+            let bar = smarketing_app::import::Bar::new();
             let f = analytics::reports(&file, contacts, runs, &bar).await?;
             bar.0.finish_and_clear();
             if let Some(g) = f.generated {

@@ -4,42 +4,13 @@
 use crate::config::Config;
 use crate::serve::{open, open_existing};
 use anyhow::{Context, Result, anyhow, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use smarketing_app::export::ExportFormat;
 use smarketing_app::import::{ImportError, ImportKind, ImportOptions, Progress};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant as WallClock;
 
-/// Draws progress with indicatif (hidden when stderr is not a terminal).
-pub struct Bar(ProgressBar);
-
-impl Bar {
-    pub fn new() -> Self {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        Bar(bar)
-    }
-}
-
-impl Progress for Bar {
-    fn start(&self, what: &str, rows: u64) {
-        self.0.reset();
-        self.0.set_length(rows);
-        self.0.set_position(0);
-        self.0.set_message(what.to_string());
-    }
-    fn advance(&self, rows: u64) {
-        self.0.inc(rows);
-    }
-    fn finish(&self) {
-        self.0.finish_and_clear();
-    }
-}
+pub use smarketing_app::import::Bar;
 
 /// `smarketing import`: a directory in one transaction, or one file of one kind.
 pub async fn import(

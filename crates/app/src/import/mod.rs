@@ -365,3 +365,41 @@ async fn write(
         Batch::Deals(rows) => repo::upsert_by_external_id(conn, rows).await?,
     })
 }
+
+/// Draws progress with indicatif (hidden when stderr is not a terminal).
+pub struct Bar(pub indicatif::ProgressBar);
+
+impl Bar {
+    pub fn new() -> Self {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:40} [{bar:30}] {pos}/{len} ({per_sec}, {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, what: &str, rows: u64) {
+        self.0.reset();
+        self.0.set_length(rows);
+        self.0.set_position(0);
+        self.0.set_message(what.to_string());
+    }
+    fn advance(&self, rows: u64) {
+        self.0.inc(rows);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl Default for Bar {
+    fn default() -> Self {
+        Bar::new()
+    }
+}
