@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::serve::{open, open_existing};
 use anyhow::{Context, Result, anyhow, bail};
 use smarketing_app::export::ExportFormat;
-use smarketing_app::import::{ImportError, ImportKind, ImportOptions, Progress};
+use smarketing_app::import::{ImportError, ImportKind, ImportOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant as WallClock;
