@@ -577,8 +577,14 @@ async fn a_full_queue_answers_503_with_retry_after_and_keeps_what_it_acknowledge
         for n in 0..2 {
             let r = r.clone();
             let req = batch(n);
+            let before = app.event_queue_bytes();
             waiting.push(tokio::spawn(async move { send(&r, req).await }));
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            // Until the request holds its share of the queue.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while app.event_queue_bytes() == before {
+                assert!(std::time::Instant::now() < deadline, "{l}: never queued");
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
         }
         let s = send(&r, batch(2)).await;
         assert_eq!(
