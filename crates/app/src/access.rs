@@ -65,20 +65,29 @@ impl Actor {
         if self.may(action, relation) {
             return Ok(());
         }
-        // "only the assigned rep, a manager or an admin may work this handoff"
-        let mut who: Vec<&str> = Vec::new();
+        // "only the assigned rep, a manager of the team or an admin may work this handoff"
+        let mut who: Vec<String> = Vec::new();
+        let own = access::who_may(action, Relation::Own);
+        let team = access::who_may(action, Relation::Team);
         let others = access::who_may(action, Relation::Other);
-        if access::who_may(action, Relation::Own).len() > others.len() {
-            who.push(own_word(action));
+        if own.len() > team.len() {
+            who.push(own_word(action).to_string());
         }
-        who.extend(others.iter().rev().map(|r| match r {
+        let role_word = |r: &Role| match r {
             Role::Admin => "an admin",
             Role::Manager => "a manager",
             Role::Member => "a member",
-        }));
+        };
+        who.extend(
+            team.iter()
+                .rev()
+                .filter(|r| !others.contains(r))
+                .map(|r| format!("{} of the team", role_word(r))),
+        );
+        who.extend(others.iter().rev().map(|r| role_word(r).to_string()));
         let list = match who.as_slice() {
             [] => "no one".to_string(),
-            [one] => one.to_string(),
+            [one] => one.clone(),
             [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
         };
         Err(AppError::Forbidden(format!(
@@ -95,6 +104,7 @@ fn own_word(action: Action) -> &'static str {
         Action::WorkHandoff => "the assigned rep",
         Action::EditRepSettings => "the rep",
         Action::RecordAbsence => "the person",
+        Action::LogActivityFor => "the rep",
         Action::EditActivity => "the rep who logged it",
         Action::EditNote => "the author",
         Action::MergeContacts => "the owner",

@@ -7,10 +7,10 @@ use crate::lifecycle::{check_not_merged, check_user_ref};
 use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::Deserialize;
-use smarketing_core::Invalid;
 use smarketing_core::access::Action;
+use smarketing_core::{Instant, Invalid, Playbook};
 use smarketing_store::filters::ActivityRows;
-use smarketing_store::{Activity, Contact, Page, repo};
+use smarketing_store::{Activity, Conn, Contact, Page, User, repo};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
@@ -23,50 +23,112 @@ pub struct ActivityFilter {
     pub created_to: Option<String>,
 }
 
+/// Checks the time a rep states for an activity recorded at `recorded_at`:
+/// not ahead of it, and not earlier than the playbook's grace (the SLA
+/// clocks read it, so it cannot be moved back before a deadline).
+fn check_stated_time(
+    playbook: &Playbook,
+    stated: Instant,
+    recorded_at: Instant,
+    actor: &Actor,
+) -> Result<(), Invalid> {
+    if stated.millis() > recorded_at.millis() + 60_000 {
+        return Err(Invalid::new(
+            "in_the_future",
+            "occurred_at",
+            "an activity cannot be logged ahead of time",
+        ));
+    }
+    let grace = i64::from(playbook.sla.backdate_grace_minutes);
+    // The operator (imports, the command line) records history; people
+    // record what they just did.
+    if actor.user_id.is_some() && stated.millis() < recorded_at.millis() - grace * 60_000 {
+        return Err(Invalid::new(
+            "backdated",
+            "occurred_at",
+            format!(
+                "an activity is recorded when it is logged; its time may be stated at most {grace} minutes earlier (the playbook's sla.backdate_grace_minutes)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Builds, checks and saves an activity an actor logs now: as themself, or
+/// for a rep when the permission table lets them (the record keeps who
+/// logged it), at the time they state within the grace.
+pub(crate) async fn log_activity(
+    conn: &mut Conn,
+    playbook: &Playbook,
+    input: &ActivityInput,
+    actor: &Actor,
+    now: Instant,
+) -> Result<Activity, AppError> {
+    let user_id = input.user_id.or(actor.user_id);
+    if let Some(them) = user_id
+        && actor.user_id != Some(them)
+    {
+        let rep: User = repo::get(conn, them).await.map_err(|_| {
+            Invalid::new(
+                "unknown_reference",
+                "user_id",
+                format!("user {them} does not exist"),
+            )
+        })?;
+        actor.authorize(
+            Action::LogActivityFor,
+            actor.relation_to(Some(rep.id), Some(rep.team)),
+        )?;
+    }
+    let a = Activity {
+        id: 0,
+        contact_id: input.contact_id,
+        deal_id: input.deal_id,
+        user_id,
+        kind: one_of("kind", &input.kind, ACTIVITY_KINDS)?,
+        outcome: one_of(
+            "outcome",
+            input.outcome.as_deref().unwrap_or("attempt"),
+            ACTIVITY_OUTCOMES,
+        )?,
+        subject: opt_text("subject", input.subject.as_deref(), NAME_MAX)?,
+        body: opt_text("body", input.body.as_deref(), BODY_MAX)?,
+        occurred_at: input.occurred_at.unwrap_or(now),
+        logged_by: actor.user_id,
+        created_at: now,
+        updated_at: now,
+    };
+    check_stated_time(playbook, a.occurred_at, now, actor)?;
+    let c = repo::get::<Contact>(conn, a.contact_id)
+        .await
+        .map_err(|_| {
+            Invalid::new(
+                "unknown_reference",
+                "contact_id",
+                format!("contact {} does not exist", a.contact_id),
+            )
+        })?;
+    check_not_merged(&c, "contact_id")?;
+    check_user_ref(conn, "user_id", a.user_id).await?;
+    repo::insert(conn, &a).await.map_err(|e| match e {
+        smarketing_store::StoreError::MissingReference => AppError::Invalid(Invalid::new(
+            "unknown_reference",
+            "deal_id",
+            "the deal does not exist",
+        )),
+        other => named("activity", 0)(other),
+    })
+}
+
 impl App {
     pub async fn create_activity(
         &self,
         input: ActivityInput,
         actor: &Actor,
     ) -> Result<Activity, AppError> {
-        let now = self.now();
-        let a = Activity {
-            id: 0,
-            contact_id: input.contact_id,
-            deal_id: input.deal_id,
-            user_id: input.user_id.or(actor.user_id),
-            kind: one_of("kind", &input.kind, ACTIVITY_KINDS)?,
-            outcome: one_of(
-                "outcome",
-                input.outcome.as_deref().unwrap_or("attempt"),
-                ACTIVITY_OUTCOMES,
-            )?,
-            subject: opt_text("subject", input.subject.as_deref(), NAME_MAX)?,
-            body: opt_text("body", input.body.as_deref(), BODY_MAX)?,
-            occurred_at: input.occurred_at.unwrap_or(now),
-            created_at: now,
-            updated_at: now,
-        };
+        let (_, playbook) = self.playbook().await?;
         let mut conn = self.store().acquire().await?;
-        let c = repo::get::<Contact>(&mut conn, a.contact_id)
-            .await
-            .map_err(|_| {
-                Invalid::new(
-                    "unknown_reference",
-                    "contact_id",
-                    format!("contact {} does not exist", a.contact_id),
-                )
-            })?;
-        check_not_merged(&c, "contact_id")?;
-        check_user_ref(&mut conn, "user_id", a.user_id).await?;
-        repo::insert(&mut conn, &a).await.map_err(|e| match e {
-            smarketing_store::StoreError::MissingReference => AppError::Invalid(Invalid::new(
-                "unknown_reference",
-                "deal_id",
-                "the deal does not exist",
-            )),
-            other => named("activity", 0)(other),
-        })
+        log_activity(&mut conn, &playbook, &input, actor, self.now()).await
     }
 
     pub async fn activity(&self, id: i64) -> Result<Activity, AppError> {
@@ -100,6 +162,8 @@ impl App {
             a.body = opt_text("body", v.as_deref(), BODY_MAX)?;
         }
         if let Some(v) = patch.occurred_at {
+            let (_, playbook) = self.playbook().await?;
+            check_stated_time(&playbook, v, a.created_at, actor)?;
             a.occurred_at = v;
         }
         a.updated_at = self.now();

@@ -41,7 +41,7 @@ fn new_campaign(
         utm_campaign: opt_text("utm_campaign", input.utm_campaign.as_deref(), NAME_MAX)?,
         started_at: input.started_at,
         ended_at: input.ended_at,
-        spend_minor: non_negative("spend_minor", input.spend_minor)?,
+        spend_minor: amount("spend_minor", input.spend_minor)?,
         created_at: now,
         updated_at: now,
     })
@@ -90,7 +90,7 @@ impl App {
             c.ended_at = v;
         }
         if let Some(v) = patch.spend_minor {
-            c.spend_minor = non_negative("spend_minor", v)?;
+            c.spend_minor = amount("spend_minor", v)?;
         }
         if c.ended_at.is_some_and(|e| e < c.started_at) {
             return Err(Invalid::new(

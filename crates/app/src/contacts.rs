@@ -4,13 +4,13 @@
 use crate::error::named;
 use crate::input::*;
 use crate::lifecycle::{
-    StageMove, change_stage, check_not_merged, check_persona, check_user_ref, insert_contact,
-    new_contact, parse_stage, profile, rescore, scored,
+    StageMove, change_stage, check_not_merged, check_persona, check_user_ref, engaging,
+    insert_contact, new_contact, parse_stage, profile, rescore,
 };
 use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::{Deserialize, Serialize};
-use smarketing_core::scoring::{ScoreCard, ScoredTouch, score};
+use smarketing_core::scoring::{ScoreCard, score};
 use smarketing_core::{Email, Instant, Invalid, Stage, StageCause};
 use smarketing_store::filters::ContactRows;
 use smarketing_store::{Account, Activity, Contact, Note, Page, StageChange, Touchpoint, repo};
@@ -276,11 +276,7 @@ impl App {
             Some(a) => Some(repo::get::<Account>(&mut conn, a).await?),
             None => None,
         };
-        let touches: Vec<ScoredTouch> = repo::touchpoints_of_contact(&mut conn, id)
-            .await?
-            .iter()
-            .map(scored)
-            .collect();
+        let touches = engaging(&c, &repo::touchpoints_of_contact(&mut conn, id).await?);
         Ok(score(
             &playbook,
             &profile(&c, account.as_ref()),

@@ -1,5 +1,6 @@
 //! Deals: opportunities with amount, pipeline stage and outcome; a deal
-//! moves its contact to opportunity, a won deal to customer.
+//! moves its contact to opportunity, a won deal to customer, and a lost one
+//! (its last in play) back to marketing or out, as the playbook says.
 
 use crate::error::named;
 use crate::input::*;
@@ -7,6 +8,7 @@ use crate::lifecycle::{StageMove, change_stage, check_contact_ref, check_user_re
 use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::Deserialize;
+use smarketing_core::playbook::RejectOutcome;
 use smarketing_core::{Instant, Invalid, Playbook, Stage, StageCause};
 use smarketing_store::Conn as AnyConnection;
 use smarketing_store::filters::DealRows;
@@ -86,7 +88,7 @@ impl App {
             contact_id: input.contact_id,
             account_id: input.account_id,
             owner_id: input.owner_id,
-            amount_minor: non_negative("amount_minor", input.amount_minor)?,
+            amount_minor: amount("amount_minor", input.amount_minor)?,
             pipeline_stage: match &input.pipeline_stage {
                 Some(s) => check_pipeline_stage(&playbook, s)?,
                 None => playbook.pipeline_stages[0].clone(),
@@ -138,7 +140,7 @@ impl App {
             d.owner_id = v;
         }
         if let Some(v) = patch.amount_minor {
-            d.amount_minor = non_negative("amount_minor", v)?;
+            d.amount_minor = amount("amount_minor", v)?;
         }
         if let Some(s) = &patch.pipeline_stage {
             d.pipeline_stage = check_pipeline_stage(&playbook, s)?;
@@ -191,7 +193,9 @@ impl App {
 }
 
 /// Keeps the contact's stage in step with its deal: an open deal means at
-/// least opportunity, a won deal means customer.
+/// least opportunity, a won deal means customer, and a contact whose last
+/// deal in play was lost leaves the funnel — recycled to marketing or
+/// disqualified, by the rejection reason the playbook maps the lost reason to.
 async fn follow_deal(
     conn: &mut AnyConnection,
     playbook: &Playbook,
@@ -214,7 +218,7 @@ async fn follow_deal(
         (None, _) => true,
         _ => false,
     };
-    if behind && playbook.has_stage(target) {
+    if behind && playbook.has_stage(target) && !(deal.status == "lost" && c.stage.is_side_state()) {
         let (cause, at) = if deal.status == "won" {
             (StageCause::DealWon, deal.closed_at.unwrap_or(now))
         } else {
@@ -222,6 +226,43 @@ async fn follow_deal(
         };
         let m = StageMove::new(target, cause, actor, at);
         change_stage(conn, playbook, &mut c, m).await?;
+    }
+    if deal.status == "lost" && c.stage == Stage::Opportunity {
+        let others = repo::page::<Deal>(
+            conn,
+            DealRows {
+                contact_id: Some(cid),
+                ..Default::default()
+            }
+            .to_where(),
+            None,
+            crate::listing::MAX_LIMIT,
+        )
+        .await?;
+        let in_play = others
+            .items
+            .iter()
+            .any(|d| d.id != deal.id && d.status != "lost");
+        if !in_play {
+            let reason = playbook
+                .recycle
+                .reason_for_lost_deal(deal.lost_reason.as_deref());
+            let to = match playbook.rejection_reason(reason).map(|r| r.outcome) {
+                Some(RejectOutcome::Disqualify) => Stage::Disqualified,
+                _ => Stage::Recycled,
+            };
+            let m = StageMove {
+                reason: Some(reason),
+                note: deal.lost_reason.clone().map(|l| format!("deal lost: {l}")),
+                ..StageMove::new(
+                    to,
+                    StageCause::DealLost,
+                    actor,
+                    deal.closed_at.unwrap_or(now),
+                )
+            };
+            change_stage(conn, playbook, &mut c, m).await?;
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 use crate::outbox::emit;
 use crate::routing::{SalesTeam, route_lead};
+use crate::sla_terms::SlaTerms;
 use crate::{App, AppError};
 use serde::Serialize;
 use smarketing_core::calendar::WorkingCalendar;
@@ -14,14 +15,17 @@ use smarketing_core::sla::{Clock, ClockKind, ClockState, HandoffFacts, evaluate_
 use smarketing_core::{Instant, Playbook};
 use smarketing_store::{Conn, Contact, Handoff, HandoffAssignment, Notification, User, repo};
 
-/// The clocks of a handoff now, recording any change not yet recorded.
+/// The clocks of a handoff now, under the terms it is held to, recording
+/// any change not yet recorded.
 pub(crate) async fn clocks(
     conn: &mut Conn,
-    playbook: &Playbook,
+    terms: &mut SlaTerms,
     team: &SalesTeam,
     h: &Handoff,
     now: Instant,
 ) -> Result<Vec<Clock>, AppError> {
+    let playbook = terms.of(conn, h).await?;
+    let playbook = playbook.as_ref();
     let cal = team.calendar(playbook, h.assignee_id)?;
     let activities = repo::activities_of_contact(conn, h.contact_id).await?;
     let facts = HandoffFacts {
@@ -31,7 +35,7 @@ pub(crate) async fn clocks(
             .filter(|a| h.assigned_at.is_some_and(|s| a.occurred_at >= s))
             .map(|a| (a.occurred_at.timestamp(), a.outcome == "connect"))
             .collect(),
-        decided_at: h.decided_at.map(Instant::timestamp),
+        decided_at: h.ended_at().map(Instant::timestamp),
     };
     let clocks = evaluate_all(&playbook.sla, &cal, &facts, now.timestamp());
     // Record only what is new: one read instead of an insert per change.
@@ -54,7 +58,7 @@ pub(crate) async fn clocks(
             }
         }
     }
-    if h.decision.is_none()
+    if h.is_open()
         && let Some(assigned_at) = h.assigned_at
     {
         schedule_escalations(conn, playbook, &cal, h.id, assigned_at, &clocks, now).await?;
@@ -163,13 +167,14 @@ impl App {
     /// Re-evaluates the clocks of every open handoff (recording events and
     /// scheduling the ladder); run at start so nothing is missed after downtime.
     pub async fn sweep_clocks(&self) -> Result<usize, AppError> {
-        let (_, playbook) = self.playbook().await?;
+        let (version, playbook) = self.playbook().await?;
+        let mut terms = SlaTerms::new(version, playbook);
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let team = SalesTeam::load(&mut tx, now).await?;
         let open = repo::open_assigned_handoffs(&mut tx).await?;
         for h in &open {
-            clocks(&mut tx, &playbook, &team, h, now).await?;
+            clocks(&mut tx, &mut terms, &team, h, now).await?;
         }
         tx.commit()
             .await
@@ -182,7 +187,8 @@ impl App {
     /// a step made moot by an earlier one (a reassignment) is skipped, the
     /// same as it would have been had nobody been down.
     pub async fn run_due_escalations(&self, batch: i64) -> Result<EscalationRun, AppError> {
-        let (_, playbook) = self.playbook().await?;
+        let (version, playbook) = self.playbook().await?;
+        let mut terms = SlaTerms::new(version, playbook.clone());
         let mut run = EscalationRun::default();
         loop {
             let now = self.now();
@@ -209,26 +215,33 @@ impl App {
                     }
                     if state.is_none() {
                         let h: Handoff = repo::get(&mut tx, e.handoff_id).await?;
-                        let c = if h.decision.is_none() {
-                            clocks(&mut tx, &playbook, &team, &h, now).await?
+                        let c = if h.is_open() {
+                            clocks(&mut tx, &mut terms, &team, &h, now).await?
                         } else {
                             vec![]
                         };
                         state = Some((h, c));
                     }
                     let (h, cs) = state.as_ref().expect("loaded above");
-                    let current = h.decision.is_none() && h.assigned_at == Some(e.assigned_at);
+                    let current = h.is_open() && h.assigned_at == Some(e.assigned_at);
+                    let clock = cs.iter().find(|c| c.kind.as_str() == e.clock);
                     let live = current
-                        && cs
-                            .iter()
-                            .any(|c| c.kind.as_str() == e.clock && c.state != ClockState::Met);
+                        && clock.is_some_and(|c| match e.step.as_str() {
+                            // Only a lead nobody touched is taken away: a
+                            // late touch keeps it (the breach stays recorded).
+                            "reassign" => c.met_at.is_none(),
+                            _ => c.state != ClockState::Met,
+                        });
                     if !live {
                         repo::set_escalation_outcome(&mut tx, e.id, "skipped").await?;
                         run.skipped += 1;
                         continue;
                     }
                     let h = h.clone();
-                    fire(&mut tx, &playbook, &team, &h, &e.clock, &e.step, now).await?;
+                    fire(
+                        &mut tx, &playbook, &mut terms, &team, &h, &e.clock, &e.step, now,
+                    )
+                    .await?;
                     run.fired += 1;
                     if e.step == "reassign" {
                         state = None;
@@ -246,10 +259,13 @@ impl App {
     }
 }
 
-/// Carries out one step of the ladder.
+/// Carries out one step of the ladder (a reassignment routes by the
+/// current playbook; the clocks keep the handoff's terms).
+#[allow(clippy::too_many_arguments)]
 async fn fire(
     conn: &mut Conn,
     playbook: &Playbook,
+    terms: &mut SlaTerms,
     team: &SalesTeam,
     h: &Handoff,
     clock: &str,
@@ -327,7 +343,7 @@ async fn fire(
                     now,
                 )
                 .await?;
-                clocks(conn, playbook, team, &moved, now).await?;
+                clocks(conn, terms, team, &moved, now).await?;
                 emit(
                     conn,
                     "handoff.reassigned",

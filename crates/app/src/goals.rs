@@ -134,14 +134,7 @@ impl App {
     ) -> Result<Goal, AppError> {
         actor.authorize(Action::SetGoal, Relation::Company)?;
         let period: Period = period.parse()?;
-        if input.revenue_minor < 0 {
-            return Err(Invalid::new(
-                "negative_amount",
-                "revenue_minor",
-                "the revenue goal must not be negative",
-            )
-            .into());
-        }
+        crate::input::amount("revenue_minor", input.revenue_minor)?;
         let segment = parse_segment(input.segment.as_deref())?;
         let share = input.marketing_share.unwrap_or(1.0);
         if !(share > 0.0 && share <= 1.0) {
@@ -251,7 +244,8 @@ impl App {
                     )
                     .into());
                 }
-                sum / count
+                // The mean of amounts that each fit i64 fits i64.
+                i64::try_from(sum / i128::from(count)).unwrap_or(i64::MAX)
             }
         };
         let funnel = reverse_funnel(goal, share, average_deal, rates)?;
@@ -339,6 +333,9 @@ impl App {
             .ok_or_else(|| no_goal(&period, segment.as_ref(), "period"))?;
         let now = self.now().max(start).min(end);
         let (deals, won) = repo::won_deals(&mut conn, start, now, segment.as_ref()).await?;
+        // Amounts are bounded on the way in; rows stored before that (or
+        // written by hand) cannot make the report fail, only saturate.
+        let won = i64::try_from(won).unwrap_or(i64::MAX);
         let (elapsed, total) = working_days(&calendar, start, now, end);
         Ok(GoalActual {
             period: period.to_string(),

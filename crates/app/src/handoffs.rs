@@ -1,16 +1,20 @@
 //! Handoffs: an MQL routed to a sales rep, worked against SLA clocks in the
-//! rep's working calendar, and closed by an accept or a reject with a reason.
-//! Every step is a stage change with its actor and cause.
+//! rep's working calendar under the terms in force when it was opened, and
+//! ended by an accept or a reject with a reason (or closed when the lead
+//! leaves the loop another way). Every step is a stage change with its actor
+//! and cause.
 
+use crate::activities::log_activity;
 use crate::error::named;
 use crate::escalations::clocks;
-use crate::input::{ACTIVITY_KINDS, ACTIVITY_OUTCOMES, BODY_MAX, NAME_MAX, one_of, opt_text, text};
-use crate::lifecycle::{StageMove, change_stage, profile, scored};
+use crate::input::{ActivityInput, BODY_MAX, NAME_MAX, one_of, opt_text, text};
+use crate::lifecycle::{StageMove, change_stage, engaging, profile};
 use crate::listing::Paging;
 use crate::routing::{SalesTeam, is_rep, route_lead};
+use crate::sla_terms::{SlaTerms, Terms};
 use crate::{Actor, App, AppError};
 use serde::{Deserialize, Serialize};
-use smarketing_core::access::Action;
+use smarketing_core::access::{Action, Relation};
 use smarketing_core::playbook::RejectOutcome;
 use smarketing_core::scoring::{ScoreCard, score};
 use smarketing_core::sla::Clock;
@@ -20,6 +24,7 @@ use smarketing_store::{
     Account, Activity, Conn, Contact, Handoff, HandoffAssignment, Note, Page, SlaEvent,
     StageChange, Touchpoint, User, repo,
 };
+use std::sync::Arc;
 
 /// A handoff with its clocks as of now.
 #[derive(Debug, Clone, Serialize)]
@@ -116,6 +121,9 @@ pub(crate) async fn open_handoff(
     }
     let team = SalesTeam::load(conn, now).await?;
     let decision = route_lead(conn, playbook, &team, contact, now, None).await?;
+    // Held to the agreement both teams have signed by now, whatever is
+    // signed later.
+    let terms = Terms::now(conn).await?;
     let rule = serde_json::to_value(decision.rule)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -135,6 +143,11 @@ pub(crate) async fn open_handoff(
             decided_by: None,
             reason_code: None,
             decision_note: None,
+            playbook_version: Some(terms.playbook_version),
+            agreement_version: terms.agreement_version,
+            closed_at: None,
+            closed_cause: None,
+            closed_by: None,
             created_at: now,
             updated_at: now,
         },
@@ -155,7 +168,8 @@ pub(crate) async fn open_handoff(
     )
     .await?;
     // Start the clocks (and schedule the escalation ladder) at once.
-    clocks(conn, playbook, &team, &handoff, now).await?;
+    let mut held = SlaTerms::new(terms.playbook_version, Arc::new(playbook.clone()));
+    clocks(conn, &mut held, &team, &handoff, now).await?;
     crate::outbox::emit(
         conn,
         "handoff.created",
@@ -195,31 +209,49 @@ fn record_decision(
 /// commits.
 async fn save_and_view(
     mut tx: smarketing_store::Tx<'static>,
-    playbook: &Playbook,
+    terms: &mut SlaTerms,
     h: &Handoff,
     now: Instant,
 ) -> Result<HandoffView, AppError> {
     let h = repo::update(&mut tx, h.id, h).await?;
     let team = SalesTeam::load(&mut tx, now).await?;
-    let clocks = clocks(&mut tx, playbook, &team, &h, now).await?;
+    let clocks = clocks(&mut tx, terms, &team, &h, now).await?;
     tx.commit()
         .await
         .map_err(smarketing_store::StoreError::from)?;
     Ok(HandoffView { handoff: h, clocks })
 }
 
+/// How a handoff stands to an actor. Handoffs are sales' work: the
+/// assigned rep's own, their team's for everyone else in sales, and the
+/// other team's for marketing, which hands leads over but does not decide them.
+fn relation(actor: &Actor, h: &Handoff) -> Relation {
+    if actor.user_id.is_some() && actor.user_id == h.assignee_id {
+        Relation::Own
+    } else if actor.team == Some(Team::Sales) {
+        Relation::Team
+    } else {
+        Relation::Other
+    }
+}
+
 fn may_work(actor: &Actor, h: &Handoff) -> Result<(), AppError> {
-    actor.authorize(Action::WorkHandoff, actor.relation_to(h.assignee_id, None))
+    actor.authorize(Action::WorkHandoff, relation(actor, h))
 }
 
 fn still_open(h: &Handoff) -> Result<(), AppError> {
-    match &h.decision {
-        None => Ok(()),
-        Some(d) => Err(AppError::Invalid(Invalid::new(
+    match (&h.decision, &h.closed_cause) {
+        (Some(d), _) => Err(AppError::Invalid(Invalid::new(
             "handoff_closed",
             "decision",
             format!("this handoff was already {d}"),
         ))),
+        (None, Some(cause)) => Err(AppError::Invalid(Invalid::new(
+            "handoff_closed",
+            "decision",
+            format!("this handoff was closed ({cause}): the lead left the loop another way"),
+        ))),
+        (None, None) => Ok(()),
     }
 }
 
@@ -229,13 +261,15 @@ impl App {
         f: &HandoffFilter,
         paging: &Paging,
     ) -> Result<Page<HandoffView>, AppError> {
-        let (_, playbook) = self.playbook().await?;
+        let (version, playbook) = self.playbook().await?;
+        let mut terms = SlaTerms::new(version, playbook);
         let now = self.now();
         let state = match f.decision.as_deref() {
             None => None,
             Some("open") => Some(HandoffState::Open),
+            Some("closed") => Some(HandoffState::Closed),
             Some(d) => {
-                one_of("decision", d, &["open", "accepted", "rejected"])?;
+                one_of("decision", d, &["open", "accepted", "rejected", "closed"])?;
                 Some(HandoffState::Decided(d.parse()?))
             }
         };
@@ -267,7 +301,7 @@ impl App {
             let page =
                 repo::page::<Handoff>(&mut conn, w.clone(), cursor.as_deref(), limit).await?;
             for h in page.items {
-                let clocks = clocks(&mut conn, &playbook, &team, &h, now).await?;
+                let clocks = clocks(&mut conn, &mut terms, &team, &h, now).await?;
                 let keep = state
                     .as_deref()
                     .is_none_or(|s| clocks.iter().any(|c| c.state.as_str() == s));
@@ -297,21 +331,22 @@ impl App {
     }
 
     pub async fn handoff_card(&self, id: i64) -> Result<HandoffCard, AppError> {
-        let (_, playbook) = self.playbook().await?;
+        let (version, playbook) = self.playbook().await?;
+        let mut terms = SlaTerms::new(version, playbook.clone());
         let now = self.now();
         let mut conn = self.store().begin().await?;
         let h: Handoff = repo::get(&mut conn, id)
             .await
             .map_err(named("handoff", id))?;
         let team = SalesTeam::load(&mut conn, now).await?;
-        let clocks = clocks(&mut conn, &playbook, &team, &h, now).await?;
+        let clocks = clocks(&mut conn, &mut terms, &team, &h, now).await?;
         let contact: Contact = repo::get(&mut conn, h.contact_id).await?;
         let account = match contact.account_id {
             Some(a) => Some(repo::get::<Account>(&mut conn, a).await?),
             None => None,
         };
         let touches = repo::touchpoints_of_contact(&mut conn, contact.id).await?;
-        let scored_touches: Vec<_> = touches.iter().map(scored).collect();
+        let scored_touches = engaging(&contact, &touches);
         let score = score(
             &playbook,
             &profile(&contact, account.as_ref()),
@@ -347,7 +382,7 @@ impl App {
         input: AcceptInput,
         actor: &Actor,
     ) -> Result<HandoffView, AppError> {
-        let (_, playbook) = self.playbook().await?;
+        let (version, playbook) = self.playbook().await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let mut h: Handoff = repo::get(&mut tx, id).await.map_err(named("handoff", id))?;
@@ -368,7 +403,7 @@ impl App {
             change_stage(&mut tx, &playbook, &mut c, m).await?;
         }
         record_decision(&mut h, "accepted", None, note, actor, now);
-        save_and_view(tx, &playbook, &h, now).await
+        save_and_view(tx, &mut SlaTerms::new(version, playbook), &h, now).await
     }
 
     /// The rep rejects with a reason: the contact is disqualified or
@@ -379,7 +414,7 @@ impl App {
         input: RejectInput,
         actor: &Actor,
     ) -> Result<HandoffView, AppError> {
-        let (_, playbook) = self.playbook().await?;
+        let (version, playbook) = self.playbook().await?;
         let now = self.now();
         let code = input
             .reason
@@ -420,7 +455,7 @@ impl App {
         };
         change_stage(&mut tx, &playbook, &mut c, m).await?;
         record_decision(&mut h, "rejected", Some(code), note, actor, now);
-        save_and_view(tx, &playbook, &h, now).await
+        save_and_view(tx, &mut SlaTerms::new(version, playbook.clone()), &h, now).await
     }
 
     /// A manager hands the lead to another rep; the clocks restart for them.
@@ -430,12 +465,12 @@ impl App {
         input: ReassignInput,
         actor: &Actor,
     ) -> Result<HandoffView, AppError> {
-        actor.authorize(Action::ReassignHandoff, actor.relation_to(None, None))?;
-        let (_, playbook) = self.playbook().await?;
+        let (version, playbook) = self.playbook().await?;
         let now = self.now();
         let reason = text("reason", &input.reason, NAME_MAX)?;
         let mut tx = self.store().begin().await?;
         let mut h: Handoff = repo::get(&mut tx, id).await.map_err(named("handoff", id))?;
+        actor.authorize(Action::ReassignHandoff, relation(actor, &h))?;
         still_open(&h)?;
         let target: User = repo::get(&mut tx, input.user_id).await.map_err(|_| {
             Invalid::new(
@@ -491,7 +526,8 @@ impl App {
         c.owner_id = Some(target.id);
         repo::update(&mut tx, c.id, &c).await?;
         let team = SalesTeam::load(&mut tx, now).await?;
-        let clocks = clocks(&mut tx, &playbook, &team, &h, now).await?;
+        let mut terms = SlaTerms::new(version, playbook);
+        let clocks = clocks(&mut tx, &mut terms, &team, &h, now).await?;
         tx.commit()
             .await
             .map_err(smarketing_store::StoreError::from)?;
@@ -506,36 +542,22 @@ impl App {
         input: HandoffActivityInput,
         actor: &Actor,
     ) -> Result<Activity, AppError> {
+        let (_, playbook) = self.playbook().await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let h: Handoff = repo::get(&mut tx, id).await.map_err(named("handoff", id))?;
         may_work(actor, &h)?;
-        let a = Activity {
-            id: 0,
+        let input = ActivityInput {
             contact_id: h.contact_id,
             deal_id: None,
-            user_id: actor.user_id,
-            kind: one_of("kind", &input.kind, ACTIVITY_KINDS)?,
-            outcome: one_of(
-                "outcome",
-                input.outcome.as_deref().unwrap_or("attempt"),
-                ACTIVITY_OUTCOMES,
-            )?,
-            subject: opt_text("subject", input.subject.as_deref(), NAME_MAX)?,
-            body: opt_text("body", input.body.as_deref(), BODY_MAX)?,
-            occurred_at: input.occurred_at.unwrap_or(now),
-            created_at: now,
-            updated_at: now,
+            user_id: None,
+            kind: input.kind,
+            outcome: input.outcome,
+            subject: input.subject,
+            body: input.body,
+            occurred_at: input.occurred_at,
         };
-        if a.occurred_at.millis() > now.millis() + 60_000 {
-            return Err(Invalid::new(
-                "in_the_future",
-                "occurred_at",
-                "an activity cannot be logged ahead of time",
-            )
-            .into());
-        }
-        let saved = repo::insert(&mut tx, &a).await?;
+        let saved = log_activity(&mut tx, &playbook, &input, actor, now).await?;
         tx.commit()
             .await
             .map_err(smarketing_store::StoreError::from)?;

@@ -74,6 +74,12 @@ pub fn non_negative(field: &str, v: i64) -> Result<i64, Invalid> {
     }
 }
 
+/// A money amount in minor units: not negative, and within
+/// [`smarketing_core::money::MAX_MINOR`].
+pub fn amount(field: &str, v: i64) -> Result<i64, Invalid> {
+    smarketing_core::Money::from_minor(v, field).map(smarketing_core::Money::minor)
+}
+
 pub const NAME_MAX: usize = 200;
 pub const BODY_MAX: usize = 20_000;
 pub const ACTIVITY_KINDS: &[&str] = &["call", "email", "meeting", "note"];

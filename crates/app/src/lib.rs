@@ -27,10 +27,12 @@ pub mod outbox;
 pub mod paths_file;
 pub mod people;
 pub mod playbooks;
+pub mod recycling;
 pub mod reports;
 pub mod routing;
 pub mod scheduler;
 pub mod sla_reports;
+pub mod sla_terms;
 pub mod touches;
 
 pub use access::Actor;

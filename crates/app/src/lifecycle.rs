@@ -10,7 +10,7 @@ use smarketing_core::playbook::Profile;
 use smarketing_core::scoring::{ScoreCard, ScoredTouch, score};
 use smarketing_core::{Email, Instant, Invalid, Playbook, Stage, StageCause};
 use smarketing_store::Conn as AnyConnection;
-use smarketing_store::{Account, Contact, StageChange, Touchpoint, User, repo};
+use smarketing_store::{Account, Contact, Handoff, StageChange, Touchpoint, User, repo};
 
 /// The attributes persona and fit rules see.
 pub fn profile(contact: &Contact, account: Option<&Account>) -> Profile {
@@ -26,6 +26,17 @@ pub fn profile(contact: &Contact, account: Option<&Account>) -> Profile {
         region: account.and_then(|a| a.region.clone()),
         account_country: account.and_then(|a| a.country.clone()),
     }
+}
+
+/// The touches that count toward a contact's engagement: all of them, or
+/// those since it was last recycled (recycling restarts engagement, so a
+/// rejected lead cannot qualify again on what sales already turned down).
+pub(crate) fn engaging(contact: &Contact, touches: &[Touchpoint]) -> Vec<ScoredTouch> {
+    touches
+        .iter()
+        .filter(|t| contact.recycled_at.is_none_or(|r| t.occurred_at > r))
+        .map(scored)
+        .collect()
 }
 
 pub(crate) fn scored(t: &Touchpoint) -> ScoredTouch {
@@ -135,6 +146,7 @@ pub(crate) fn new_contact(
         first_touch: None,
         last_touch: None,
         merged_into_id: None,
+        recycled_at: None,
         created_at,
         updated_at: now,
     };
@@ -304,8 +316,57 @@ pub(crate) async fn change_stage(
     })?;
     contact.stage = to;
     contact.updated_at = at;
+    if to == Stage::Recycled {
+        contact.recycled_at = Some(at);
+    }
     *contact = repo::update(conn, contact.id, &*contact).await?;
+    // Every path out of MQL other than sales' decision (which closes the
+    // handoff itself) leaves the loop: the open handoff closes with the
+    // move's cause, and its clocks stop.
+    let decided = matches!(
+        cause,
+        StageCause::HandoffAccepted | StageCause::HandoffRejected
+    );
+    if to != Stage::Mql && !decided {
+        close_open_handoff(conn, contact.id, cause.as_str(), actor, at).await?;
+    }
     Ok(saved)
+}
+
+/// Closes the contact's open handoff, if it has one, because it left the
+/// loop by another path than a decision (`cause`: a stage change's cause,
+/// `merged`, `erased`). Its clocks stop and its pending escalations are
+/// skipped; the `handoff.closed` webhook tells the outside.
+pub(crate) async fn close_open_handoff(
+    conn: &mut AnyConnection,
+    contact_id: i64,
+    cause: &str,
+    actor: &Actor,
+    at: Instant,
+) -> Result<Option<Handoff>, AppError> {
+    let Some(mut h) = repo::open_handoff_of_contact(conn, contact_id).await? else {
+        return Ok(None);
+    };
+    // A move recorded as of an earlier time (an import, a deal's own date)
+    // cannot close the handoff before it was opened.
+    let at = if at.millis() < h.created_at.millis() {
+        h.created_at
+    } else {
+        at
+    };
+    h.closed_at = Some(at);
+    h.closed_cause = Some(cause.to_string());
+    h.closed_by = actor.user_id;
+    h.updated_at = at;
+    let h = repo::update(conn, h.id, &h).await?;
+    crate::outbox::emit(
+        conn,
+        "handoff.closed",
+        &serde_json::json!({ "handoff": &h }),
+        at,
+    )
+    .await?;
+    Ok(Some(h))
 }
 
 /// Recomputes and caches a contact's scores at `at`, and its first and
@@ -323,7 +384,7 @@ pub(crate) async fn rescore(
     let rows = repo::touchpoints_of_contact(conn, contact.id).await?;
     // The touches changed, so where the contact came from may have too.
     contact.set_touch_origins(&rows);
-    let touches: Vec<ScoredTouch> = rows.iter().map(scored).collect();
+    let touches = engaging(&contact, &rows);
     let card = score(
         playbook,
         &profile(&contact, account.as_ref()),

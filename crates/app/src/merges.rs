@@ -5,12 +5,12 @@
 
 use crate::Actor;
 use crate::error::named;
-use crate::lifecycle::rescore;
+use crate::lifecycle::{close_open_handoff, rescore};
 use crate::{App, AppError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use smarketing_core::access::{Action, Relation};
-use smarketing_core::{Instant, Invalid, Playbook};
+use smarketing_core::{Instant, Invalid, Playbook, Stage};
 use smarketing_store::merges::{self as store, ContactMerge, FilledField};
 use smarketing_store::{Conn, Contact, repo};
 use std::collections::BTreeMap;
@@ -212,6 +212,11 @@ pub(crate) async fn merge(
     // Rescoring saves each record: the filled fields and the pointer too.
     rescore(conn, playbook, merged, at).await?;
     crate::touches::qualify(conn, playbook, survivor, raised.as_ref(), at, now).await?;
+    // A handoff the merge moved waits only on an MQL: on a survivor in any
+    // other stage it leaves the loop, closed by the merge.
+    if repo::get::<Contact>(conn, survivor_id).await?.stage != Stage::Mql {
+        close_open_handoff(conn, survivor_id, "merged", actor, now).await?;
+    }
     let record = ContactMerge {
         id: 0,
         survivor_id,

@@ -18,6 +18,8 @@ use std::time::Duration;
 pub const EVENTS: &[&str] = &[
     "handoff.created",
     "handoff.reassigned",
+    "handoff.closed",
+    "lead.no_follow_up",
     "sla.at_risk",
     "sla.breached",
 ];

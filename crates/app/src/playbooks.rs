@@ -40,7 +40,7 @@ pub struct PlaybookDiff {
     pub changes: Vec<Change>,
 }
 
-fn parse_stored(v: &PlaybookVersion) -> Result<Playbook, AppError> {
+pub(crate) fn parse_stored(v: &PlaybookVersion) -> Result<Playbook, AppError> {
     // Stored versions were validated on import; a failure here means the
     // database was edited by hand or a newer release wrote it.
     Playbook::from_toml(&v.body).map_err(AppError::from)

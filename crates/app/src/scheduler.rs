@@ -1,5 +1,6 @@
-//! The scheduler: the loop a server runs to fire due escalations and send
-//! due webhooks, until it is told to stop.
+//! The scheduler: the loop a server runs to fire due escalations, return
+//! SALs without follow-up to marketing and send due webhooks, until it is
+//! told to stop.
 
 use crate::App;
 use std::time::Duration;
@@ -27,6 +28,11 @@ impl App {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "escalations failed"),
+            }
+            match self.return_unfollowed_sals().await {
+                Ok(n) if n > 0 => tracing::info!(returned = n, "SALs without follow-up"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "returning SALs failed"),
             }
             match self.deliver_webhooks(&client, 100).await {
                 Ok(r) if r.delivered + r.failed_attempts > 0 => tracing::info!(

@@ -4,6 +4,7 @@
 
 use crate::escalations::clocks;
 use crate::routing::SalesTeam;
+use crate::sla_terms::{SlaTerms, Terms};
 use crate::{App, AppError};
 use serde::Serialize;
 use smarketing_core::Instant;
@@ -191,7 +192,8 @@ impl App {
     /// The SLA report of a period (handoffs assigned in it; clocks as of now).
     pub async fn sla_report(&self, period: &str) -> Result<SlaReport, AppError> {
         let period: Period = period.parse()?;
-        let (_, playbook) = self.playbook().await?;
+        let (version, playbook) = self.playbook().await?;
+        let mut terms = SlaTerms::new(version, playbook.clone());
         let company = WorkingCalendar::from_spec(&playbook.calendar)?;
         let (start, end) = period.instants(company.time_zone());
         let (start, end) = (Instant::from(start), Instant::from(end));
@@ -208,15 +210,21 @@ impl App {
         let mut per_rep: BTreeMap<Option<i64>, Acc> = BTreeMap::new();
         let mut total = Acc::default();
         let mut breaches = Vec::new();
+        // Marketing's side is held to the terms in force when the period ended.
+        let closing = Terms::at(&mut tx, end.min(now)).await?;
+        let closing = terms.for_terms(&mut tx, closing).await?;
         let mut marketing = MarketingSla {
-            min_acceptance_rate: playbook.sla.min_acceptance_rate,
+            min_acceptance_rate: closing.sla.min_acceptance_rate,
             ..Default::default()
         };
         let (mut by_channel, mut by_campaign, mut by_persona) =
             (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         for h in &handoffs {
-            let cal = team.calendar(&playbook, h.assignee_id)?;
-            let clocks = clocks(&mut tx, &playbook, &team, h, now).await?;
+            // Each handoff under the terms it was opened with: a later
+            // playbook or agreement does not re-judge it.
+            let held = terms.of(&mut tx, h).await?;
+            let cal = team.calendar(&held, h.assignee_id)?;
+            let clocks = clocks(&mut tx, &mut terms, &team, h, now).await?;
             let contact: Contact = repo::get(&mut tx, h.contact_id).await?;
             let acts = repo::activities_of_contact(&mut tx, h.contact_id).await?;
             let rep = per_rep.entry(h.assignee_id).or_default();
@@ -246,7 +254,7 @@ impl App {
                     .iter()
                     .filter(|c| c.state == ClockState::Breached)
                     .count() as u64;
-                if h.decision.is_none() {
+                if h.is_open() {
                     acc.at_risk += clocks
                         .iter()
                         .filter(|c| c.state == ClockState::AtRisk)
@@ -328,7 +336,7 @@ impl App {
             .await
         {
             Ok(r) => Some(r.mql_commitment),
-            Err(_) => playbook.sla.mql_commitment.map(u64::from),
+            Err(_) => closing.sla.mql_commitment.map(u64::from),
         };
         let sales = per_rep
             .into_iter()

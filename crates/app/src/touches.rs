@@ -290,7 +290,13 @@ pub(crate) async fn qualify(
         channel: t.channel.clone(),
         kind: t.kind.clone(),
     });
-    let trigger = mql_trigger(playbook, contact.stage, &card, scored_touch.as_ref());
+    let trigger = mql_trigger(
+        playbook,
+        contact.stage,
+        &card,
+        scored_touch.as_ref(),
+        contact.recycled_at.map(Instant::timestamp),
+    );
     let stage_change = match trigger {
         Some(cause) if playbook.has_stage(Stage::Mql) => Some(
             change_stage(

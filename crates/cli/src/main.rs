@@ -381,8 +381,9 @@ pub enum FunnelCommand {
 pub enum SlaCommand {
     /// The agreement versions, their summaries and sign-offs.
     Agreements,
-    /// Fire every escalation that is due now, once, and print what happened
-    /// (what the server's scheduler does every few seconds).
+    /// Fire every escalation that is due now, once, return SALs left without
+    /// follow-up to marketing, and print what happened (what the server's
+    /// scheduler does every few seconds).
     Escalate,
     /// Open handoffs now: how many clocks are on track, at risk, breached.
     Status,

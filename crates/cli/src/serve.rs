@@ -167,7 +167,7 @@ pub async fn demo(args: crate::DemoArgs, database_given: bool, mut cfg: Config) 
         ..DemoSize::default()
     };
     let (summary, admin) = app
-        .generate_demo(seed, size, &crate::data::Bar::new())
+        .generate_demo(seed, size, &smarketing_app::import::Bar::new())
         .await?;
     let took = started.elapsed();
     let file = credentials_file(&cfg.database_url);

@@ -36,7 +36,15 @@ pub async fn run(command: SlaCommand, cfg: &Config) -> Result<()> {
         SlaCommand::Escalate => {
             let app = open(cfg).await?;
             let run = app.run_due_escalations(200).await?;
-            println!("{}", serde_json::to_string(&run)?);
+            let returned = app.return_unfollowed_sals().await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "fired": run.fired,
+                    "skipped": run.skipped,
+                    "returned_sals": returned,
+                })
+            );
             Ok(())
         }
         SlaCommand::Agreements => {

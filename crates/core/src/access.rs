@@ -48,7 +48,8 @@ pub enum Action {
     SetGoal,
     /// Sign the SLA agreement for one's own team.
     SignAgreement,
-    /// Accept, reject or log work on a handoff.
+    /// Accept, reject or log work on a handoff. Handoffs are sales' work:
+    /// the assigned rep's own, their team's (sales) for everyone else.
     WorkHandoff,
     /// Give a handoff to another rep.
     ReassignHandoff,
@@ -56,6 +57,8 @@ pub enum Action {
     EditRepSettings,
     /// Record someone's absence.
     RecordAbsence,
+    /// Log an activity as another rep's work (the record keeps who logged it).
+    LogActivityFor,
     /// Change an activity after it was logged.
     EditActivity,
     /// Change a note.
@@ -79,6 +82,7 @@ impl Action {
             Action::ReassignHandoff => "reassign a handoff",
             Action::EditRepSettings => "change these routing settings",
             Action::RecordAbsence => "record this absence",
+            Action::LogActivityFor => "log an activity for this rep",
             Action::EditActivity => "change this activity",
             Action::EditNote => "change this note",
             Action::MergeContacts => "merge contacts another rep owns",
@@ -87,7 +91,7 @@ impl Action {
     }
 }
 
-use Reach::{Any, None as No, Own};
+use Reach::{Any, None as No, Own, Team};
 
 /// The permission table: for each action, the reach of an admin, a
 /// manager and a member, in that order.
@@ -97,10 +101,11 @@ pub const PERMISSIONS: &[(Action, [Reach; 3])] = &[
     (Action::ManageWebhooks, [Any, No, No]),
     (Action::SetGoal, [Any, Any, No]),
     (Action::SignAgreement, [Own, Own, No]),
-    (Action::WorkHandoff, [Any, Any, Own]),
-    (Action::ReassignHandoff, [Any, Any, No]),
+    (Action::WorkHandoff, [Any, Team, Own]),
+    (Action::ReassignHandoff, [Any, Team, No]),
     (Action::EditRepSettings, [Any, Any, Own]),
     (Action::RecordAbsence, [Any, Any, Own]),
+    (Action::LogActivityFor, [Any, Team, No]),
     (Action::EditActivity, [Any, Any, Own]),
     (Action::EditNote, [Any, Any, Own]),
     (Action::MergeContacts, [Any, Any, Own]),
@@ -145,7 +150,7 @@ pub fn who_may(action: Action, relation: Relation) -> Vec<Role> {
 mod tests {
     use super::*;
 
-    const ACTIONS: [Action; 13] = [
+    const ACTIONS: [Action; 14] = [
         Action::ImportPlaybook,
         Action::ManageUsers,
         Action::ManageWebhooks,
@@ -155,6 +160,7 @@ mod tests {
         Action::ReassignHandoff,
         Action::EditRepSettings,
         Action::RecordAbsence,
+        Action::LogActivityFor,
         Action::EditActivity,
         Action::EditNote,
         Action::MergeContacts,
@@ -184,8 +190,14 @@ mod tests {
         assert!(permits(Role::Member, Action::WorkHandoff, Relation::Own));
         assert!(!permits(Role::Member, Action::WorkHandoff, Relation::Team));
         assert!(!permits(Role::Member, Action::WorkHandoff, Relation::Other));
-        // A manager works anyone's.
-        assert!(permits(Role::Manager, Action::WorkHandoff, Relation::Other));
+        // A manager works their team's (sales'), not the other team's.
+        assert!(permits(Role::Manager, Action::WorkHandoff, Relation::Team));
+        assert!(!permits(
+            Role::Manager,
+            Action::WorkHandoff,
+            Relation::Other
+        ));
+        assert!(permits(Role::Admin, Action::WorkHandoff, Relation::Other));
         // Company-wide settings need a reach of Any.
         assert!(permits(
             Role::Admin,
@@ -204,8 +216,12 @@ mod tests {
         ));
         assert!(permits(Role::Manager, Action::SignAgreement, Relation::Own));
         assert_eq!(
-            who_may(Action::ReassignHandoff, Relation::Other),
+            who_may(Action::ReassignHandoff, Relation::Team),
             [Role::Admin, Role::Manager]
+        );
+        assert_eq!(
+            who_may(Action::ReassignHandoff, Relation::Other),
+            [Role::Admin]
         );
     }
 }

@@ -163,15 +163,11 @@ closed_set! {
         DealCreated = "deal_created",
         /// Its deal was won.
         DealWon = "deal_won",
-    }
-}
-
-impl From<crate::scoring::MqlCause> for StageCause {
-    fn from(c: crate::scoring::MqlCause) -> Self {
-        match c {
-            crate::scoring::MqlCause::HandRaiser => StageCause::HandRaiser,
-            crate::scoring::MqlCause::Threshold => StageCause::ScoreThreshold,
-        }
+        /// Its last open deal was lost: recycled or disqualified by the
+        /// playbook's lost-reason mapping.
+        DealLost = "deal_lost",
+        /// Sales never followed up an SAL: back to marketing.
+        NoFollowUp = "no_follow_up",
     }
 }
 
@@ -194,11 +190,5 @@ mod tests {
             e.message
         );
         assert_eq!(" sales ".parse::<Team>().unwrap(), Team::Sales);
-        for c in [
-            crate::scoring::MqlCause::HandRaiser,
-            crate::scoring::MqlCause::Threshold,
-        ] {
-            assert_eq!(StageCause::from(c).as_str(), c.as_str());
-        }
     }
 }

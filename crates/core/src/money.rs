@@ -13,6 +13,12 @@ pub struct Money(i64);
 /// Minor units in one major unit of the currencies we support (two decimals).
 pub const MINOR_PER_MAJOR: i64 = 100;
 
+/// The largest amount accepted, in minor units (100 billion in a currency
+/// with cents): far above any real deal, goal or budget, and small enough
+/// that sums over many millions of rows stay exact in 128-bit arithmetic
+/// and fit reports' 64-bit totals for any realistic book.
+pub const MAX_MINOR: i64 = 10_000_000_000_000;
+
 impl Money {
     pub const ZERO: Money = Money(0);
 
@@ -23,6 +29,13 @@ impl Money {
                 "negative_amount",
                 field,
                 format!("amount must not be negative, got {minor}"),
+            ));
+        }
+        if minor > MAX_MINOR {
+            return Err(Invalid::new(
+                "amount_too_large",
+                field,
+                format!("amount must be at most {MAX_MINOR} minor units, got {minor}"),
             ));
         }
         Ok(Money(minor))
@@ -84,6 +97,15 @@ mod tests {
         assert_eq!(
             Money::from_major(i64::MAX, "amount").unwrap_err().code,
             "amount_too_large"
+        );
+        assert_eq!(
+            Money::from_minor(MAX_MINOR, "x").unwrap().minor(),
+            MAX_MINOR
+        );
+        let e = Money::from_minor(i64::MAX, "amount_minor").unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_str()),
+            ("amount_too_large", "amount_minor")
         );
     }
 }

@@ -28,7 +28,12 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
     ProblemCode {
         code: "amount_too_large",
         status: 422,
-        meaning: "an amount above the allowed maximum",
+        meaning: "an amount above the allowed maximum (10^13 minor units)",
+    },
+    ProblemCode {
+        code: "backdated",
+        status: 422,
+        meaning: "an activity dated earlier than the playbook's grace before it was logged",
     },
     ProblemCode {
         code: "backward_stage_move",
@@ -73,7 +78,7 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
     ProblemCode {
         code: "handoff_closed",
         status: 422,
-        meaning: "the handoff is already decided",
+        meaning: "the handoff is already decided, or closed when its lead left the loop",
     },
     ProblemCode {
         code: "in_the_future",

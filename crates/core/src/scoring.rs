@@ -5,7 +5,7 @@
 use crate::condition::all_match;
 use crate::lifecycle::Stage;
 use crate::playbook::{Playbook, Profile};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// One touch as scoring sees it.
@@ -150,24 +150,48 @@ pub fn score(
 
 /// Decides whether the touch `touch` (already part of `card`, scored at the
 /// touch's instant) makes a contact in `stage` an MQL, and why.
+///
+/// A contact recycled at `recycled_at` is being nurtured: a hand-raiser
+/// after that re-qualifies it at once; the thresholds (on engagement since
+/// then, as its card counts it) only once the playbook's nurture period is
+/// over. A recycled contact's rejection means something.
 pub fn mql_trigger(
     playbook: &Playbook,
     stage: Stage,
     card: &ScoreCard,
     touch: Option<&ScoredTouch>,
+    recycled_at: Option<Timestamp>,
 ) -> Option<MqlCause> {
     if !stage.can_become_mql() {
         return None;
     }
-    if touch
-        .and_then(|t| t.kind.as_deref())
-        .is_some_and(|k| playbook.is_hand_raiser(k))
-    {
+    let recycled = recycled_at.filter(|_| stage == Stage::Recycled);
+    let hand_raiser = touch.is_some_and(|t| {
+        t.kind
+            .as_deref()
+            .is_some_and(|k| playbook.is_hand_raiser(k))
+            && recycled.is_none_or(|r| t.occurred_at > r)
+    });
+    let nurtured = recycled.is_none_or(|r| {
+        let nurture = SignedDuration::from_secs_f64(playbook.recycle.nurture_days * 86_400.0);
+        card.at >= r.saturating_add(nurture).unwrap_or(Timestamp::MAX)
+    });
+    if hand_raiser {
         Some(MqlCause::HandRaiser)
-    } else if card.meets_mql_threshold {
+    } else if card.meets_mql_threshold && nurtured {
         Some(MqlCause::Threshold)
     } else {
         None
+    }
+}
+
+/// The stage change records why a contact became an MQL.
+impl From<MqlCause> for crate::closed::StageCause {
+    fn from(c: MqlCause) -> Self {
+        match c {
+            MqlCause::HandRaiser => crate::closed::StageCause::HandRaiser,
+            MqlCause::Threshold => crate::closed::StageCause::ScoreThreshold,
+        }
     }
 }
 
@@ -194,6 +218,13 @@ mod tests {
             persona: Some("executive".into()),
             company_size: Some("enterprise".into()),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_mql_cause_is_recorded_as_the_stage_cause_of_the_same_name() {
+        for c in [MqlCause::HandRaiser, MqlCause::Threshold] {
+            assert_eq!(crate::closed::StageCause::from(c).as_str(), c.as_str());
         }
     }
 
@@ -244,10 +275,10 @@ mod tests {
             demo.occurred_at,
         );
         assert_eq!(
-            mql_trigger(&p, Stage::Lead, &card, Some(&demo)),
+            mql_trigger(&p, Stage::Lead, &card, Some(&demo), None),
             Some(MqlCause::HandRaiser)
         );
-        assert_eq!(mql_trigger(&p, Stage::Sql, &card, Some(&demo)), None);
+        assert_eq!(mql_trigger(&p, Stage::Sql, &card, Some(&demo), None), None);
 
         let touches = [
             touch(1, "2024-01-01T00:00:00Z", "webinar_attended"),
@@ -256,11 +287,71 @@ mod tests {
         let card = score(&p, &exec(), &touches, touches[1].occurred_at);
         assert!(card.meets_mql_threshold);
         assert_eq!(
-            mql_trigger(&p, Stage::Recycled, &card, Some(&touches[1])),
+            mql_trigger(&p, Stage::Recycled, &card, Some(&touches[1]), None),
             Some(MqlCause::Threshold)
         );
         let low = score(&p, &Profile::default(), &touches, touches[1].occurred_at);
-        assert_eq!(mql_trigger(&p, Stage::Lead, &low, Some(&touches[1])), None);
+        assert_eq!(
+            mql_trigger(&p, Stage::Lead, &low, Some(&touches[1]), None),
+            None
+        );
+    }
+
+    #[test]
+    fn a_recycled_contact_waits_out_its_nurture_or_raises_its_hand() {
+        let p = Playbook::default_playbook();
+        let recycled = ts("2024-01-01T00:00:00Z");
+        let touches = [
+            touch(1, "2024-01-02T00:00:00Z", "webinar_attended"),
+            touch(2, "2024-01-02T01:00:00Z", "meeting_booked"),
+        ];
+        let card = score(&p, &exec(), &touches, touches[1].occurred_at);
+        assert!(card.meets_mql_threshold);
+        // Engagement a day after the rejection: still nurturing.
+        assert_eq!(
+            mql_trigger(
+                &p,
+                Stage::Recycled,
+                &card,
+                Some(&touches[1]),
+                Some(recycled)
+            ),
+            None
+        );
+        // The same engagement after the 30 days.
+        let late = [
+            touch(1, "2024-02-01T00:00:00Z", "webinar_attended"),
+            touch(2, "2024-02-01T01:00:00Z", "meeting_booked"),
+        ];
+        let card = score(&p, &exec(), &late, late[1].occurred_at);
+        assert_eq!(
+            mql_trigger(&p, Stage::Recycled, &card, Some(&late[1]), Some(recycled)),
+            Some(MqlCause::Threshold)
+        );
+        // A new hand-raiser does not wait.
+        let demo = touch(3, "2024-01-03T00:00:00Z", "demo_request");
+        let card = score(
+            &p,
+            &Profile::default(),
+            std::slice::from_ref(&demo),
+            demo.occurred_at,
+        );
+        assert_eq!(
+            mql_trigger(&p, Stage::Recycled, &card, Some(&demo), Some(recycled)),
+            Some(MqlCause::HandRaiser)
+        );
+        // An old hand-raiser, from before the rejection, does not count again.
+        let old = touch(4, "2023-12-31T00:00:00Z", "demo_request");
+        let card = score(
+            &p,
+            &Profile::default(),
+            std::slice::from_ref(&old),
+            recycled,
+        );
+        assert_eq!(
+            mql_trigger(&p, Stage::Recycled, &card, Some(&old), Some(recycled)),
+            None
+        );
     }
 
     proptest! {

@@ -175,6 +175,8 @@ pub enum HandoffState {
     Open,
     /// Decided with this decision (`accepted`, `rejected`).
     Decided(smarketing_core::Decision),
+    /// Left the loop by another path than a decision.
+    Closed,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -198,10 +200,13 @@ impl HandoffRows {
         match self.state {
             None => {}
             Some(HandoffState::Open) => {
-                w.and_sql("handoffs.decision IS NULL");
+                w.and_sql("handoffs.decision IS NULL AND handoffs.closed_at IS NULL");
             }
             Some(HandoffState::Decided(d)) => {
                 w.and("handoffs.decision = ?", Some(d.as_str()));
+            }
+            Some(HandoffState::Closed) => {
+                w.and_sql("handoffs.closed_at IS NOT NULL");
             }
         }
         w

@@ -118,8 +118,8 @@ pub async fn move_contact_rows(
         }
     }
     let rows = sqlx::query(
-        "UPDATE handoffs SET contact_id = $1 WHERE contact_id = $2 AND decision IS NULL \
-         AND NOT EXISTS (SELECT 1 FROM handoffs h WHERE h.contact_id = $1 AND h.decision IS NULL) \
+        "UPDATE handoffs SET contact_id = $1 WHERE contact_id = $2 AND decision IS NULL AND closed_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM handoffs h WHERE h.contact_id = $1 AND h.decision IS NULL AND h.closed_at IS NULL) \
          RETURNING id",
     )
     .bind(to)

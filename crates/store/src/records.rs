@@ -47,7 +47,7 @@ record! {
 record! {
     #[derive(Debug, Clone, PartialEq, Serialize)]
     #[cfg_attr(feature = "openapi", derive(ToSchema))]
-    pub struct Contact in "contacts" keep ["merged_into_id", "first_touch_", "last_touch_"] {
+    pub struct Contact in "contacts" keep ["merged_into_id", "first_touch_", "last_touch_", "recycled_at"] {
         pub id: i64,
         pub external_id: Option<String>,
         /// Normalised (trimmed, lower-case); unique.
@@ -72,6 +72,9 @@ record! {
         pub last_touch: Option<TouchOrigin>,
         /// Set when this record was merged into another: the one it became.
         pub merged_into_id: Option<i64>,
+        /// When it was last recycled to marketing: its engagement counts
+        /// from then, and it may qualify again after the nurture period.
+        pub recycled_at: Option<Instant>,
         pub created_at: Instant,
         pub updated_at: Instant,
     }
@@ -270,6 +273,7 @@ record! {
         pub id: i64,
         pub contact_id: i64,
         pub deal_id: Option<i64>,
+        /// Whose work it is.
         pub user_id: Option<i64>,
         /// `call`, `email`, `meeting` or `note`.
         pub kind: String,
@@ -277,7 +281,11 @@ record! {
         pub outcome: String,
         pub subject: Option<String>,
         pub body: Option<String>,
+        /// When the rep says it happened: at most the playbook's grace
+        /// before it was recorded (`created_at`).
         pub occurred_at: Instant,
+        /// Who logged it: the rep themself, or a manager logging for them.
+        pub logged_by: Option<i64>,
         pub created_at: Instant,
         pub updated_at: Instant,
     }
@@ -339,8 +347,32 @@ record! {
         pub decided_by: Option<i64>,
         pub reason_code: Option<String>,
         pub decision_note: Option<String>,
+        /// The playbook version in force when it was opened: its calendar,
+        /// and its SLA numbers when no agreement was in force.
+        pub playbook_version: Option<i64>,
+        /// The SLA agreement signed by both teams when it was opened; its
+        /// clocks run under that agreement's numbers.
+        pub agreement_version: Option<i64>,
+        /// When it left the loop by another path than a decision (its clocks stop).
+        pub closed_at: Option<Instant>,
+        /// Why: the stage change's cause (`manual`, `deal_created`, `deal_won`,
+        /// `import`, …), `merged` or `erased`.
+        pub closed_cause: Option<String>,
+        pub closed_by: Option<i64>,
         pub created_at: Instant,
         pub updated_at: Instant,
+    }
+}
+
+impl Handoff {
+    /// Waiting for sales: neither decided nor closed by another path.
+    pub fn is_open(&self) -> bool {
+        self.decision.is_none() && self.closed_at.is_none()
+    }
+
+    /// When its clocks stopped: the decision, or its closing.
+    pub fn ended_at(&self) -> Option<Instant> {
+        self.decided_at.or(self.closed_at)
     }
 }
 

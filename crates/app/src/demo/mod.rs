@@ -166,11 +166,16 @@ impl App {
             .filter(|u| u.team == Team::Marketing)
             .map(|u| u.id)
             .collect();
-        let (_, playbook) = self.playbook().await?;
+        let (version, playbook) = self.playbook().await?;
         // End at the start of today so that one seed on one day gives one company.
         let now = self.now().millis();
         let end = now - now.rem_euclid(DAY);
-        let world = build(&playbook, seed, size, end, &reps, &marketers, progress);
+        let mut world = build(&playbook, seed, size, end, &reps, &marketers, progress);
+        // The company's history ran under the playbook it has now; its
+        // agreement is signed today, so no past handoff is held to it.
+        for (_, h) in &mut world.handoffs {
+            h.playbook_version = Some(version);
+        }
         let mut summary = DemoSummary {
             users: users.len(),
             accounts: world.accounts.len(),

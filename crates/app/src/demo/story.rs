@@ -6,7 +6,7 @@ use super::world::{World, at};
 use super::{DAY, HOUR};
 use rand::prelude::*;
 use rand_chacha::ChaCha8Rng;
-use smarketing_core::playbook::Profile;
+use smarketing_core::playbook::{Profile, RejectOutcome};
 use smarketing_core::scoring::{ScoredTouch, mql_trigger, score};
 use smarketing_core::{Playbook, Stage, StageCause};
 use smarketing_store::{
@@ -84,7 +84,7 @@ pub(super) fn tell(
         None,
         touches.first().map(|t| t.id),
     );
-    let scored: Vec<ScoredTouch> = touches
+    let mut scored: Vec<ScoredTouch> = touches
         .iter()
         .map(|t| ScoredTouch {
             touchpoint_id: t.id,
@@ -96,7 +96,7 @@ pub(super) fn tell(
     let mut mql_at = None;
     for (k, st) in scored.iter().enumerate() {
         let card = score(playbook, prof, &scored[..=k], st.occurred_at);
-        if let Some(cause) = mql_trigger(playbook, Stage::Lead, &card, Some(st)) {
+        if let Some(cause) = mql_trigger(playbook, Stage::Lead, &card, Some(st), None) {
             mql_at = Some((st.occurred_at.as_millisecond(), cause, st.touchpoint_id));
             break;
         }
@@ -140,6 +140,12 @@ pub(super) fn tell(
             decided_by: None,
             reason_code: None,
             decision_note: None,
+            // Set to the demo's playbook version once the world is built.
+            playbook_version: None,
+            agreement_version: None,
+            closed_at: None,
+            closed_cause: None,
+            closed_by: None,
             created_at: at(mql_ms),
             updated_at: at(mql_ms),
         };
@@ -217,6 +223,7 @@ pub(super) fn tell(
                     }),
                     body: None,
                     occurred_at: at(t),
+                    logged_by: Some(owner),
                     created_at: at(t),
                     updated_at: at(t),
                 },
@@ -358,6 +365,29 @@ pub(super) fn tell(
                                     ][rng.random_range(0..5)]
                                     .into(),
                                 );
+                                // The lost deal sends the contact back to
+                                // marketing, or out, as the playbook maps it.
+                                let reason = playbook
+                                    .recycle
+                                    .reason_for_lost_deal(d.lost_reason.as_deref())
+                                    .to_string();
+                                let to = match playbook.rejection_reason(&reason).map(|r| r.outcome)
+                                {
+                                    Some(RejectOutcome::Disqualify) => Stage::Disqualified,
+                                    _ => Stage::Recycled,
+                                };
+                                push_change(
+                                    &mut changes,
+                                    w,
+                                    Some(stage),
+                                    to,
+                                    close_at,
+                                    Some(owner),
+                                    StageCause::DealLost,
+                                    Some(&reason),
+                                    None,
+                                );
+                                stage = to;
                             }
                         }
                         deal = Some(d);
@@ -367,6 +397,15 @@ pub(super) fn tell(
         }
     }
     contact.stage = stage;
+    contact.recycled_at = changes
+        .iter()
+        .rev()
+        .find(|c| c.to_stage == Stage::Recycled)
+        .map(|c| c.changed_at);
+    // Recycling restarts engagement, as the kernel's rescoring counts it.
+    if let Some(r) = contact.recycled_at {
+        scored.retain(|t| t.occurred_at > r.timestamp());
+    }
     let last_ms = changes
         .last()
         .map(|c| c.changed_at.millis())

@@ -258,6 +258,7 @@ pub(super) fn build(
             first_touch: None,
             last_touch: None,
             merged_into_id: None,
+            recycled_at: None,
             created_at: at(created_ms),
             updated_at: at(created_ms),
         };

@@ -73,6 +73,53 @@ fn resolve(map: &HashMap<String, i64>, what: &str, col: &str, ext: &str) -> Resu
     })
 }
 
+/// The rows an import turned away, each error at its file, line and column.
+struct Rejected<'a> {
+    file: &'a str,
+    rows: Vec<RowError>,
+}
+
+/// Why a row was turned away: one error, or several found at once.
+trait RowErrors {
+    fn into_errors(self) -> Vec<Invalid>;
+}
+
+impl RowErrors for Invalid {
+    fn into_errors(self) -> Vec<Invalid> {
+        vec![self]
+    }
+}
+
+impl RowErrors for Vec<Invalid> {
+    fn into_errors(self) -> Vec<Invalid> {
+        self
+    }
+}
+
+/// Reads each row with `read`: the records of the rows it accepts, in file
+/// order; the errors of the others go to `rejected`.
+fn read_rows<'r, T, E: RowErrors>(
+    rows: impl Iterator<Item = (u64, Row<'r>)>,
+    rejected: &mut Rejected,
+    mut read: impl FnMut(u64, &Row<'r>) -> Result<T, E>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for (line, row) in rows {
+        match read(line, &row) {
+            Ok(record) => out.push(record),
+            Err(e) => rejected
+                .rows
+                .extend(e.into_errors().into_iter().map(|e| RowError {
+                    file: rejected.file.to_string(),
+                    line,
+                    column: Some(e.field.clone()),
+                    message: e.message,
+                })),
+        }
+    }
+    out
+}
+
 pub(super) async fn validate(
     conn: &mut Conn,
     playbook: &Playbook,
@@ -106,16 +153,9 @@ pub(super) async fn validate(
         .enumerate()
         .map(|(i, h)| (h.clone(), i))
         .collect();
-    let mut rejected = Vec::new();
-    let reject = |rejected: &mut Vec<RowError>, line: u64, errors: Vec<Invalid>| {
-        for e in errors {
-            rejected.push(RowError {
-                file: sheet.file.clone(),
-                line,
-                column: Some(e.field.clone()),
-                message: e.message,
-            });
-        }
+    let mut rejected = Rejected {
+        file: &sheet.file,
+        rows: Vec::new(),
     };
     let rows = sheet
         .records
@@ -124,12 +164,13 @@ pub(super) async fn validate(
 
     let batch = match kind {
         ImportKind::Accounts => {
-            let mut out = Vec::new();
             let mut seen_ids: HashMap<String, u64> = HashMap::new();
             let mut seen_domains: HashMap<String, u64> = HashMap::new();
             let existing = domains_by_external(conn).await?;
-            for (line, row) in rows {
-                let parsed = (|| -> Result<Account, Invalid> {
+            Batch::Accounts(read_rows(
+                rows,
+                &mut rejected,
+                |line, row| -> Result<Account, Invalid> {
                     let ext = row.id("account_id")?;
                     first_time(&seen_ids, &ext, "account_id", format!("account_id {ext}"))?;
                     let dom = domain(&row.req("domain")?).map_err(|e| e.at("domain"))?;
@@ -164,20 +205,16 @@ pub(super) async fn validate(
                     seen_ids.insert(ext, line);
                     seen_domains.insert(dom, line);
                     Ok(a)
-                })();
-                match parsed {
-                    Ok(a) => out.push(a),
-                    Err(e) => reject(&mut rejected, line, vec![e]),
-                }
-            }
-            Batch::Accounts(out)
+                },
+            ))
         }
         ImportKind::Campaigns => {
-            let mut out = Vec::new();
             let mut seen_ids: HashMap<String, u64> = HashMap::new();
             let mut seen_names: HashMap<String, u64> = HashMap::new();
-            for (line, row) in rows {
-                let parsed = (|| -> Result<Campaign, Invalid> {
+            Batch::Campaigns(read_rows(
+                rows,
+                &mut rejected,
+                |line, row| -> Result<Campaign, Invalid> {
                     let ext = row.id("campaign_id")?;
                     first_time(&seen_ids, &ext, "campaign_id", format!("campaign_id {ext}"))?;
                     let name = row.req("name")?;
@@ -196,7 +233,7 @@ pub(super) async fn validate(
                         id: 0,
                         external_id: Some(ext.clone()),
                         name: name.clone(),
-                        channel: channel(playbook, &row, "channel")?,
+                        channel: channel(playbook, row, "channel")?,
                         utm_campaign: None,
                         started_at,
                         ended_at,
@@ -207,26 +244,22 @@ pub(super) async fn validate(
                     seen_ids.insert(ext, line);
                     seen_names.insert(name, line);
                     Ok(c)
-                })();
-                match parsed {
-                    Ok(c) => out.push(c),
-                    Err(e) => reject(&mut rejected, line, vec![e]),
-                }
-            }
-            Batch::Campaigns(out)
+                },
+            ))
         }
         ImportKind::Contacts => {
-            let mut out = Vec::new();
             let mut seen_ids: HashMap<String, u64> = HashMap::new();
             let mut seen_emails: HashMap<String, u64> = HashMap::new();
             let existing = emails_by_external(conn).await?;
             let accounts = accounts_by_id(conn).await?;
-            for (line, row) in rows {
-                let parsed = (|| -> Result<Contact, Invalid> {
+            Batch::Contacts(read_rows(
+                rows,
+                &mut rejected,
+                |line, row| -> Result<Contact, Invalid> {
                     let (ext, input) = if hubspot {
-                        hubspot_contact(playbook, &row)?
+                        hubspot_contact(playbook, row)?
                     } else {
-                        sample_contact(playbook, &row, known)?
+                        sample_contact(playbook, row, known)?
                     };
                     first_time(&seen_ids, &ext, "contact_id", format!("contact {ext}"))?;
                     let email = Email::parse(&input.email)
@@ -259,19 +292,15 @@ pub(super) async fn validate(
                     seen_ids.insert(ext, line);
                     seen_emails.insert(email.to_string(), line);
                     Ok(c)
-                })();
-                match parsed {
-                    Ok(c) => out.push(c),
-                    Err(e) => reject(&mut rejected, line, vec![e]),
-                }
-            }
-            Batch::Contacts(out)
+                },
+            ))
         }
         ImportKind::Touchpoints => {
-            let mut out = Vec::new();
             let mut seen_ids: HashMap<String, u64> = HashMap::new();
-            for (line, row) in rows {
-                let parsed = (|| -> Result<Touchpoint, Vec<Invalid>> {
+            Batch::Touchpoints(read_rows(
+                rows,
+                &mut rejected,
+                |line, row| -> Result<Touchpoint, Vec<Invalid>> {
                     let ext = row.id("touchpoint_id").map_err(|e| vec![e])?;
                     first_time(
                         &seen_ids,
@@ -286,7 +315,7 @@ pub(super) async fn validate(
                         .id("contact_id")
                         .and_then(|c| resolve(&known.contacts, "contact", "contact_id", &c));
                     let occurred_at = row.instant("occurred_at");
-                    let ch = channel(playbook, &row, "channel");
+                    let ch = channel(playbook, row, "channel");
                     let campaign_id = row.opt_id("campaign_id").and_then(|c| {
                         c.map(|c| resolve(&known.campaigns, "campaign", "campaign_id", &c))
                             .transpose()
@@ -334,19 +363,15 @@ pub(super) async fn validate(
                         properties: serde_json::json!({}),
                         created_at: now,
                     })
-                })();
-                match parsed {
-                    Ok(t) => out.push(t),
-                    Err(e) => reject(&mut rejected, line, e),
-                }
-            }
-            Batch::Touchpoints(out)
+                },
+            ))
         }
         ImportKind::StageChanges => {
             let owners = touch_owners(conn).await?;
-            let mut out = Vec::new();
-            for (line, row) in rows {
-                let parsed = (|| -> Result<StageChange, Invalid> {
+            Batch::StageChanges(read_rows(
+                rows,
+                &mut rejected,
+                |_line, row| -> Result<StageChange, Invalid> {
                     let contact_id = resolve(
                         &known.contacts,
                         "contact",
@@ -395,20 +420,16 @@ pub(super) async fn validate(
                         note: None,
                         touchpoint_id,
                     })
-                })();
-                match parsed {
-                    Ok(s) => out.push(s),
-                    Err(e) => reject(&mut rejected, line, vec![e]),
-                }
-            }
-            Batch::StageChanges(out)
+                },
+            ))
         }
         ImportKind::Deals => {
             let account_of = contact_accounts(conn).await?;
-            let mut out = Vec::new();
             let mut seen_ids: HashMap<String, u64> = HashMap::new();
-            for (line, row) in rows {
-                let parsed = (|| -> Result<Deal, Invalid> {
+            Batch::Deals(read_rows(
+                rows,
+                &mut rejected,
+                |line, row| -> Result<Deal, Invalid> {
                     let ext = row.id("deal_id")?;
                     first_time(&seen_ids, &ext, "deal_id", format!("deal_id {ext}"))?;
                     let contact_id = resolve(
@@ -465,16 +486,11 @@ pub(super) async fn validate(
                         closed_at,
                         updated_at: now,
                     })
-                })();
-                match parsed {
-                    Ok(d) => out.push(d),
-                    Err(e) => reject(&mut rejected, line, vec![e]),
-                }
-            }
-            Batch::Deals(out)
+                },
+            ))
         }
     };
-    Ok((batch, rejected))
+    Ok((batch, rejected.rows))
 }
 
 fn sample_contact(

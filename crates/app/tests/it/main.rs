@@ -10,6 +10,7 @@ mod jobs;
 mod lifecycle;
 mod merges;
 mod reports;
+mod sla_record;
 mod touches;
 
 use smarketing_app::{App, Clock};

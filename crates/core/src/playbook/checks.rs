@@ -297,6 +297,46 @@ impl Playbook {
             bad(path, format!("{}: {}", e.field, e.message));
         }
 
+        let rc = &self.recycle;
+        let recycle_at = |k| vec![Seg::Key("recycle"), Seg::Key(k)];
+        if !(rc.nurture_days.is_finite() && rc.nurture_days >= 0.0) {
+            bad(
+                recycle_at("nurture_days"),
+                "must be a number of days ≥ 0".into(),
+            );
+        }
+        if !(rc.no_follow_up_working_days.is_finite() && rc.no_follow_up_working_days > 0.0) {
+            bad(
+                recycle_at("no_follow_up_working_days"),
+                "must be a positive number of working days".into(),
+            );
+        }
+        let is_reason = |code: &str| self.rejection_reasons.iter().any(|r| r.code == code);
+        for (key, code) in [
+            ("lost_deal_reason", &rc.lost_deal_reason),
+            ("no_follow_up_reason", &rc.no_follow_up_reason),
+        ] {
+            if !is_reason(code) {
+                bad(
+                    recycle_at(key),
+                    format!("{code:?} is not a rejection reason of the playbook"),
+                );
+            }
+        }
+        for (i, r) in rc.lost_reasons.iter().enumerate() {
+            if !is_reason(&r.reason) {
+                bad(
+                    vec![
+                        Seg::Key("recycle"),
+                        Seg::Key("lost_reasons"),
+                        Seg::Index(i),
+                        Seg::Key("reason"),
+                    ],
+                    format!("{:?} is not a rejection reason of the playbook", r.reason),
+                );
+            }
+        }
+
         let sla = &self.sla;
         let at = |k| vec![Seg::Key("sla"), Seg::Key(k)];
         for (key, v) in [

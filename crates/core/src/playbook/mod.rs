@@ -62,6 +62,11 @@ pub struct Playbook {
     /// The stages of an open deal in the sales pipeline, in order.
     pub pipeline_stages: Vec<String>,
     pub sla: SlaPolicy,
+    /// What recycling means: the nurture period before a recycled contact
+    /// may qualify again, what a lost deal does, and when an SAL sales
+    /// never followed up goes back to marketing.
+    #[serde(default)]
+    pub recycle: RecyclePolicy,
     /// How MQLs are routed to reps.
     #[serde(default)]
     pub routing: crate::routing::RoutingPolicy,
@@ -85,22 +90,7 @@ fn default_calendar() -> crate::calendar::CalendarSpec {
 }
 
 /// Which team owns a stage (and which team a user belongs to).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Team {
-    Marketing,
-    Sales,
-}
-
-impl Team {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Team::Marketing => "marketing",
-            Team::Sales => "sales",
-        }
-    }
-}
+pub use crate::closed::Team;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,6 +199,79 @@ pub struct RejectionReason {
     pub outcome: RejectOutcome,
 }
 
+/// What recycling means. A recycled contact is nurtured by marketing: it
+/// qualifies again on a new hand-raiser, or on engagement that arrived
+/// after it was recycled (its engagement score restarts then) once
+/// `nurture_days` have passed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecyclePolicy {
+    #[serde(default = "default_nurture_days")]
+    pub nurture_days: f64,
+    /// The rejection reason (and so recycle or disqualify) a lost deal
+    /// gives its contact, unless `lost_reasons` maps its lost reason.
+    #[serde(default = "default_lost_deal_reason")]
+    pub lost_deal_reason: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost_reasons: Vec<LostReasonRule>,
+    /// An SAL that sales neither qualified nor disqualified within this many
+    /// working days goes back to marketing, recycled with the reason
+    /// `no_follow_up_reason`.
+    #[serde(default = "default_no_follow_up_days")]
+    pub no_follow_up_working_days: f64,
+    #[serde(default = "default_no_follow_up_reason")]
+    pub no_follow_up_reason: String,
+}
+
+impl Default for RecyclePolicy {
+    fn default() -> Self {
+        RecyclePolicy {
+            nurture_days: default_nurture_days(),
+            lost_deal_reason: default_lost_deal_reason(),
+            lost_reasons: Vec::new(),
+            no_follow_up_working_days: default_no_follow_up_days(),
+            no_follow_up_reason: default_no_follow_up_reason(),
+        }
+    }
+}
+
+impl RecyclePolicy {
+    /// The rejection reason a deal lost for `lost_reason` gives its contact.
+    pub fn reason_for_lost_deal(&self, lost_reason: Option<&str>) -> &str {
+        lost_reason
+            .and_then(|l| {
+                self.lost_reasons
+                    .iter()
+                    .find(|r| r.lost_reason.eq_ignore_ascii_case(l.trim()))
+            })
+            .map_or(self.lost_deal_reason.as_str(), |r| r.reason.as_str())
+    }
+}
+
+/// One deal lost reason and the rejection reason it gives the contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LostReasonRule {
+    pub lost_reason: String,
+    pub reason: String,
+}
+
+fn default_nurture_days() -> f64 {
+    30.0
+}
+
+fn default_lost_deal_reason() -> String {
+    "not_ready".into()
+}
+
+fn default_no_follow_up_days() -> f64 {
+    10.0
+}
+
+fn default_no_follow_up_reason() -> String {
+    "no_follow_up".into()
+}
+
 /// The numbers of the service level agreement between the teams.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,10 +292,18 @@ pub struct SlaPolicy {
     /// working hours after its first-touch breach.
     #[serde(default = "default_reassign_after")]
     pub reassign_after_breach_working_hours: f64,
+    /// How many minutes before logging it a rep may say an activity
+    /// happened; the clocks read that time, so it may be no earlier.
+    #[serde(default = "default_backdate_grace")]
+    pub backdate_grace_minutes: u32,
 }
 
 fn default_reassign_after() -> f64 {
     4.0
+}
+
+fn default_backdate_grace() -> u32 {
+    15
 }
 
 /// One problem found in a playbook document.

@@ -125,22 +125,28 @@ pub async fn stage_reach(
 }
 
 /// Number and total amount of deals (of the segment's contacts, if one) won
-/// in `[from, to)`.
+/// in `[from, to)`. The total is exact whatever is stored: SQLite's SUM
+/// fails on a 64-bit overflow, so the amounts are summed in two parts (the
+/// billions and the rest), each far from overflowing, and joined in 128 bits.
 pub async fn won_deals(
     conn: &mut AnyConnection,
     from: Instant,
     to: Instant,
     segment: Option<&Segment>,
-) -> Result<(i64, i64), StoreError> {
+) -> Result<(i64, i128), StoreError> {
     use sqlx::Row;
     // SUM of a BIGINT is NUMERIC on PostgreSQL; cast so both backends return an integer.
     let sql = format!(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM deals WHERE status = 'won' AND closed_at >= $1 AND closed_at < $2 AND {}",
+        "SELECT COUNT(*), CAST(COALESCE(SUM(amount_minor / 1000000000), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(amount_minor % 1000000000), 0) AS BIGINT) \
+         FROM deals WHERE status = 'won' AND closed_at >= $1 AND closed_at < $2 AND {}",
         contact_in_segment("contact_id", segment, 3)
     );
     let q = windowed(&sql, from, to, segment);
     let row = q.fetch_one(conn).await?;
-    Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
+    let billions = i128::from(row.try_get::<i64, _>(1)?);
+    let rest = i128::from(row.try_get::<i64, _>(2)?);
+    Ok((row.try_get::<i64, _>(0)?, billions * 1_000_000_000 + rest))
 }
 
 /// Handoffs (of the segment's contacts, if one) decided in `[from, to)`:

@@ -86,7 +86,7 @@ pub async fn open_handoff_counts(
     conn: &mut AnyConnection,
 ) -> Result<std::collections::HashMap<i64, i64>, StoreError> {
     use sqlx::Row;
-    let rows = sqlx::query("SELECT assignee_id, COUNT(*) FROM handoffs WHERE decision IS NULL AND assignee_id IS NOT NULL GROUP BY assignee_id")
+    let rows = sqlx::query("SELECT assignee_id, COUNT(*) FROM handoffs WHERE decision IS NULL AND closed_at IS NULL AND assignee_id IS NOT NULL GROUP BY assignee_id")
         .fetch_all(conn)
         .await?;
     rows.iter()
@@ -100,7 +100,7 @@ pub async fn open_handoff_of_contact(
     contact_id: i64,
 ) -> Result<Option<Handoff>, StoreError> {
     let sql = format!(
-        "SELECT {} FROM handoffs WHERE contact_id = $1 AND decision IS NULL",
+        "SELECT {} FROM handoffs WHERE contact_id = $1 AND decision IS NULL AND closed_at IS NULL",
         Handoff::columns()
     );
     Ok(fetch(conn, &sql, &[contact_id.into()]).await?.pop())
@@ -366,7 +366,7 @@ pub async fn mark_notification_read(
 /// Ids of open handoffs with an assignee (for the scheduler's sweep).
 pub async fn open_assigned_handoffs(conn: &mut AnyConnection) -> Result<Vec<Handoff>, StoreError> {
     let sql = format!(
-        "SELECT {} FROM handoffs WHERE decision IS NULL AND assignee_id IS NOT NULL ORDER BY id",
+        "SELECT {} FROM handoffs WHERE decision IS NULL AND closed_at IS NULL AND assignee_id IS NOT NULL ORDER BY id",
         Handoff::columns()
     );
     fetch(conn, &sql, &[]).await
@@ -384,4 +384,29 @@ pub async fn set_escalation_outcome(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Live contacts still in SAL that entered it before `before`, with when
+/// they last did (sales accepted them but has not moved them on since).
+pub async fn sals_entered_before(
+    conn: &mut AnyConnection,
+    before: Instant,
+) -> Result<Vec<(i64, Instant)>, StoreError> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT c.id, MAX(s.changed_at) FROM contacts c \
+         JOIN stage_changes s ON s.contact_id = c.id AND s.to_stage = 'sal' \
+         WHERE c.stage = 'sal' AND c.merged_into_id IS NULL \
+         GROUP BY c.id HAVING MAX(s.changed_at) < $1 ORDER BY c.id",
+    )
+    .bind(before.millis())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let at =
+                Instant::from_millis(r.try_get(1)?).map_err(|e| StoreError::Corrupt(e.message))?;
+            Ok((r.try_get(0)?, at))
+        })
+        .collect()
 }

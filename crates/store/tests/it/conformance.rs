@@ -45,6 +45,7 @@ fn contact(email: &str, account_id: Option<i64>, stage: Stage) -> Contact {
         first_touch: None,
         last_touch: None,
         merged_into_id: None,
+        recycled_at: None,
         created_at: at("2024-01-02T00:00:00Z"),
         updated_at: at("2024-01-02T00:00:00Z"),
     }

@@ -64,6 +64,21 @@ async fn every_table_round_trips_field_for_field() {
             id!(User),
         )
         .await;
+        // A second user, so that two user columns of one row differ.
+        let manager = round_trip(
+            &mut c,
+            l,
+            User {
+                id: 0,
+                name: "Ben Lead".into(),
+                email: "ben@team.io".into(),
+                team: Team::Sales,
+                role: Role::Manager,
+                created_at: at(34),
+            },
+            id!(User),
+        )
+        .await;
         let account = round_trip(
             &mut c,
             l,
@@ -133,6 +148,7 @@ async fn every_table_round_trips_field_for_field() {
             first_touch: Some(origin(11)),
             last_touch: Some(origin(12)),
             merged_into_id,
+            recycled_at: Some(at(36)),
             created_at: at(9),
             updated_at: at(10),
         };
@@ -225,6 +241,7 @@ async fn every_table_round_trips_field_for_field() {
                 subject: Some("Discovery".into()),
                 body: Some("Budget confirmed".into()),
                 occurred_at: at(19),
+                logged_by: Some(manager.id),
                 created_at: at(20),
                 updated_at: at(21),
             },
@@ -263,6 +280,11 @@ async fn every_table_round_trips_field_for_field() {
                 decided_by: Some(user.id),
                 reason_code: Some("bad_fit".into()),
                 decision_note: Some("student".into()),
+                playbook_version: Some(7),
+                agreement_version: Some(3),
+                closed_at: Some(at(35)),
+                closed_cause: Some("manual".into()),
+                closed_by: Some(manager.id),
                 created_at: at(26),
                 updated_at: at(27),
             },
