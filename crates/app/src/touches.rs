@@ -111,7 +111,7 @@ pub(crate) async fn record_one(
         }
         None => None,
     };
-    let signals = TouchSignals {
+    let mut signals = TouchSignals {
         utm_source: opt_text("utm_source", input.utm_source.as_deref(), NAME_MAX)?,
         utm_medium: opt_text("utm_medium", input.utm_medium.as_deref(), NAME_MAX)?,
         utm_campaign: opt_text("utm_campaign", input.utm_campaign.as_deref(), NAME_MAX)?,
@@ -125,6 +125,8 @@ pub(crate) async fn record_one(
         kind: kind.clone(),
         page_url: opt_text("page_url", input.page_url.as_deref(), 2000)?,
     };
+    // The page's own campaign fields and click ids count when not given.
+    signals.fill_from_page_url();
     let channel = match input.channel.as_deref() {
         Some(c) if playbook.has_channel(c.trim()) => c.trim().to_string(),
         Some(c) => {

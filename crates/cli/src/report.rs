@@ -43,23 +43,49 @@ impl Table {
         Ok(())
     }
 
-    /// Aligned columns; numbers rounded for reading.
-    pub fn write_text(&self, mut out: impl Write) -> Result<()> {
+    /// Aligned columns for people: numbers rounded, seconds as days and
+    /// hours. Unless `wide`, only the columns that fit in [`TEXT_WIDTH`]
+    /// are shown, and a last line names the others.
+    pub fn write_text(&self, mut out: impl Write, wide: bool) -> Result<()> {
+        let seconds: Vec<bool> = self.headers.iter().map(|h| is_seconds(h)).collect();
+        let headers: Vec<String> = self
+            .headers
+            .iter()
+            .zip(&seconds)
+            .map(|(h, s)| if *s { without_seconds(h) } else { h.clone() })
+            .collect();
         let shown: Vec<Vec<String>> = self
             .rows
             .iter()
-            .map(|r| r.iter().map(|c| readable(c)).collect())
+            .map(|r| {
+                r.iter()
+                    .zip(&seconds)
+                    .map(|(c, s)| if *s { duration(c) } else { readable(c) })
+                    .collect()
+            })
             .collect();
-        let mut width: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        let mut width: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
         for r in &shown {
             for (w, c) in width.iter_mut().zip(r) {
                 *w = (*w).max(c.chars().count());
             }
         }
+        // The columns that fit, from the left (the first always shows).
+        let mut used = 0;
+        let fits = width
+            .iter()
+            .take_while(|w| {
+                used += *w + if used == 0 { 0 } else { 2 };
+                wide || used <= TEXT_WIDTH
+            })
+            .count()
+            .max(1);
+        let hidden = &headers[fits..];
+        let width = &width[..fits];
         let line = |cells: &[String]| -> String {
             cells
                 .iter()
-                .zip(&width)
+                .zip(width)
                 .enumerate()
                 .map(|(i, (c, w))| {
                     if i > 0 && c.parse::<f64>().is_ok() {
@@ -73,11 +99,52 @@ impl Table {
                 .trim_end()
                 .to_string()
         };
-        writeln!(out, "{}", line(&self.headers))?;
+        writeln!(out, "{}", line(&headers[..fits]))?;
         for r in &shown {
-            writeln!(out, "{}", line(r))?;
+            writeln!(out, "{}", line(&r[..fits.min(r.len())]))?;
+        }
+        if !hidden.is_empty() {
+            writeln!(
+                out,
+                "({} more column{}: {}; --format wide shows them, --format csv gives exact values)",
+                hidden.len(),
+                if hidden.len() == 1 { "" } else { "s" },
+                hidden.join(", ")
+            )?;
         }
         Ok(())
+    }
+}
+
+/// How wide a table may print without `--format wide`.
+pub const TEXT_WIDTH: usize = 100;
+
+/// A column of seconds (`median_s`, `p90_s_previous_period`).
+fn is_seconds(header: &str) -> bool {
+    header.split('_').skip(1).any(|part| part == "s")
+}
+
+/// Its name for people: `median_s` → `median`.
+fn without_seconds(header: &str) -> String {
+    header
+        .split('_')
+        .filter(|part| *part != "s")
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// Seconds as people read a duration: "18 d 9 h", "4 h 12 m", "35 m", "12 s".
+fn duration(cell: &str) -> String {
+    let Ok(secs) = cell.parse::<f64>() else {
+        return cell.to_string();
+    };
+    let s = secs.round() as i64;
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, m) => format!("{m} m"),
+        (0, h, m) => format!("{h} h {m} m"),
+        (d, h, _) => format!("{d} d {h} h"),
     }
 }
 
@@ -89,11 +156,12 @@ fn readable(cell: &str) -> String {
     }
 }
 
-/// How a report is printed: aligned for people, CSV for spreadsheets, JSON
-/// for programs.
+/// How a report is printed: aligned for people (within 100 columns, or
+/// every column with `wide`), CSV for spreadsheets, JSON for programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
+    Wide,
     Csv,
     Json,
 }
@@ -110,7 +178,8 @@ pub fn print(format: Format, table: &Table, json: impl FnOnce() -> Result<String
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
-        Format::Table => table.write_text(out),
+        Format::Table => table.write_text(out, false),
+        Format::Wide => table.write_text(out, true),
         Format::Csv => table.write_csv(out),
         Format::Json => {
             writeln!(out, "{}", json()?)?;
@@ -494,5 +563,45 @@ fn cohort_query(c: &crate::CohortArgs) -> smarketing_app::reports::CohortQuery {
         period: c.period.clone(),
         within_days: c.within_days,
         by: c.by.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_fit_100_columns_and_show_seconds_as_durations() {
+        let mut t = Table::new([
+            "group",
+            "stage",
+            "median_s",
+            "p90_s",
+            "wide_column_one",
+            "wide_column_two",
+        ]);
+        t.push(vec![
+            "ALL".into(),
+            "lead".into(),
+            "1590073.61".into(),
+            "4568650.33".into(),
+            "x".repeat(40),
+            "y".repeat(40),
+        ]);
+        let mut out = Vec::new();
+        t.write_text(&mut out, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.lines().all(|l| l.chars().count() <= TEXT_WIDTH),
+            "{text}"
+        );
+        assert!(text.contains("18 d 9 h"), "{text}");
+        assert!(text.starts_with("group  stage  median"), "{text}");
+        assert!(text.contains("1 more column: wide_column_two"), "{text}");
+        let mut out = Vec::new();
+        t.write_text(&mut out, true).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains(&"y".repeat(40)));
+        assert_eq!(duration("45"), "45 s");
+        assert_eq!(duration("7260"), "2 h 1 m");
     }
 }

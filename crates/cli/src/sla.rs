@@ -59,7 +59,9 @@ pub async fn run(command: SlaCommand, cfg: &Config) -> Result<()> {
                     "version {} ({}), from playbook version {}",
                     a.version, a.status, a.playbook_version
                 );
-                println!("  {}", a.summary);
+                for line in wrap(&a.summary, 96) {
+                    println!("  {line}");
+                }
                 println!(
                     "  marketing: {}; sales: {}",
                     who(&a.marketing_signoff),
@@ -117,13 +119,16 @@ fn print_sla_report(r: &smarketing_app::sla_reports::SlaReport) {
     }
     let m = &r.marketing;
     println!(
-        "  marketing: {} MQLs (commitment {}), accepted {}, rejected {}, acceptance {} (minimum {:.0} %)",
+        "  marketing: {} MQLs (commitment {}), accepted {}, rejected {}",
         m.mqls,
         m.mql_commitment
             .map(|c| c.to_string())
             .unwrap_or_else(|| "-".into()),
         m.accepted,
         m.rejected,
+    );
+    println!(
+        "             acceptance {} (minimum {:.0} %)",
         pct(m.acceptance_rate),
         m.min_acceptance_rate * 100.0
     );
@@ -136,16 +141,71 @@ fn print_sla_report(r: &smarketing_app::sla_reports::SlaReport) {
     println!("  {} breaches", r.breaches.len());
     for b in r.breaches.iter().take(20) {
         println!(
-            "    handoff {:<6} {:<32} {:<12} {:>7.1} h late  escalations: {}",
+            "    handoff {:<6} {:<28} {:<11} {:>7.1} h late  {}",
             b.handoff_id,
-            b.contact_email,
+            fit(&b.contact_email, 28),
             b.clock.as_str(),
             b.late_working_hours,
             if b.escalations.is_empty() {
-                "-".to_string()
+                "no escalation".to_string()
             } else {
-                b.escalations.join(", ")
+                b.escalations
+                    .iter()
+                    .map(|e| match e.as_str() {
+                        "notify_rep" => "rep told",
+                        "notify_manager" => "managers told",
+                        "reassign" => "reassigned",
+                        other => other,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         );
+    }
+}
+
+/// `text` cut to `width` characters, ending in "…" when it was longer, so
+/// a table keeps its columns within 100.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// `text` broken into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_fits_its_column_and_its_lines() {
+        assert_eq!(fit("short@x.io", 28), "short@x.io");
+        let cut = fit("david.nguyen@stonebridgemanufacturing.se", 28);
+        assert_eq!((cut.chars().count(), cut.ends_with('…')), (28, true));
+        let lines = wrap(&"word ".repeat(60), 96);
+        assert!(lines.iter().all(|l| l.chars().count() <= 96), "{lines:?}");
+        let words: usize = lines.iter().map(|l| l.split_whitespace().count()).sum();
+        assert_eq!(words, 60);
     }
 }

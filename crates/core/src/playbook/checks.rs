@@ -297,6 +297,15 @@ impl Playbook {
             bad(path, format!("{}: {}", e.field, e.message));
         }
 
+        for (i, h) in self.own_hosts.iter().enumerate() {
+            let h = h.trim();
+            if h.is_empty() || h.contains(['/', ':', ' ', '?', '#']) {
+                bad(
+                    vec![Seg::Key("own_hosts"), Seg::Index(i)],
+                    format!("{h:?} is not a host name such as \"example.com\""),
+                );
+            }
+        }
         let rc = &self.recycle;
         let recycle_at = |k| vec![Seg::Key("recycle"), Seg::Key(k)];
         if !(rc.nurture_days.is_finite() && rc.nurture_days >= 0.0) {

@@ -56,6 +56,11 @@ pub struct Playbook {
     pub touch_kinds: Vec<TouchKindDef>,
     pub channels: Vec<ChannelDef>,
     pub channel_rules: Vec<ChannelRule>,
+    /// The company's own sites (`example.com` covers its subdomains too): a
+    /// visit referred by one of them is a page of the same visit, never a
+    /// referral.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub own_hosts: Vec<String>,
     pub personas: Vec<PersonaDef>,
     pub scoring: ScoringModel,
     pub rejection_reasons: Vec<RejectionReason>,
@@ -391,10 +396,60 @@ pub struct TouchSignals {
 }
 
 impl TouchSignals {
-    /// The host of the referrer URL without a leading `www.`.
+    /// The host of the referrer URL without a leading `www.`. Placeholders
+    /// some libraries send for "no referrer" (RudderStack's `$direct`) have none.
     pub fn referrer_host(&self) -> Option<&str> {
-        url_host(self.referrer.as_deref()?)
+        let r = self.referrer.as_deref()?.trim();
+        if r.starts_with('$') {
+            return None;
+        }
+        url_host(r)
     }
+
+    /// Fills the campaign fields and click ids a touch does not carry from
+    /// its page URL's query (`?utm_source=…&gclid=…`), as every path that
+    /// records a touch does; fields given explicitly win.
+    pub fn fill_from_page_url(&mut self) {
+        let Some(url) = self.page_url.as_deref() else {
+            return;
+        };
+        let Some((_, query)) = url.split_once('?') else {
+            return;
+        };
+        let query = query.split('#').next().unwrap_or("");
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            let v = v.trim();
+            if v.is_empty() {
+                continue;
+            }
+            let slot = match k.as_ref() {
+                "utm_source" => &mut self.utm_source,
+                "utm_medium" => &mut self.utm_medium,
+                "utm_campaign" => &mut self.utm_campaign,
+                "utm_term" => &mut self.utm_term,
+                "utm_content" => &mut self.utm_content,
+                "gclid" => &mut self.gclid,
+                "fbclid" => &mut self.fbclid,
+                "msclkid" => &mut self.msclkid,
+                "li_fat_id" => &mut self.li_fat_id,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(v.to_string());
+            }
+        }
+    }
+}
+
+/// Whether `host` is `own` or one of its subdomains.
+fn is_host_of(host: &str, own: &str) -> bool {
+    let own = own.trim().trim_start_matches("www.").to_ascii_lowercase();
+    let host = host.to_ascii_lowercase();
+    !own.is_empty()
+        && (host == own
+            || host
+                .strip_suffix(own.as_str())
+                .is_some_and(|rest| rest.ends_with('.')))
 }
 
 /// The host of a URL (or of a bare `host/path`), without port and `www.`.
@@ -552,6 +607,19 @@ impl Playbook {
 
     /// The channel of a touch, by the first channel rule that matches.
     pub fn derive_channel(&self, signals: &TouchSignals) -> &str {
+        // The company's own site referring a page is the same visit going
+        // on: the rules see no referrer.
+        let own;
+        let signals = match signals.referrer_host() {
+            Some(h) if self.own_hosts.iter().any(|o| is_host_of(h, o)) => {
+                own = TouchSignals {
+                    referrer: None,
+                    ..signals.clone()
+                };
+                &own
+            }
+            _ => signals,
+        };
         self.channel_rules
             .iter()
             .find(|r| all_match(&r.when, signals))

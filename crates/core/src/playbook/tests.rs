@@ -156,3 +156,58 @@ fn personas_match_in_order() {
     );
     assert_eq!(p.match_persona(&prof("Gardener")), None);
 }
+
+#[test]
+fn a_paid_medium_from_a_social_source_is_paid_social() {
+    let p = Playbook::default_playbook();
+    assert_eq!(
+        p.derive_channel(&signals(&[
+            ("utm_medium", "cpc"),
+            ("utm_source", "LinkedIn")
+        ])),
+        "paid_social"
+    );
+    assert_eq!(
+        p.derive_channel(&signals(&[("utm_medium", "cpc"), ("utm_source", "bing")])),
+        "paid_search"
+    );
+}
+
+#[test]
+fn the_companys_own_site_is_never_a_referral() {
+    let mut p = Playbook::default_playbook();
+    let own = signals(&[("referrer", "https://www.acme.io/pricing")]);
+    let sub = signals(&[("referrer", "https://docs.acme.io/start")]);
+    let lookalike = signals(&[("referrer", "https://notacme.io/")]);
+    assert_eq!(p.derive_channel(&own), "referral", "without the setting");
+    p.own_hosts = vec!["acme.io".into()];
+    assert_eq!(p.derive_channel(&own), "direct");
+    assert_eq!(p.derive_channel(&sub), "direct");
+    assert_eq!(p.derive_channel(&lookalike), "referral");
+    // RudderStack's "no referrer" placeholder is no host at all.
+    assert_eq!(
+        p.derive_channel(&signals(&[("referrer", "$direct")])),
+        "direct"
+    );
+}
+
+#[test]
+fn a_page_url_gives_the_campaign_fields_it_carries() {
+    let mut s = TouchSignals {
+        page_url: Some(
+            "https://acme.io/demo?utm_source=linkedin&utm_medium=cpc&utm_campaign=q4&li_fat_id=xyz#form"
+                .into(),
+        ),
+        utm_campaign: Some("given".into()),
+        ..Default::default()
+    };
+    s.fill_from_page_url();
+    assert_eq!(s.utm_source.as_deref(), Some("linkedin"));
+    assert_eq!(s.utm_medium.as_deref(), Some("cpc"));
+    assert_eq!(s.utm_campaign.as_deref(), Some("given"), "given fields win");
+    assert_eq!(s.li_fat_id.as_deref(), Some("xyz"));
+    assert_eq!(
+        Playbook::default_playbook().derive_channel(&s),
+        "paid_social"
+    );
+}
