@@ -8,7 +8,7 @@ use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::Deserialize;
 use smarketing_core::access::Action;
-use smarketing_core::{Instant, Invalid, Playbook};
+use smarketing_core::{ActivityKind, Instant, Invalid, Playbook};
 use smarketing_store::filters::ActivityRows;
 use smarketing_store::{Activity, Conn, Contact, Page, User, repo};
 
@@ -85,12 +85,8 @@ pub(crate) async fn log_activity(
         contact_id: input.contact_id,
         deal_id: input.deal_id,
         user_id,
-        kind: one_of("kind", &input.kind, ACTIVITY_KINDS)?,
-        outcome: one_of(
-            "outcome",
-            input.outcome.as_deref().unwrap_or("attempt"),
-            ACTIVITY_OUTCOMES,
-        )?,
+        kind: input.kind.parse()?,
+        outcome: input.outcome.as_deref().unwrap_or("attempt").parse()?,
         subject: opt_text("subject", input.subject.as_deref(), NAME_MAX)?,
         body: opt_text("body", input.body.as_deref(), BODY_MAX)?,
         occurred_at: input.occurred_at.unwrap_or(now),
@@ -150,10 +146,10 @@ impl App {
             .map_err(named("activity", id))?;
         actor.authorize(Action::EditActivity, actor.relation_to(a.user_id, None))?;
         if let Some(k) = &patch.kind {
-            a.kind = one_of("kind", k, ACTIVITY_KINDS)?;
+            a.kind = k.parse()?;
         }
         if let Some(o) = &patch.outcome {
-            a.outcome = one_of("outcome", o, ACTIVITY_OUTCOMES)?;
+            a.outcome = o.parse()?;
         }
         if let Some(v) = patch.subject {
             a.subject = opt_text("subject", v.as_deref(), NAME_MAX)?;
@@ -188,8 +184,9 @@ impl App {
             kind: f
                 .kind
                 .as_deref()
-                .map(|k| one_of("kind", k, ACTIVITY_KINDS))
-                .transpose()?,
+                .map(str::parse::<ActivityKind>)
+                .transpose()?
+                .map(|k| k.as_str().to_string()),
             created: created(&f.created_from, &f.created_to)?,
         }
         .to_where();

@@ -9,7 +9,7 @@ use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::Deserialize;
 use smarketing_core::playbook::RejectOutcome;
-use smarketing_core::{Instant, Invalid, Playbook, Stage, StageCause};
+use smarketing_core::{DealStatus, Instant, Invalid, Playbook, Stage, StageCause};
 use smarketing_store::Conn as AnyConnection;
 use smarketing_store::filters::DealRows;
 use smarketing_store::{Contact, Deal, Page, repo};
@@ -43,18 +43,18 @@ fn check_pipeline_stage(playbook: &Playbook, s: &str) -> Result<String, Invalid>
 }
 
 fn deal_closing(
-    status: &str,
+    status: DealStatus,
     closed_at: Option<Instant>,
     created_at: Instant,
     now: Instant,
 ) -> Result<Option<Instant>, Invalid> {
     match status {
-        "open" if closed_at.is_some() => Err(Invalid::new(
+        DealStatus::Open if closed_at.is_some() => Err(Invalid::new(
             "invalid_close",
             "closed_at",
             "an open deal has no close date",
         )),
-        "open" => Ok(None),
+        DealStatus::Open => Ok(None),
         _ => {
             let at = closed_at.unwrap_or(now);
             if at < created_at {
@@ -75,11 +75,7 @@ impl App {
     pub async fn create_deal(&self, input: DealInput, actor: &Actor) -> Result<Deal, AppError> {
         let (_, playbook) = self.playbook().await?;
         let now = self.now();
-        let status = one_of(
-            "status",
-            input.status.as_deref().unwrap_or("open"),
-            DEAL_STATUSES,
-        )?;
+        let status: DealStatus = input.status.as_deref().unwrap_or("open").parse()?;
         let created_at = input.created_at.unwrap_or(now);
         let deal = Deal {
             id: 0,
@@ -93,7 +89,7 @@ impl App {
                 Some(s) => check_pipeline_stage(&playbook, s)?,
                 None => playbook.pipeline_stages[0].clone(),
             },
-            closed_at: deal_closing(&status, input.closed_at, created_at, now)?,
+            closed_at: deal_closing(status, input.closed_at, created_at, now)?,
             lost_reason: opt_text("lost_reason", input.lost_reason.as_deref(), NAME_MAX)?,
             status,
             created_at,
@@ -149,17 +145,16 @@ impl App {
             d.lost_reason = opt_text("lost_reason", v.as_deref(), NAME_MAX)?;
         }
         if patch.status.is_some() || patch.closed_at.is_some() {
-            let status = one_of(
-                "status",
-                patch.status.as_deref().unwrap_or(&d.status),
-                DEAL_STATUSES,
-            )?;
-            let closed = if status == "open" {
+            let status: DealStatus = match patch.status.as_deref() {
+                Some(s) => s.parse()?,
+                None => d.status,
+            };
+            let closed = if status == DealStatus::Open {
                 patch.closed_at
             } else {
                 patch.closed_at.or(d.closed_at)
             };
-            d.closed_at = deal_closing(&status, closed, d.created_at, now)?;
+            d.closed_at = deal_closing(status, closed, d.created_at, now)?;
             d.status = status;
         }
         d.updated_at = now;
@@ -178,8 +173,9 @@ impl App {
             status: f
                 .status
                 .as_deref()
-                .map(|s| one_of("status", s, DEAL_STATUSES))
-                .transpose()?,
+                .map(str::parse::<DealStatus>)
+                .transpose()?
+                .map(|s| s.as_str().to_string()),
             owner_id: f.owner_id,
             contact_id: f.contact_id,
             account_id: f.account_id,
@@ -207,7 +203,7 @@ async fn follow_deal(
         return Ok(());
     };
     let mut c: Contact = repo::get(conn, cid).await?;
-    let target = if deal.status == "won" {
+    let target = if deal.status == DealStatus::Won {
         Stage::Customer
     } else {
         Stage::Opportunity
@@ -218,8 +214,11 @@ async fn follow_deal(
         (None, _) => true,
         _ => false,
     };
-    if behind && playbook.has_stage(target) && !(deal.status == "lost" && c.stage.is_side_state()) {
-        let (cause, at) = if deal.status == "won" {
+    if behind
+        && playbook.has_stage(target)
+        && !(deal.status == DealStatus::Lost && c.stage.is_side_state())
+    {
+        let (cause, at) = if deal.status == DealStatus::Won {
             (StageCause::DealWon, deal.closed_at.unwrap_or(now))
         } else {
             (StageCause::DealCreated, deal.created_at)
@@ -227,7 +226,7 @@ async fn follow_deal(
         let m = StageMove::new(target, cause, actor, at);
         change_stage(conn, playbook, &mut c, m).await?;
     }
-    if deal.status == "lost" && c.stage == Stage::Opportunity {
+    if deal.status == DealStatus::Lost && c.stage == Stage::Opportunity {
         let others = repo::page::<Deal>(
             conn,
             DealRows {
@@ -242,7 +241,7 @@ async fn follow_deal(
         let in_play = others
             .items
             .iter()
-            .any(|d| d.id != deal.id && d.status != "lost");
+            .any(|d| d.id != deal.id && d.status != DealStatus::Lost);
         if !in_play {
             let reason = playbook
                 .recycle

@@ -33,7 +33,12 @@ pub(crate) async fn clocks(
         activities: activities
             .iter()
             .filter(|a| h.assigned_at.is_some_and(|s| a.occurred_at >= s))
-            .map(|a| (a.occurred_at.timestamp(), a.outcome == "connect"))
+            .map(|a| {
+                (
+                    a.occurred_at.timestamp(),
+                    a.outcome == smarketing_core::ActivityOutcome::Connect,
+                )
+            })
             .collect(),
         decided_at: h.ended_at().map(Instant::timestamp),
     };

@@ -179,7 +179,7 @@ impl App {
                         opt(&d.contact_id),
                         d.created_at.to_string(),
                         opt(&d.closed_at),
-                        d.status,
+                        d.status.to_string(),
                         amount.to_string(),
                     ])?;
                     n += 1;

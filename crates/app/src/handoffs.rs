@@ -18,7 +18,7 @@ use smarketing_core::access::{Action, Relation};
 use smarketing_core::playbook::RejectOutcome;
 use smarketing_core::scoring::{ScoreCard, score};
 use smarketing_core::sla::Clock;
-use smarketing_core::{Instant, Invalid, Playbook, Stage, StageCause, Team};
+use smarketing_core::{Decision, Instant, Invalid, Playbook, Stage, StageCause, Team};
 use smarketing_store::filters::{HandoffRows, HandoffState};
 use smarketing_store::{
     Account, Activity, Conn, Contact, Handoff, HandoffAssignment, Note, Page, SlaEvent,
@@ -191,13 +191,13 @@ pub(crate) async fn open_handoff(
 /// The rep's decision on a handoff.
 fn record_decision(
     h: &mut Handoff,
-    decision: &str,
+    decision: Decision,
     reason: Option<&str>,
     note: Option<String>,
     actor: &Actor,
     now: Instant,
 ) {
-    h.decision = Some(decision.into());
+    h.decision = Some(decision);
     h.decided_at = Some(now);
     h.decided_by = actor.user_id;
     h.reason_code = reason.map(str::to_string);
@@ -402,7 +402,7 @@ impl App {
             };
             change_stage(&mut tx, &playbook, &mut c, m).await?;
         }
-        record_decision(&mut h, "accepted", None, note, actor, now);
+        record_decision(&mut h, Decision::Accepted, None, note, actor, now);
         save_and_view(tx, &mut SlaTerms::new(version, playbook), &h, now).await
     }
 
@@ -454,7 +454,7 @@ impl App {
             ..StageMove::new(to, StageCause::HandoffRejected, actor, now)
         };
         change_stage(&mut tx, &playbook, &mut c, m).await?;
-        record_decision(&mut h, "rejected", Some(code), note, actor, now);
+        record_decision(&mut h, Decision::Rejected, Some(code), note, actor, now);
         save_and_view(tx, &mut SlaTerms::new(version, playbook.clone()), &h, now).await
     }
 

@@ -82,9 +82,6 @@ pub fn amount(field: &str, v: i64) -> Result<i64, Invalid> {
 
 pub const NAME_MAX: usize = 200;
 pub const BODY_MAX: usize = 20_000;
-pub const ACTIVITY_KINDS: &[&str] = &["call", "email", "meeting", "note"];
-pub const ACTIVITY_OUTCOMES: &[&str] = &["attempt", "connect"];
-pub const DEAL_STATUSES: &[&str] = &["open", "won", "lost"];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

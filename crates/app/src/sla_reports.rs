@@ -7,10 +7,10 @@ use crate::routing::SalesTeam;
 use crate::sla_terms::{SlaTerms, Terms};
 use crate::{App, AppError};
 use serde::Serialize;
-use smarketing_core::Instant;
 use smarketing_core::calendar::WorkingCalendar;
 use smarketing_core::period::Period;
 use smarketing_core::sla::{ClockKind, ClockState};
+use smarketing_core::{Decision, Instant};
 use smarketing_store::{Contact, Handoff, StageChange, Touchpoint, User, repo};
 use std::collections::{BTreeMap, HashMap};
 
@@ -288,9 +288,9 @@ impl App {
                 });
             }
             marketing.mqls += 1;
-            match h.decision.as_deref() {
-                Some("accepted") => marketing.accepted += 1,
-                Some("rejected") => {
+            match h.decision {
+                Some(Decision::Accepted) => marketing.accepted += 1,
+                Some(Decision::Rejected) => {
                     marketing.rejected += 1;
                     let reason = h.reason_code.clone().unwrap_or_default();
                     let campaign = match h.mql_change_id {

@@ -2,7 +2,9 @@
 
 use crate::StoreError;
 use serde::Serialize;
-use smarketing_core::{Instant, Role, Stage, StageCause, Team};
+use smarketing_core::{
+    ActivityKind, ActivityOutcome, DealStatus, Decision, Instant, Role, Stage, StageCause, Team,
+};
 use sqlx::any::AnyRow;
 
 #[cfg(feature = "openapi")]
@@ -257,8 +259,7 @@ record! {
         /// Amount in minor units of the currency.
         pub amount_minor: i64,
         pub pipeline_stage: String,
-        /// `open`, `won` or `lost`.
-        pub status: String,
+        pub status: DealStatus,
         pub lost_reason: Option<String>,
         pub created_at: Instant,
         pub closed_at: Option<Instant>,
@@ -275,10 +276,8 @@ record! {
         pub deal_id: Option<i64>,
         /// Whose work it is.
         pub user_id: Option<i64>,
-        /// `call`, `email`, `meeting` or `note`.
-        pub kind: String,
-        /// `attempt` or `connect`.
-        pub outcome: String,
+        pub kind: ActivityKind,
+        pub outcome: ActivityOutcome,
         pub subject: Option<String>,
         pub body: Option<String>,
         /// When the rep says it happened: at most the playbook's grace
@@ -341,8 +340,8 @@ record! {
         /// `account_owner`, `territory`, `round_robin`, `unassigned` or `reassigned`.
         pub route_rule: String,
         pub route_reason: String,
-        /// `accepted` or `rejected`; absent while open.
-        pub decision: Option<String>,
+        /// Sales' decision; absent while open (and on a closed handoff).
+        pub decision: Option<Decision>,
         pub decided_at: Option<Instant>,
         pub decided_by: Option<i64>,
         pub reason_code: Option<String>,

@@ -5,7 +5,9 @@
 
 use crate::StoreError;
 use crate::sql::Arg;
-use smarketing_core::{Instant, Role, Stage, StageCause, Team};
+use smarketing_core::{
+    ActivityKind, ActivityOutcome, DealStatus, Decision, Instant, Role, Stage, StageCause, Team,
+};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -145,7 +147,16 @@ macro_rules! text_columns {
         }
     )*};
 }
-text_columns!(Stage, StageCause, Team, Role);
+text_columns!(
+    Stage,
+    StageCause,
+    Team,
+    Role,
+    DealStatus,
+    ActivityKind,
+    ActivityOutcome,
+    Decision
+);
 
 /// Reads a record from a row of its table.
 pub trait FromRow: Sized {

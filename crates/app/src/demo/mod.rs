@@ -227,7 +227,7 @@ impl App {
         let won: Vec<(Instant, i64)> = world
             .deals
             .iter()
-            .filter(|(_, d)| d.status == "won")
+            .filter(|(_, d)| d.status == smarketing_core::DealStatus::Won)
             .filter_map(|(_, d)| Some((d.closed_at?, d.amount_minor)))
             .collect();
         self.demo_goals_and_agreement(&won, &users).await?;

@@ -8,15 +8,17 @@ use rand::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use smarketing_core::playbook::{Profile, RejectOutcome};
 use smarketing_core::scoring::{ScoredTouch, mql_trigger, score};
-use smarketing_core::{Playbook, Stage, StageCause};
+use smarketing_core::{
+    ActivityKind, ActivityOutcome, DealStatus, Decision, Playbook, Stage, StageCause,
+};
 use smarketing_store::{
     Account, Activity, Contact, Deal, Handoff, HandoffAssignment, Note, StageChange, Touchpoint,
 };
 
 /// Records the rep's decision on the latest handoff.
-fn decide(w: &mut World, decision: &str, reason: Option<&str>, at_ms: i64, by: i64) {
+fn decide(w: &mut World, decision: Decision, reason: Option<&str>, at_ms: i64, by: i64) {
     if let Some((_, h)) = w.handoffs.last_mut() {
-        h.decision = Some(decision.into());
+        h.decision = Some(decision);
         h.reason_code = reason.map(str::to_string);
         h.decided_at = Some(at(at_ms));
         h.decided_by = Some(by);
@@ -207,14 +209,14 @@ pub(super) fn tell(
                     deal_id: None,
                     user_id: Some(owner),
                     kind: if a % 2 == 0 {
-                        "call".into()
+                        ActivityKind::Call
                     } else {
-                        "email".into()
+                        ActivityKind::Email
                     },
                     outcome: if connect {
-                        "connect".into()
+                        ActivityOutcome::Connect
                     } else {
-                        "attempt".into()
+                        ActivityOutcome::Attempt
                     },
                     subject: Some(if connect {
                         "Discovery call".into()
@@ -260,7 +262,7 @@ pub(super) fn tell(
                     None,
                 );
                 stage = to;
-                decide(w, "rejected", Some(reason), decided, owner);
+                decide(w, Decision::Rejected, Some(reason), decided, owner);
             } else {
                 push_change(
                     &mut changes,
@@ -274,7 +276,7 @@ pub(super) fn tell(
                     None,
                 );
                 stage = Stage::Sal;
-                decide(w, "accepted", None, decided, owner);
+                decide(w, Decision::Accepted, None, decided, owner);
                 let sql_at = decided + rng.random_range(DAY..18 * DAY);
                 if sql_at < end && rng.random_bool(0.62) {
                     push_change(
@@ -328,7 +330,7 @@ pub(super) fn tell(
                             pipeline_stage: playbook.pipeline_stages
                                 [rng.random_range(0..playbook.pipeline_stages.len())]
                             .clone(),
-                            status: "open".into(),
+                            status: DealStatus::Open,
                             lost_reason: None,
                             created_at: at(opp_at),
                             closed_at: None,
@@ -340,7 +342,7 @@ pub(super) fn tell(
                             d.closed_at = Some(at(close_at));
                             d.updated_at = at(close_at);
                             if won {
-                                d.status = "won".into();
+                                d.status = DealStatus::Won;
                                 push_change(
                                     &mut changes,
                                     w,
@@ -354,7 +356,7 @@ pub(super) fn tell(
                                 );
                                 stage = Stage::Customer;
                             } else {
-                                d.status = "lost".into();
+                                d.status = DealStatus::Lost;
                                 d.lost_reason = Some(
                                     [
                                         "price",

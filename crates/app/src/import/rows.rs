@@ -480,7 +480,7 @@ pub(super) async fn validate(
                         } else {
                             playbook.pipeline_stages.last().cloned().unwrap_or_default()
                         },
-                        status,
+                        status: status.parse()?,
                         lost_reason: None,
                         created_at,
                         closed_at,

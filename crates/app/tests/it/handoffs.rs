@@ -150,7 +150,7 @@ async fn routed_worked_and_decided() {
             )
             .await
             .unwrap();
-        assert_eq!(done.handoff.decision.as_deref(), Some("accepted"));
+        assert_eq!(done.handoff.decision.map(|d| d.as_str()), Some("accepted"));
         assert!(
             done.clocks.iter().all(|c| c.state == ClockState::Met),
             "{l}: {:?}",

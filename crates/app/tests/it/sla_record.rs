@@ -359,7 +359,7 @@ async fn a_stage_moved_by_hand_closes_the_handoff_and_stops_its_clocks() {
                 (
                     h.closed_cause.as_deref(),
                     h.closed_by,
-                    h.decision.as_deref()
+                    h.decision.map(|d| d.as_str())
                 ),
                 (Some(cause), Some(ana.id), None),
                 "{l}"
@@ -482,7 +482,7 @@ async fn amounts_are_bounded_and_sums_of_stored_ones_cannot_fail_a_report() {
                     owner_id: None,
                     amount_minor: i64::MAX,
                     pipeline_stage: "discovery".into(),
-                    status: "won".into(),
+                    status: smarketing_core::DealStatus::Won,
                     lost_reason: None,
                     created_at: at("2025-06-02T08:00:00Z"),
                     closed_at: Some(at("2025-06-02T08:00:00Z")),

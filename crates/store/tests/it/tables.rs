@@ -3,7 +3,9 @@
 //! two swapped, fails here.
 
 use serde_json::json;
-use smarketing_core::{Instant, Role, Stage, StageCause, Team};
+use smarketing_core::{
+    ActivityKind, ActivityOutcome, DealStatus, Decision, Instant, Role, Stage, StageCause, Team,
+};
 use smarketing_store::merges::{ContactMerge, FilledField, MovedRows};
 use smarketing_store::{
     Account, Activity, Campaign, Contact, Deal, Handoff, HandoffAssignment, Note, OutOfOffice,
@@ -219,7 +221,7 @@ async fn every_table_round_trips_field_for_field() {
                 owner_id: Some(user.id),
                 amount_minor: 4_200_000,
                 pipeline_stage: "negotiation".into(),
-                status: "lost".into(),
+                status: DealStatus::Lost,
                 lost_reason: Some("price".into()),
                 created_at: at(16),
                 closed_at: Some(at(17)),
@@ -236,8 +238,8 @@ async fn every_table_round_trips_field_for_field() {
                 contact_id: person.id,
                 deal_id: Some(deal.id),
                 user_id: Some(user.id),
-                kind: "meeting".into(),
-                outcome: "connect".into(),
+                kind: ActivityKind::Meeting,
+                outcome: ActivityOutcome::Connect,
                 subject: Some("Discovery".into()),
                 body: Some("Budget confirmed".into()),
                 occurred_at: at(19),
@@ -275,7 +277,7 @@ async fn every_table_round_trips_field_for_field() {
                 assigned_at: Some(at(24)),
                 route_rule: "round_robin".into(),
                 route_reason: "next in turn".into(),
-                decision: Some("rejected".into()),
+                decision: Some(Decision::Rejected),
                 decided_at: Some(at(25)),
                 decided_by: Some(user.id),
                 reason_code: Some("bad_fit".into()),
