@@ -1,55 +1,16 @@
 //! The closed loop: an MQL is routed to a rep, worked against SLA clocks in
 //! working time, and accepted or rejected with a reason.
 
-use crate::apps;
+use crate::{apps, hand_raiser, hand_raiser_at, user};
 use smarketing_app::Actor;
 use smarketing_app::handoffs::*;
-use smarketing_app::input::{AccountInput, ContactInput, TouchpointInput, UserInput};
+use smarketing_app::input::{AccountInput, ContactInput, TouchpointInput};
 use smarketing_app::listing::Paging;
 use smarketing_app::routing::*;
 use smarketing_app::{App, AppError, Clock};
 use smarketing_core::sla::{ClockKind, ClockState};
 use smarketing_core::{Instant, Stage};
 use smarketing_store::User;
-
-async fn user(app: &App, name: &str, team: &str, role: &str) -> User {
-    let email = format!("{}@team.io", name.to_lowercase());
-    app.create_user(
-        UserInput {
-            name: name.into(),
-            email,
-            team: team.into(),
-            role: role.into(),
-        },
-        &smarketing_app::Actor::system(),
-    )
-    .await
-    .unwrap()
-}
-
-async fn hand_raiser(app: &App, email: &str) -> (i64, i64) {
-    hand_raiser_at(app, email, None).await
-}
-
-async fn hand_raiser_at(app: &App, email: &str, at: Option<&str>) -> (i64, i64) {
-    let occurred_at = at.map(|t| Instant::parse(t, "t").unwrap());
-    let out = app
-        .record_touchpoints(
-            vec![TouchpointInput {
-                email: Some(email.into()),
-                kind: Some("demo_request".into()),
-                occurred_at,
-                ..Default::default()
-            }],
-            &Actor::system(),
-        )
-        .await
-        .unwrap();
-    (
-        out[0].touchpoint.contact_id.unwrap(),
-        out[0].handoff_id.expect("a hand-raiser opens a handoff"),
-    )
-}
 
 #[tokio::test]
 async fn routed_worked_and_decided() {

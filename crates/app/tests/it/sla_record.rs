@@ -4,14 +4,14 @@
 //! decides handoffs, every path out of MQL closes the handoff, a late touch
 //! keeps the lead, and amounts have bounds.
 
-use crate::apps;
+use crate::{apps, hand_raiser, user};
 use smarketing_app::handoffs::*;
-use smarketing_app::input::{ActivityInput, DealInput, StageMoveInput, TouchpointInput, UserInput};
+use smarketing_app::input::{ActivityInput, DealInput, StageMoveInput, TouchpointInput};
 use smarketing_app::listing::Paging;
 use smarketing_app::{Actor, App, AppError, Clock};
 use smarketing_core::sla::{ClockKind, ClockState};
 use smarketing_core::{Instant, Playbook, Stage};
-use smarketing_store::{Deal, User, repo};
+use smarketing_store::{Deal, repo};
 
 fn at(t: &str) -> Instant {
     Instant::parse(t, "t").unwrap()
@@ -20,39 +20,6 @@ fn at(t: &str) -> Instant {
 /// The app as seen at another moment, on the same database.
 fn seen_at(app: &App, t: &str) -> App {
     App::new(app.store().clone(), Clock::Fixed(at(t)))
-}
-
-async fn user(app: &App, name: &str, team: &str, role: &str) -> User {
-    app.create_user(
-        UserInput {
-            name: name.into(),
-            email: format!("{}@team.io", name.to_lowercase()),
-            team: team.into(),
-            role: role.into(),
-        },
-        &Actor::system(),
-    )
-    .await
-    .unwrap()
-}
-
-/// A demo request from `email` at the app's now: the contact and its handoff.
-async fn hand_raiser(app: &App, email: &str) -> (i64, i64) {
-    let out = app
-        .record_touchpoints(
-            vec![TouchpointInput {
-                email: Some(email.into()),
-                kind: Some("demo_request".into()),
-                ..Default::default()
-            }],
-            &Actor::system(),
-        )
-        .await
-        .unwrap();
-    (
-        out[0].touchpoint.contact_id.unwrap(),
-        out[0].handoff_id.expect("a hand-raiser opens a handoff"),
-    )
 }
 
 fn call(occurred_at: Option<Instant>) -> HandoffActivityInput {
@@ -79,6 +46,31 @@ fn first_touch(clocks: &[smarketing_core::sla::Clock]) -> &smarketing_core::sla:
         .iter()
         .find(|c| c.kind == ClockKind::FirstTouch)
         .expect("a first-touch clock")
+}
+
+/// Whether the report's breach ledger holds the first-touch breach of `hid`.
+fn first_touch_breached(r: &smarketing_app::sla_reports::SlaReport, hid: i64) -> bool {
+    r.breaches
+        .iter()
+        .any(|b| b.handoff_id == hid && b.clock == ClockKind::FirstTouch)
+}
+
+/// `who` rejects handoff `hid` for `reason`.
+async fn reject(
+    app: &App,
+    hid: i64,
+    reason: &str,
+    who: &smarketing_store::User,
+) -> Result<HandoffView, AppError> {
+    app.reject_handoff(
+        hid,
+        RejectInput {
+            reason: Some(reason.into()),
+            note: None,
+        },
+        &Actor::user(who),
+    )
+    .await
 }
 
 fn code(e: &AppError) -> (&str, &str) {
@@ -222,9 +214,7 @@ async fn a_backdated_call_is_refused_and_the_breach_stays() {
         assert_eq!(first_touch(&card.clocks).state, ClockState::Breached, "{l}");
         let r = next_day.sla_report("2025-06").await.unwrap();
         assert!(
-            r.breaches
-                .iter()
-                .any(|b| b.handoff_id == hid && b.clock == ClockKind::FirstTouch),
+            first_touch_breached(&r, hid),
             "{l}: the breach left the ledger"
         );
     }
@@ -443,9 +433,7 @@ async fn a_late_touch_keeps_the_lead_and_the_breach() {
         assert_eq!(card.assignments.len(), 1, "{l}");
         let r = week.sla_report("2025-06").await.unwrap();
         assert!(
-            r.breaches
-                .iter()
-                .any(|b| b.handoff_id == hid && b.clock == ClockKind::FirstTouch),
+            first_touch_breached(&r, hid),
             "{l}: the late touch erased the breach"
         );
     }
@@ -799,16 +787,7 @@ async fn a_recycled_lead_is_nurtured_before_it_qualifies_again() {
         let l = db.label;
         let ana = user(&app, "Ana", "sales", "member").await;
         let (cid, hid) = good_fit_hand_raiser(&app, "nurture@prospect.io").await;
-        app.reject_handoff(
-            hid,
-            RejectInput {
-                reason: Some("not_ready".into()),
-                note: None,
-            },
-            &Actor::user(&ana),
-        )
-        .await
-        .unwrap();
+        reject(&app, hid, "not_ready", &ana).await.unwrap();
         // Browsing a second later: engagement restarts, nothing qualifies.
         let soon = seen_at(&app, "2025-06-02T09:00:01Z");
         touches(
@@ -835,16 +814,7 @@ async fn a_recycled_lead_is_nurtured_before_it_qualifies_again() {
         assert_eq!(later.contact(cid).await.unwrap().stage, Stage::Mql, "{l}");
         // A new hand-raiser does not wait for the nurture to end.
         let (other, h2) = hand_raiser(&app, "eager@prospect.io").await;
-        app.reject_handoff(
-            h2,
-            RejectInput {
-                reason: Some("not_ready".into()),
-                note: None,
-            },
-            &Actor::user(&ana),
-        )
-        .await
-        .unwrap();
+        reject(&app, h2, "not_ready", &ana).await.unwrap();
         let next_week = seen_at(&app, "2025-06-09T09:00:00Z");
         touches(&next_week, "eager@prospect.io", &["demo_request"]).await;
         assert_eq!(
