@@ -1,8 +1,13 @@
 //! The Segment-compatible ingestion API: `POST /v1/{identify,track,page,
 //! screen,group,alias,batch}` and analytics.js's one-letter paths, bodies
 //! as JSON or text/plain, gzip-encoded or not, the write key as the Basic
-//! user name or `writeKey` in the body, and CORS for the sites a source
-//! allows. 200 means the events are committed. Also serves the first-party
+//! user name, `writeKey` in the body or the query, and CORS for the sites a
+//! source allows — on every answer, errors too, so a page can read a 503's
+//! `Retry-After`. 200 means the events are committed. Browser SDKs work
+//! unchanged: the preflight allows the headers they send (analytics-next's
+//! `X-Retry-Count`, RudderStack's `AnonymousId` and `SentAt`), RudderStack's
+//! beacon posts to `/beacon/v1/batch?writeKey=…`, and its SDK reads the
+//! source's config from `/sourceConfig`. Also serves the first-party
 //! tracking script at `/js/smarketing.js`.
 
 use crate::AppState;
@@ -31,6 +36,15 @@ const TRACKING_SCRIPT: &str = include_str!("../assets/smarketing.js");
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/{kind}", post(receive).options(preflight))
+        .route("/beacon/v1/{kind}", post(receive).options(preflight))
+        .route(
+            "/sourceConfig",
+            axum::routing::get(source_config).options(preflight),
+        )
+        .route(
+            "/sourceConfig/",
+            axum::routing::get(source_config).options(preflight),
+        )
         .route(
             "/js/smarketing.js",
             axum::routing::get(|| async {
@@ -84,8 +98,9 @@ fn bad(i: Invalid) -> ApiError {
     ApiError::BadEvent(i)
 }
 
-/// The write key: the Basic user name, else `writeKey` in the body.
-fn key_of(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+/// The write key: the Basic user name, else `writeKey` in the query (a
+/// beacon cannot set headers), else `writeKey` in the body.
+fn key_of(headers: &HeaderMap, query: &Query, body: &[u8]) -> Option<String> {
     if let Some(basic) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -98,6 +113,9 @@ fn key_of(headers: &HeaderMap, body: &[u8]) -> Option<String> {
             return Some(user.to_string());
         }
     }
+    if let Some(k) = query.get("writeKey").filter(|k| !k.trim().is_empty()) {
+        return Some(k.trim().to_string());
+    }
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .as_ref()
@@ -105,13 +123,39 @@ fn key_of(headers: &HeaderMap, body: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A request's query parameters.
+type Query = std::collections::HashMap<String, String>;
+
 async fn receive(
     State(s): State<AppState>,
     Path(kind): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<Query>,
     headers: HeaderMap,
     raw: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    match keep(&s, &kind, &query, &headers, raw).await {
+        Ok(res) => res,
+        Err(e) => with_cors(&s, &headers, e.into_response()).await,
+    }
+}
+
+/// An error answer a browser page may read, when some source allows its
+/// origin (without this, a 503's `Retry-After` is hidden from the SDK).
+async fn with_cors(s: &AppState, headers: &HeaderMap, mut res: Response) -> Response {
+    if let Some(origin) = allowed(s, headers).await {
+        cors(&mut res, origin);
+    }
+    res
+}
+
+async fn keep(
+    s: &AppState,
+    kind: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    raw: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let kind = path_type(&kind)?;
+    let kind = path_type(kind)?;
     let raw = raw.map_err(|_| {
         bad(Invalid::new(
             "batch_too_large",
@@ -119,8 +163,8 @@ async fn receive(
             format!("more than {RAW_LIMIT} bytes; the limit is {MAX_BATCH_BYTES}"),
         ))
     })?;
-    let body = body(&headers, &raw)?;
-    let key = key_of(&headers, &body).ok_or(ApiError::BadWriteKey)?;
+    let body = body(headers, &raw)?;
+    let key = key_of(headers, query, &body).ok_or(ApiError::BadWriteKey)?;
     let source = s
         .app
         .source_for_key(&key)
@@ -169,7 +213,27 @@ fn cors(res: &mut Response, origin: HeaderValue) {
     let h = res.headers_mut();
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    // Credentials: RudderStack's SDK sends its requests `withCredentials`.
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Retry-After"),
+    );
 }
+
+/// The headers a preflight may allow: those the browser SDKs send.
+const ALLOWED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-encoding",
+    "authorization",
+    "x-retry-count",
+    "anonymousid",
+    "sentat",
+    "x-requested-with",
+];
 
 async fn preflight(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
@@ -178,16 +242,62 @@ async fn preflight(State(s): State<AppState>, headers: HeaderMap) -> Response {
         let h = res.headers_mut();
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("POST, OPTIONS"),
+            HeaderValue::from_static("GET, POST, OPTIONS"),
         );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Content-Type, Content-Encoding, Authorization"),
-        );
+        // The headers asked for, as far as they are ones SDKs send.
+        let asked: Vec<String> = headers
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| ALLOWED_HEADERS.contains(&h.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let list = if asked.is_empty() {
+            ALLOWED_HEADERS.join(", ")
+        } else {
+            asked.join(", ")
+        };
+        if let Ok(v) = HeaderValue::from_str(&list) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+        }
         h.insert(
             header::ACCESS_CONTROL_MAX_AGE,
             HeaderValue::from_static("86400"),
         );
     }
     res
+}
+
+/// RudderStack's SDK asks for its source's configuration before it sends
+/// anything. A Smarketing source has no destinations to configure: the
+/// answer names the source, enabled, with none.
+async fn source_config(
+    State(s): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<Query>,
+    headers: HeaderMap,
+) -> Response {
+    let found = match key_of(&headers, &query, b"") {
+        Some(key) => s.app.source_for_key(&key).await.map_err(ApiError::from),
+        None => Err(ApiError::BadWriteKey),
+    };
+    let res = match found {
+        Ok(Some(source)) => Json(serde_json::json!({
+            "isHosted": false,
+            "source": {
+                "id": source.id.to_string(),
+                "name": source.name,
+                "writeKey": key_of(&headers, &query, b""),
+                "enabled": true,
+                "config": {},
+                "destinations": [],
+            }
+        }))
+        .into_response(),
+        Ok(None) => ApiError::BadWriteKey.into_response(),
+        Err(e) => e.into_response(),
+    };
+    with_cors(&s, &headers, res).await
 }

@@ -793,6 +793,110 @@ async fn bad_keys_bad_payloads_limits_and_cors_are_answered_clearly() {
     }
 }
 
+/// What the browser SDKs of Segment (analytics-next) and RudderStack
+/// (analytics-js) need of the server, as they send it: the preflight allows
+/// their headers, every answer (errors too) carries CORS and exposes
+/// `Retry-After`, RudderStack's beacon posts with the write key in the query,
+/// and its SDK finds its source's config.
+#[tokio::test]
+async fn browser_sdks_are_answered_as_they_send() {
+    for api in apis().await {
+        let l = api.label();
+        let r = &api.router;
+        let site = "https://www.example.com";
+        let src = api.app.add_source("Site", &[site.into()]).await.unwrap();
+        let key = src.write_key.as_str();
+        for (path, asked) in [
+            ("/v1/batch", "content-type, x-retry-count"),
+            (
+                "/v1/batch",
+                "Content-Type, AnonymousId, SentAt, Authorization",
+            ),
+            ("/beacon/v1/batch", "content-type"),
+            ("/sourceConfig/", "authorization"),
+        ] {
+            let req = Request::builder()
+                .method("OPTIONS")
+                .uri(path)
+                .header(header::ORIGIN, site)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", asked)
+                .body(Body::empty())
+                .unwrap();
+            let s = send(r, req).await;
+            assert_eq!(s.status, StatusCode::NO_CONTENT, "{l}: {path}");
+            let allowed = s.headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+                .to_str()
+                .unwrap()
+                .to_string();
+            for h in asked.split(',') {
+                assert!(
+                    allowed.contains(&h.trim().to_ascii_lowercase()),
+                    "{l}: {path} does not allow {h}: {allowed}"
+                );
+            }
+        }
+        // An error answer a page can read: who may not, and why.
+        let mut req = post(
+            "/v1/track",
+            Some("wk_wrong"),
+            &json!({"userId": "u", "event": "E"}),
+        );
+        req.headers_mut()
+            .insert(header::ORIGIN, site.parse().unwrap());
+        let s = send(r, req).await;
+        assert_eq!(s.status, StatusCode::UNAUTHORIZED, "{l}");
+        assert_eq!(s.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], site, "{l}");
+        assert_eq!(
+            s.headers[header::ACCESS_CONTROL_EXPOSE_HEADERS],
+            "Retry-After",
+            "{l}"
+        );
+        // RudderStack's beacon: text/plain, the key in the query.
+        let beacon = Request::builder()
+            .method("POST")
+            .uri(format!("/beacon/v1/batch?writeKey={key}"))
+            .header(header::ORIGIN, site)
+            .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8")
+            .body(Body::from(
+                json!({"batch": [{"type": "page", "anonymousId": "a-1", "messageId": "b-1",
+                                  "properties": {"url": "https://www.example.com/pricing", "referrer": "$direct"}}],
+                       "sentAt": "2025-06-02T09:00:00Z"})
+                .to_string(),
+            ))
+            .unwrap();
+        let s = send(r, beacon).await;
+        assert_eq!(
+            (s.status, s.body["stored"].clone()),
+            (StatusCode::OK, json!(1)),
+            "{l}: {:?}",
+            s.body
+        );
+        assert_eq!(s.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], site, "{l}");
+        // The source config RudderStack's SDK loads first.
+        let config = Request::builder()
+            .uri("/sourceConfig/?p=npm&v=3.0.0")
+            .header(header::AUTHORIZATION, basic(key))
+            .header(header::ORIGIN, site)
+            .body(Body::empty())
+            .unwrap();
+        let s = send(r, config).await;
+        assert_eq!(s.status, StatusCode::OK, "{l}: {:?}", s.body);
+        assert_eq!(s.body["source"]["enabled"], true, "{l}");
+        assert_eq!(s.body["source"]["destinations"], json!([]), "{l}");
+        assert_eq!(s.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], site, "{l}");
+        let s = send(
+            r,
+            Request::builder()
+                .uri("/sourceConfig/?writeKey=wk_wrong")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s.status, StatusCode::UNAUTHORIZED, "{l}");
+    }
+}
+
 /// The tracking script in a real browser: headless Chromium opens a landing
 /// page served by the test (another origin, with UTM fields); the script
 /// sends the page view with a first-party anonymous id, then the page fills
