@@ -10,6 +10,47 @@ use std::fmt;
 #[serde(transparent)]
 pub struct Email(String);
 
+/// Mail providers anyone can sign up with (their domain is no company's).
+const FREE_MAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "yahoo.fr",
+    "ymail.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.net",
+    "gmx.com",
+    "web.de",
+    "t-online.de",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "libero.it",
+    "mail.com",
+    "mail.ru",
+    "yandex.ru",
+    "yandex.com",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "zoho.com",
+    "fastmail.com",
+    "hey.com",
+    "tutanota.com",
+];
+
 impl Email {
     /// Parses and normalises an address. Accepts what real mail systems
     /// accept for the local part (no quoting) and needs a dotted domain.
@@ -66,6 +107,12 @@ impl Email {
     }
 
     /// The part after the @.
+    /// Whether the address is at a free or personal mail provider, whose
+    /// domain says nothing about the person's company.
+    pub fn is_free_mail(&self) -> bool {
+        FREE_MAIL.contains(&self.domain())
+    }
+
     pub fn domain(&self) -> &str {
         self.0.split_once('@').map(|(_, d)| d).unwrap_or_default()
     }

@@ -326,6 +326,7 @@ async fn identify(
     if let Some(a) = &m.anonymous_id {
         moved.extend(store::stitch_visitor(conn, a, contact.id, m.timestamp).await?);
     }
+    let contact = join_company(conn, m, contact, now).await?;
     let (contact, raised) = crate::touches::stitched(conn, playbook, contact, &moved).await?;
     // A hand raised while anonymous counts once the hand is known.
     crate::touches::qualify(conn, playbook, contact, raised.as_ref(), m.timestamp, now).await?;
@@ -386,6 +387,57 @@ async fn touch(
     };
     crate::touches::record_one(conn, playbook, &input, &Actor::system(), now).await?;
     Ok(None)
+}
+
+/// The account a form's `company` trait names, for a contact that has
+/// none: found by the company's domain (given, from its website, or the
+/// e-mail's when that is no free-mail provider's) or by its name, else
+/// created with them. The contact is saved by the rescoring that follows.
+async fn join_company(
+    conn: &mut Conn,
+    m: &Message,
+    mut contact: Contact,
+    now: Instant,
+) -> Result<Contact, AppError> {
+    if contact.account_id.is_some() {
+        return Ok(contact);
+    }
+    let name = m
+        .trait_text("company")
+        .or_else(|| m.text_at(&["traits", "company", "name"]))
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    let Some(name) = name else {
+        return Ok(contact);
+    };
+    let email = Email::parse(&contact.email).ok();
+    let domain = m
+        .text_at(&["traits", "company", "domain"])
+        .or_else(|| {
+            m.trait_text("website")
+                .as_deref()
+                .and_then(smarketing_core::playbook::url_host)
+                .map(str::to_string)
+        })
+        .or_else(|| {
+            email
+                .filter(|e| !e.is_free_mail())
+                .map(|e| e.domain().to_string())
+        })
+        .map(|d| d.trim().trim_start_matches("www.").to_ascii_lowercase());
+    let account = match repo::account_by_domain_or_name(conn, domain.as_deref(), &name).await? {
+        Some(a) => a,
+        None => {
+            let input = AccountInput {
+                name,
+                domain,
+                ..Default::default()
+            };
+            crate::accounts::insert_account(conn, &input, now).await?
+        }
+    };
+    contact.account_id = Some(account.id);
+    Ok(contact)
 }
 
 async fn group(conn: &mut Conn, m: &Message, now: Instant) -> Result<Option<String>, AppError> {

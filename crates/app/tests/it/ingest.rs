@@ -51,3 +51,59 @@ async fn two_appliers_creating_one_contact_both_apply() {
         assert_eq!(touches.len(), 2, "{l}: both visitors stitched");
     }
 }
+
+/// A form's `company` finds or creates the account: by the e-mail's company
+/// domain (never a free-mail one), or by name; the contact joins it.
+#[tokio::test]
+async fn a_forms_company_finds_or_creates_the_account() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        let source = app.add_source("Site", &[]).await.unwrap().source;
+        let people = [
+            ("i1", "ann@acme-corp.io", "Acme Corp"),
+            ("i2", "bob@gmail.com", "acme corp"),
+            ("i3", "cy@acme-corp.io", "ACME"),
+            ("i4", "dee@gmail.com", "Globex"),
+        ];
+        for (id, email, company) in people {
+            let identify = format!(
+                r#"{{"type":"identify","userId":"{email}","messageId":"{id}","traits":{{"email":"{email}","company":"{company}"}}}}"#
+            );
+            app.ingest(
+                &source,
+                identify.as_bytes(),
+                Some(smarketing_core::ingest::MessageType::Identify),
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(app.apply_events(10).await.unwrap(), 4, "{l}");
+        let mut conn = db.store.acquire().await.unwrap();
+        let mut account_of = std::collections::HashMap::new();
+        for (_, email, _) in people {
+            let c = smarketing_store::repo::contact_by_email(&mut conn, email)
+                .await
+                .unwrap()
+                .unwrap();
+            account_of.insert(email, c.account_id.expect("joined an account"));
+        }
+        let acme = account_of["ann@acme-corp.io"];
+        assert_eq!(account_of["bob@gmail.com"], acme, "{l}: by name");
+        assert_eq!(account_of["cy@acme-corp.io"], acme, "{l}: by domain");
+        assert_ne!(account_of["dee@gmail.com"], acme, "{l}");
+        let accounts: Vec<smarketing_store::Account> =
+            smarketing_store::repo::all(&mut conn).await.unwrap();
+        let domains: Vec<(String, Option<String>)> = accounts
+            .into_iter()
+            .map(|a| (a.name, a.domain))
+            .collect();
+        assert_eq!(
+            domains,
+            [
+                ("Acme Corp".to_string(), Some("acme-corp.io".to_string())),
+                ("Globex".to_string(), None)
+            ],
+            "{l}: a free-mail domain is no company's"
+        );
+    }
+}

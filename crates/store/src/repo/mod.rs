@@ -427,6 +427,23 @@ pub async fn all<T: Table>(conn: &mut AnyConnection) -> Result<Vec<T>, StoreErro
     fetch(conn, &sql, &[]).await
 }
 
+/// The account with `domain`, else the first whose name is `name` (case
+/// aside): how a form's company finds its account.
+pub async fn account_by_domain_or_name(
+    conn: &mut AnyConnection,
+    domain: Option<&str>,
+    name: &str,
+) -> Result<Option<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM accounts WHERE domain = $1 OR LOWER(name) = LOWER($2) \
+         ORDER BY CASE WHEN domain = $1 THEN 0 ELSE 1 END, id LIMIT 1",
+        Account::columns()
+    );
+    Ok(fetch(conn, &sql, &[domain.into(), name.into()])
+        .await?
+        .pop())
+}
+
 /// Accounts' external ids by domain (accounts with a domain).
 pub async fn account_external_ids_by_domain(
     conn: &mut AnyConnection,
