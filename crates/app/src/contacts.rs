@@ -8,6 +8,7 @@ use crate::lifecycle::{
     insert_contact, new_contact, parse_stage, profile, rescore,
 };
 use crate::listing::{Paging, created};
+use crate::rescoring::persona_follows_rules;
 use crate::{Actor, App, AppError};
 use serde::{Deserialize, Serialize};
 use smarketing_core::scoring::{ScoreCard, score};
@@ -117,6 +118,13 @@ impl App {
         let mut tx = self.store().begin().await?;
         let mut c: Contact = repo::get(&mut tx, id).await.map_err(named("contact", id))?;
         check_not_merged(&c, "id")?;
+        // A persona the rules chose follows them when the title or the
+        // account changes; one set by hand stays.
+        let account = match c.account_id {
+            Some(a) => Some(repo::get::<Account>(&mut tx, a).await?),
+            None => None,
+        };
+        let matched = persona_follows_rules(&playbook, &c, account.as_ref());
         if let Some(e) = &patch.email {
             c.email = Email::parse(e)?.to_string();
         }
@@ -156,6 +164,14 @@ impl App {
                 .as_deref()
                 .map(|p| check_persona(&playbook, p))
                 .transpose()?;
+        } else if matched {
+            let account = match c.account_id {
+                Some(a) => Some(repo::get::<Account>(&mut tx, a).await?),
+                None => None,
+            };
+            c.persona = playbook
+                .match_persona(&profile(&c, account.as_ref()))
+                .map(str::to_string);
         }
         c.updated_at = self.now();
         let saved = repo::update(&mut tx, id, &c)

@@ -29,6 +29,7 @@ pub mod people;
 pub mod playbooks;
 pub mod recycling;
 pub mod reports;
+pub mod rescoring;
 pub mod routing;
 pub mod scheduler;
 pub mod sla_reports;

@@ -90,9 +90,26 @@ pub async fn run(command: PlaybookCommand, cfg: &Config) -> Result<()> {
                 )
                 .await?;
             println!("stored playbook version {} by {}", v.version, v.author);
+            // Personas and scores follow the new version before the command ends.
+            let run = app
+                .rescore_contacts(&smarketing_app::import::Bar::new())
+                .await?;
+            println!(
+                "re-matched personas and rescored {} contacts under version {}",
+                run.done, run.playbook_version
+            );
             Ok(())
         }
         PlaybookCommand::Versions => {
+            if let Some(run) = app.rescore_status().await? {
+                match run.finished_at {
+                    Some(_) => println!("scores are from version {}", run.playbook_version),
+                    None => println!(
+                        "rescoring to version {}: {} of {} contacts",
+                        run.playbook_version, run.done, run.contacts
+                    ),
+                }
+            }
             for v in app.playbook_versions().await? {
                 println!(
                     "{:>4}  {}  {:<30} {}",

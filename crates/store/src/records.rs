@@ -319,6 +319,23 @@ record! {
     }
 }
 
+record! {
+    /// One run that re-matched personas and rescored every contact under a
+    /// playbook version: the cached scores are from the version of the
+    /// latest finished run (and, for contacts touched since, the current one).
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[cfg_attr(feature = "openapi", derive(ToSchema))]
+    pub struct PlaybookRescore in "playbook_rescores" {
+        pub id: i64,
+        pub playbook_version: i64,
+        /// Contacts to rescore, and how many are done.
+        pub contacts: i64,
+        pub done: i64,
+        pub started_at: Instant,
+        pub finished_at: Option<Instant>,
+    }
+}
+
 /// The identity behind a valid API token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenOwner {

@@ -93,10 +93,8 @@ async fn a_forms_company_finds_or_creates_the_account() {
         assert_ne!(account_of["dee@gmail.com"], acme, "{l}");
         let accounts: Vec<smarketing_store::Account> =
             smarketing_store::repo::all(&mut conn).await.unwrap();
-        let domains: Vec<(String, Option<String>)> = accounts
-            .into_iter()
-            .map(|a| (a.name, a.domain))
-            .collect();
+        let domains: Vec<(String, Option<String>)> =
+            accounts.into_iter().map(|a| (a.name, a.domain)).collect();
         assert_eq!(
             domains,
             [

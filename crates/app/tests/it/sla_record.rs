@@ -894,3 +894,94 @@ async fn an_sal_without_follow_up_goes_back_to_marketing() {
         assert!(text.contains("\"no_follow_up\""), "{l}: {text}");
     }
 }
+
+/// A contact by title, persona left to the rules unless `persona` is given.
+async fn titled(app: &App, email: &str, title: &str, persona: Option<&str>) -> i64 {
+    app.create_contact(
+        smarketing_app::input::ContactInput {
+            email: email.into(),
+            job_title: Some(title.into()),
+            persona: persona.map(str::to_string),
+            ..Default::default()
+        },
+        &Actor::system(),
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+#[tokio::test]
+async fn a_new_playbook_or_a_new_title_rematches_personas_and_rescores() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        let dev = titled(&app, "dev@acme.io", "Solutions Architect", None).await;
+        let chosen = titled(
+            &app,
+            "chosen@acme.io",
+            "Solutions Architect",
+            Some("executive"),
+        )
+        .await;
+        assert_eq!(
+            app.contact(dev).await.unwrap().persona.as_deref(),
+            Some("developer")
+        );
+        // Editing the title re-matches a persona the rules chose.
+        let moved = app
+            .update_contact(
+                dev,
+                serde_json::from_value(serde_json::json!({"job_title": "Head of IT"})).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(moved.persona.as_deref(), Some("it_manager"), "{l}");
+        // A playbook where architects are IT managers, worth 40 fit points.
+        let mut p = Playbook::default_playbook();
+        let it = p
+            .personas
+            .iter_mut()
+            .find(|x| x.id == "it_manager")
+            .unwrap();
+        let mut rule = it.when[0].clone();
+        rule.value =
+            serde_json::from_value(serde_json::json!(["head of it", "architect"])).unwrap();
+        it.when = vec![rule];
+        let rule = p
+            .scoring
+            .fit_rules
+            .iter_mut()
+            .find(|r| r.id == "persona_it_manager")
+            .unwrap();
+        rule.points = 40;
+        app.import_playbook(&p.to_toml(), "Mona", None, &Actor::system())
+            .await
+            .unwrap();
+        let other = titled(&app, "arch@acme.io", "Cloud Architect", None).await;
+        // The new contact was matched by the new rules; rescore the rest.
+        assert_eq!(
+            app.contact(other).await.unwrap().persona.as_deref(),
+            Some("it_manager")
+        );
+        let run = app
+            .rescore_contacts(&smarketing_app::import::Quiet)
+            .await
+            .unwrap();
+        assert_eq!((run.done, run.contacts), (3, 3), "{l}");
+        assert!(run.finished_at.is_some(), "{l}");
+        let status = app.rescore_status().await.unwrap().unwrap();
+        assert_eq!(status.playbook_version, run.playbook_version, "{l}");
+        let moved = app.contact(dev).await.unwrap();
+        assert_eq!(
+            (moved.persona.as_deref(), moved.fit_score),
+            (Some("it_manager"), 40),
+            "{l}"
+        );
+        let kept = app.contact(chosen).await.unwrap();
+        assert_eq!(
+            kept.persona.as_deref(),
+            Some("executive"),
+            "{l}: a persona set by hand stays"
+        );
+    }
+}

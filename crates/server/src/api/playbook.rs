@@ -21,6 +21,23 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_playbook_versions, import_playbook))
         .routes(routes!(get_playbook_version))
         .routes(routes!(playbook_diff))
+        .routes(routes!(rescore_status))
+}
+
+/// The latest run that re-matched personas and rescored contacts after a
+/// playbook version was stored: which version the cached scores are from,
+/// or how far the run has come (`done` of `contacts`; `finished_at` unset
+/// while it runs). 404 before any run.
+#[utoipa::path(get, path = "/api/v1/playbook/rescore", tag = "playbook",
+    responses((status = 200, body = smarketing_store::PlaybookRescore), (status = 404, body = Problem)))]
+async fn rescore_status(
+    State(s): State<AppState>,
+    _a: Auth,
+) -> Res<smarketing_store::PlaybookRescore> {
+    match s.app.rescore_status().await? {
+        Some(run) => Ok(Json(run)),
+        None => Err(smarketing_app::AppError::not_found("rescore run", 0).into()),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,14 +101,13 @@ async fn import_playbook(
         (body.toml, body.note)
     };
     let author = format!("{} <{}>", a.0.name, a.0.email);
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            s.app
-                .import_playbook(&toml, &author, note.as_deref(), &a.actor())
-                .await?,
-        ),
-    ))
+    let stored = s
+        .app
+        .import_playbook(&toml, &author, note.as_deref(), &a.actor())
+        .await?;
+    // Personas and scores follow the new version in the background.
+    s.app.spawn_rescore();
+    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -43,3 +43,16 @@ ALTER TABLE contacts ADD COLUMN recycled_at INTEGER;
 UPDATE contacts SET recycled_at = (
     SELECT MAX(s.changed_at) FROM stage_changes s
     WHERE s.contact_id = contacts.id AND s.to_stage = 'recycled');
+
+-- Each run that re-matches personas and rescores every contact under a new
+-- playbook version, with its progress: reports say which version the
+-- cached scores are from.
+CREATE TABLE playbook_rescores (
+    id INTEGER PRIMARY KEY,
+    playbook_version INTEGER NOT NULL,
+    contacts INTEGER NOT NULL,
+    done INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER
+);
+CREATE INDEX playbook_rescores_version_idx ON playbook_rescores (playbook_version);

@@ -9,7 +9,7 @@ use smarketing_core::{
 use smarketing_store::merges::{ContactMerge, FilledField, MovedRows};
 use smarketing_store::{
     Account, Activity, Campaign, Contact, Deal, Handoff, HandoffAssignment, Note, OutOfOffice,
-    StageChange, Table, TouchOrigin, Touchpoint, User, repo, testing,
+    PlaybookRescore, StageChange, Table, TouchOrigin, Touchpoint, User, repo, testing,
 };
 use sqlx::AnyConnection;
 
@@ -353,6 +353,20 @@ async fn every_table_round_trips_field_for_field() {
                 unmerged_by: Some("user:1".into()),
             },
             id!(ContactMerge),
+        )
+        .await;
+        round_trip(
+            &mut c,
+            l,
+            PlaybookRescore {
+                id: 0,
+                playbook_version: 4,
+                contacts: 1200,
+                done: 700,
+                started_at: at(37),
+                finished_at: Some(at(38)),
+            },
+            id!(PlaybookRescore),
         )
         .await;
         // An update writes every column too.
