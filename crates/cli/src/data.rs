@@ -16,11 +16,10 @@ pub use smarketing_app::import::Bar;
 pub async fn import(
     target: String,
     file: Option<PathBuf>,
-    skip_invalid: bool,
+    opts: ImportOptions,
     cfg: &Config,
 ) -> Result<()> {
     let app = open(cfg).await?;
-    let opts = ImportOptions { skip_invalid };
     let started = WallClock::now();
     let result = match file {
         None => app.import_dir(Path::new(&target), opts, &Bar::new()).await,
@@ -42,10 +41,15 @@ pub async fn import(
                     eprintln!("skipped {e}");
                 }
                 println!(
-                    "{}: {} rows, {} imported, {} skipped",
+                    "{}: {} rows, {} {}, {} skipped",
                     r.file,
                     r.rows,
                     r.rows - r.rejected.len() as u64,
+                    if opts.dry_run {
+                        "would be imported"
+                    } else {
+                        "imported"
+                    },
                     r.rejected.len()
                 );
                 total += r.rows;
@@ -54,6 +58,9 @@ pub async fn import(
                 "{total} rows in {secs:.2} s ({:.0} rows/s)",
                 total as f64 / secs.max(1e-9)
             );
+            if opts.dry_run {
+                println!("dry run: the rows above would be imported; nothing was written");
+            }
             Ok(())
         }
         Err(ImportError::InvalidRows { rejected }) => {

@@ -61,6 +61,13 @@ enum Command {
         /// Import the valid rows and list the rejected ones (default: reject the whole import).
         #[arg(long)]
         skip_invalid: bool,
+        /// Check every row and print what would change, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Open (and route) a handoff for each imported MQL that never had one
+        /// (default: imported MQLs stay outside the loop).
+        #[arg(long)]
+        open_handoffs: bool,
     },
     /// Export records as CSV (the import format) or JSON.
     Export {
@@ -475,7 +482,16 @@ async fn run(cli: Cli, cfg: config::Config) -> Result<()> {
             target,
             file,
             skip_invalid,
-        } => data::import(target, file, skip_invalid, &cfg).await,
+            dry_run,
+            open_handoffs,
+        } => {
+            let opts = smarketing_app::import::ImportOptions {
+                skip_invalid,
+                dry_run,
+                open_handoffs,
+            };
+            data::import(target, file, opts, &cfg).await
+        }
         Command::Export {
             kind,
             format,

@@ -1,10 +1,39 @@
 //! The HubSpot-style contact export: how such a file is recognised, and how
 //! its columns, lifecycle stages, original sources and dates map onto a
-//! contact.
+//! contact — its company onto an account, its owner onto a user, and its
+//! "Became a … Date" columns onto the stage history.
 
 use super::sheet::Row;
 use crate::input::ContactInput;
 use smarketing_core::{Instant, Invalid, Playbook, Stage};
+use std::collections::HashMap;
+
+/// HubSpot's lifecycle-stage date columns and the stage each records.
+pub(super) const STAGE_DATES: &[(&str, Stage)] = &[
+    ("Became a Subscriber Date", Stage::Subscriber),
+    ("Became a Lead Date", Stage::Lead),
+    ("Became a Marketing Qualified Lead Date", Stage::Mql),
+    ("Became a Sales Accepted Lead Date", Stage::Sal),
+    ("Became a Sales Qualified Lead Date", Stage::Sql),
+    ("Became an Opportunity Date", Stage::Opportunity),
+    ("Became a Customer Date", Stage::Customer),
+    ("Became an Evangelist Date", Stage::Evangelist),
+];
+
+/// Where a HubSpot row's company and owner point, resolved before its rows
+/// are read: accounts by company name (case aside), users by e-mail and name.
+pub(super) struct Links {
+    pub companies: HashMap<String, i64>,
+    pub owners: HashMap<String, i64>,
+}
+
+/// A HubSpot contact: what to save, and the stage history its date columns
+/// tell, oldest first.
+pub(super) struct HubspotRow {
+    pub external_id: String,
+    pub input: ContactInput,
+    pub history: Vec<(Stage, Instant)>,
+}
 
 pub(super) fn is_hubspot(header: &[String]) -> bool {
     header.iter().any(|h| h == "Email")
@@ -17,7 +46,8 @@ pub(super) fn is_hubspot(header: &[String]) -> bool {
 pub(super) fn hubspot_contact(
     playbook: &Playbook,
     row: &Row,
-) -> Result<(String, ContactInput), Invalid> {
+    links: &Links,
+) -> Result<HubspotRow, Invalid> {
     let email = row.req("Email").map_err(|e| e.at("Email"))?;
     let ext = match row.opt("Record ID").or_else(|| row.opt("Contact ID")) {
         Some(id) => format!("hubspot:{id}"),
@@ -35,16 +65,52 @@ pub(super) fn hubspot_contact(
     };
     let created_at = row
         .opt("Create Date")
-        .map(|d| hubspot_date(&d))
+        .map(|d| hubspot_date(&d, "Create Date"))
         .transpose()?;
+    let account_id = row
+        .opt("Company Name")
+        .map(|c| links.companies.get(&c.trim().to_lowercase()).copied())
+        .unwrap_or_default();
+    let owner_id = match row.opt("Contact owner") {
+        None => None,
+        Some(o) => Some(
+            links
+                .owners
+                .get(&o.trim().to_lowercase())
+                .copied()
+                .ok_or_else(|| {
+                    Invalid::new(
+                        "unknown_reference",
+                        "Contact owner",
+                        format!(
+                            "{o:?} is no user's e-mail or name; add the user first (smarketing user add)"
+                        ),
+                    )
+                })?,
+        ),
+    };
+    let mut history = Vec::new();
+    for (column, stage) in STAGE_DATES {
+        if let Some(d) = row.opt(column)
+            && playbook.has_stage(*stage)
+        {
+            history.push((*stage, hubspot_date(&d, column)?));
+        }
+    }
+    history.sort_by_key(|(stage, at)| (at.millis(), stage.funnel_rank()));
     let source = row
         .opt("Original Source")
         .and_then(|s| hubspot_source(&s))
         .filter(|c| playbook.has_channel(c));
-    Ok((
-        ext.clone(),
-        ContactInput {
+    // Without a Lifecycle Stage column the latest date tells it.
+    let stage = stage.or_else(|| history.last().map(|(s, _)| *s));
+    Ok(HubspotRow {
+        external_id: ext.clone(),
+        history,
+        input: ContactInput {
             email,
+            account_id,
+            owner_id,
             first_name: row.opt("First Name"),
             last_name: row.opt("Last Name"),
             job_title: row.opt("Job Title"),
@@ -56,7 +122,7 @@ pub(super) fn hubspot_contact(
             created_at,
             ..Default::default()
         },
-    ))
+    })
 }
 
 fn hubspot_stage(s: &str) -> Option<Stage> {
@@ -97,34 +163,44 @@ fn hubspot_source(s: &str) -> Option<&'static str> {
     })
 }
 
-/// HubSpot writes dates as `2024-01-15 10:23`, with seconds, as a bare date
-/// or as RFC 3339; bare forms are taken as UTC.
-fn hubspot_date(s: &str) -> Result<Instant, Invalid> {
+/// HubSpot writes dates as `2024-01-15 10:23`, `03/07/2024 11:15` (its
+/// export's US month/day order), with seconds, as a bare date or as RFC
+/// 3339; forms without a zone are taken as UTC.
+pub(super) fn hubspot_date(s: &str, column: &str) -> Result<Instant, Invalid> {
     let t = s.trim();
-    if let Ok(i) = Instant::parse(t, "Create Date") {
+    if let Ok(i) = Instant::parse(t, column) {
         return Ok(i);
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %H:%M",
+        "%m/%d/%Y %I:%M %p",
+    ] {
         if let Ok(dt) = jiff::civil::DateTime::strptime(fmt, t) {
             return dt
                 .to_zoned(jiff::tz::TimeZone::UTC)
                 .map(|z| Instant::from(z.timestamp()))
-                .map_err(|_| bad_date(s));
+                .map_err(|_| bad_date(s, column));
         }
     }
-    if let Ok(d) = jiff::civil::Date::strptime("%Y-%m-%d", t) {
-        return d
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .map(|z| Instant::from(z.timestamp()))
-            .map_err(|_| bad_date(s));
+    for fmt in ["%Y-%m-%d", "%m/%d/%Y"] {
+        if let Ok(d) = jiff::civil::Date::strptime(fmt, t) {
+            return d
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .map(|z| Instant::from(z.timestamp()))
+                .map_err(|_| bad_date(s, column));
+        }
     }
-    Err(bad_date(s))
+    Err(bad_date(s, column))
 }
 
-fn bad_date(s: &str) -> Invalid {
+fn bad_date(s: &str, column: &str) -> Invalid {
     Invalid::new(
         "invalid_instant",
-        "Create Date",
-        format!("{s:?} is not a date such as 2024-01-15 10:23"),
+        column,
+        format!("{s:?} is not a date such as 2024-01-15 10:23 or 01/15/2024 10:23"),
     )
 }

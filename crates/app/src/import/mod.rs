@@ -13,7 +13,7 @@ use crate::{App, AppError};
 use rows::validate;
 use serde::Serialize;
 use sheet::read_sheet;
-use smarketing_core::Invalid;
+use smarketing_core::{Instant, Invalid, Stage};
 use smarketing_store::{Account, Campaign, Contact, Deal, StageChange, Touchpoint, repo};
 use smarketing_store::{Arg, Conn};
 use std::collections::{HashMap, HashSet};
@@ -198,6 +198,11 @@ impl Progress for Quiet {}
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImportOptions {
     pub skip_invalid: bool,
+    /// Check and count everything, then write nothing.
+    pub dry_run: bool,
+    /// Open (and route) a handoff for each imported MQL that never had one;
+    /// without it, imported MQLs wait for sales' decision outside the loop.
+    pub open_handoffs: bool,
 }
 
 /// Ids known to the database plus those accepted earlier in this import.
@@ -223,7 +228,9 @@ impl Known {
 enum Batch {
     Accounts(Vec<Account>),
     Campaigns(Vec<Campaign>),
-    Contacts(Vec<Contact>),
+    /// Contacts, and the stage history (by external id) HubSpot's date
+    /// columns tell.
+    Contacts(Vec<Contact>, Vec<(String, Vec<(Stage, Instant)>)>),
     Touchpoints(Vec<Touchpoint>),
     StageChanges(Vec<StageChange>),
     Deals(Vec<Deal>),
@@ -285,11 +292,15 @@ impl App {
         let mut reports = Vec::new();
         let mut all_rejected = Vec::new();
         let mut rescore_contacts: HashSet<i64> = HashSet::new();
+        let mut imported_contacts: Vec<String> = Vec::new();
         for (kind, path) in files {
             let sheet = read_sheet(path)?;
             progress.start(&sheet.file, sheet.records.len() as u64);
             let (batch, rejected) =
                 validate(&mut tx, &playbook, *kind, &sheet, &known, now).await?;
+            if let Batch::Contacts(rows, _) = &batch {
+                imported_contacts.extend(rows.iter().filter_map(|c| c.external_id.clone()));
+            }
             let imported = write(&mut tx, &batch, &mut known, &mut rescore_contacts).await?;
             progress.advance(sheet.records.len() as u64);
             progress.finish();
@@ -315,9 +326,20 @@ impl App {
             let c: Contact = repo::get(&mut tx, id).await?;
             crate::lifecycle::rescore(&mut tx, &playbook, c, now).await?;
         }
-        tx.commit()
-            .await
-            .map_err(smarketing_store::StoreError::from)?;
+        if opts.open_handoffs {
+            for ext in &imported_contacts {
+                let Some(&id) = known.contacts.get(ext) else {
+                    continue;
+                };
+                open_imported_handoff(&mut tx, &playbook, id, now).await?;
+            }
+        }
+        // A dry run ends here: dropping the transaction writes nothing.
+        if !opts.dry_run {
+            tx.commit()
+                .await
+                .map_err(smarketing_store::StoreError::from)?;
+        }
         Ok(reports)
     }
 }
@@ -339,9 +361,33 @@ async fn write(
             known.campaigns = repo::external_ids(conn, "campaigns").await?;
             n
         }
-        Batch::Contacts(rows) => {
+        Batch::Contacts(rows, histories) => {
             let n = repo::upsert_by_external_id(conn, rows).await?;
             known.contacts = repo::external_ids(conn, "contacts").await?;
+            let mut changes = Vec::new();
+            for (ext, history) in histories {
+                let Some(&contact_id) = known.contacts.get(ext) else {
+                    continue;
+                };
+                let mut from = None;
+                for (stage, at) in history {
+                    changes.push(StageChange {
+                        id: 0,
+                        contact_id,
+                        from_stage: from,
+                        to_stage: *stage,
+                        changed_at: *at,
+                        actor: "import".into(),
+                        actor_user_id: None,
+                        cause: smarketing_core::StageCause::Import,
+                        reason_code: None,
+                        note: None,
+                        touchpoint_id: None,
+                    });
+                    from = Some(*stage);
+                }
+            }
+            insert_stage_changes(conn, &changes).await?;
             n
         }
         Batch::Touchpoints(rows) => {
@@ -350,20 +396,79 @@ async fn write(
             rescore.extend(rows.iter().filter_map(|t| t.contact_id));
             n
         }
-        Batch::StageChanges(rows) => {
-            let cols = <StageChange as smarketing_store::Table>::write();
-            let args: Vec<Vec<Arg>> = rows.iter().map(repo::Table::write_args).collect();
-            smarketing_store::sql::insert_many(
+        Batch::StageChanges(rows) => insert_stage_changes(conn, rows).await?,
+        Batch::Deals(rows) => repo::upsert_by_external_id(conn, rows).await?,
+    })
+}
+
+/// Opens a handoff for an imported MQL that never had one, from its latest
+/// move into MQL (recorded now when its history has none).
+async fn open_imported_handoff(
+    conn: &mut Conn,
+    playbook: &smarketing_core::Playbook,
+    contact_id: i64,
+    now: smarketing_core::Instant,
+) -> Result<(), ImportError> {
+    let c: Contact = repo::get(conn, contact_id).await?;
+    if c.stage != Stage::Mql {
+        return Ok(());
+    }
+    let had = smarketing_store::filters::HandoffRows {
+        contact_id: Some(contact_id),
+        ..Default::default()
+    }
+    .to_where();
+    if repo::count(conn, "handoffs", &had).await? > 0 {
+        return Ok(());
+    }
+    let change = match repo::stage_changes_of_contact(conn, contact_id)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|s| s.to_stage == Stage::Mql)
+    {
+        Some(s) => s,
+        None => {
+            repo::insert(
                 conn,
-                "stage_changes",
-                cols,
-                &args,
-                "ON CONFLICT (contact_id, to_stage, changed_at) DO NOTHING",
+                &StageChange {
+                    id: 0,
+                    contact_id,
+                    from_stage: None,
+                    to_stage: Stage::Mql,
+                    changed_at: now,
+                    actor: "import".into(),
+                    actor_user_id: None,
+                    cause: smarketing_core::StageCause::Import,
+                    reason_code: None,
+                    note: None,
+                    touchpoint_id: None,
+                },
             )
             .await?
         }
-        Batch::Deals(rows) => repo::upsert_by_external_id(conn, rows).await?,
-    })
+    };
+    crate::handoffs::open_handoff(conn, playbook, &c, &change, now)
+        .await
+        .map_err(|e| ImportError::File {
+            file: c.email.clone(),
+            message: format!("opening its handoff: {e}"),
+        })?;
+    Ok(())
+}
+
+/// Adds stage changes, each once: an import run again changes nothing.
+async fn insert_stage_changes(conn: &mut Conn, rows: &[StageChange]) -> Result<u64, ImportError> {
+    let cols = <StageChange as smarketing_store::Table>::write();
+    let args: Vec<Vec<Arg>> = rows.iter().map(repo::Table::write_args).collect();
+    Ok(smarketing_store::sql::insert_many(
+        conn,
+        "stage_changes",
+        cols,
+        &args,
+        "ON CONFLICT (contact_id, to_stage, changed_at) DO NOTHING",
+    )
+    .await?)
 }
 
 /// Draws progress with indicatif (hidden when stderr is not a terminal).

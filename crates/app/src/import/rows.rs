@@ -2,7 +2,7 @@
 //! playbook, the database and the rows before it, and turned into the
 //! records to write or into the errors that reject it.
 
-use super::hubspot::{hubspot_contact, is_hubspot};
+use super::hubspot::{Links, hubspot_contact, is_hubspot};
 use super::sheet::{Row, Sheet};
 use super::{Batch, ImportError, ImportKind, Known, RowError};
 use crate::input::ContactInput;
@@ -251,15 +251,31 @@ pub(super) async fn validate(
             let mut seen_ids: HashMap<String, u64> = HashMap::new();
             let mut seen_emails: HashMap<String, u64> = HashMap::new();
             let existing = emails_by_external(conn).await?;
+            let links = match hubspot {
+                true => {
+                    let all = sheet
+                        .records
+                        .iter()
+                        .map(|(line, rec)| (*line, Row { rec, index: &index }));
+                    hubspot_links(conn, all, now).await?
+                }
+                false => Links {
+                    companies: HashMap::new(),
+                    owners: HashMap::new(),
+                },
+            };
             let accounts = accounts_by_id(conn).await?;
-            Batch::Contacts(read_rows(
+            let mut histories = Vec::new();
+            let contacts = read_rows(
                 rows,
                 &mut rejected,
                 |line, row| -> Result<Contact, Invalid> {
-                    let (ext, input) = if hubspot {
-                        hubspot_contact(playbook, row)?
+                    let (ext, input, history) = if hubspot {
+                        let r = hubspot_contact(playbook, row, &links)?;
+                        (r.external_id, r.input, r.history)
                     } else {
-                        sample_contact(playbook, row, known)?
+                        let (ext, input) = sample_contact(playbook, row, known)?;
+                        (ext, input, Vec::new())
                     };
                     first_time(&seen_ids, &ext, "contact_id", format!("contact {ext}"))?;
                     let email = Email::parse(&input.email)
@@ -289,11 +305,15 @@ pub(super) async fn validate(
                     let account = input.account_id.and_then(|id| accounts.get(&id));
                     let mut c = new_contact(playbook, &input, account, now)?;
                     c.external_id = Some(ext.clone());
+                    if !history.is_empty() {
+                        histories.push((ext.clone(), history));
+                    }
                     seen_ids.insert(ext, line);
                     seen_emails.insert(email.to_string(), line);
                     Ok(c)
                 },
-            ))
+            );
+            Batch::Contacts(contacts, histories)
         }
         ImportKind::Touchpoints => {
             let mut seen_ids: HashMap<String, u64> = HashMap::new();
@@ -533,6 +553,55 @@ fn sample_contact(
             ..Default::default()
         },
     ))
+}
+
+/// The accounts a HubSpot export's `Company Name`s name — found by the
+/// company's e-mail domain (never a free-mail one) or by name, else created
+/// — and the users its `Contact owner`s name, by e-mail or name.
+async fn hubspot_links<'r>(
+    conn: &mut Conn,
+    rows: impl Iterator<Item = (u64, Row<'r>)>,
+    now: Instant,
+) -> Result<Links, ImportError> {
+    let mut companies = HashMap::new();
+    for (_, row) in rows {
+        let Some(name) = row.opt("Company Name") else {
+            continue;
+        };
+        let key = name.trim().to_lowercase();
+        if key.is_empty() || companies.contains_key(&key) {
+            continue;
+        }
+        let domain = row
+            .opt("Email")
+            .and_then(|e| Email::parse(&e).ok())
+            .filter(|e| !e.is_free_mail())
+            .map(|e| e.domain().to_string());
+        let account =
+            match repo::account_by_domain_or_name(conn, domain.as_deref(), name.trim()).await? {
+                Some(a) => a,
+                None => {
+                    let input = crate::input::AccountInput {
+                        name: name.trim().to_string(),
+                        domain,
+                        ..Default::default()
+                    };
+                    crate::accounts::insert_account(conn, &input, now)
+                        .await
+                        .map_err(|e| ImportError::File {
+                            file: "Company Name".into(),
+                            message: e.to_string(),
+                        })?
+                }
+            };
+        companies.insert(key, account.id);
+    }
+    let mut owners = HashMap::new();
+    for u in repo::users(conn).await? {
+        owners.insert(u.email.to_lowercase(), u.id);
+        owners.entry(u.name.to_lowercase()).or_insert(u.id);
+    }
+    Ok(Links { companies, owners })
 }
 
 async fn domains_by_external(

@@ -140,7 +140,10 @@ async fn skip_invalid_imports_the_rest_and_lists_the_rejected() {
         let reports = app
             .import_dir(
                 &testdata("sample-dirty"),
-                ImportOptions { skip_invalid: true },
+                ImportOptions {
+                    skip_invalid: true,
+                    ..Default::default()
+                },
                 &Quiet,
             )
             .await
@@ -209,7 +212,10 @@ async fn a_hubspot_contact_export_maps_onto_contacts() {
         app.import_file(
             ImportKind::Contacts,
             &file,
-            ImportOptions { skip_invalid: true },
+            ImportOptions {
+                skip_invalid: true,
+                ..Default::default()
+            },
             &Quiet,
         )
         .await
@@ -390,5 +396,136 @@ async fn stage_names_and_amounts_are_checked_in_their_own_files() {
         );
         assert_eq!((got[2].0, got[2].1), (2, "amount"), "{got:?}");
         assert_eq!((got[3].0, got[3].1), (3, "closed_at"), "{got:?}");
+    }
+}
+
+/// A HubSpot migration: `Company Name` becomes an account (found by the
+/// company's domain or name), `Contact owner` a user by e-mail, HubSpot's
+/// own date format is read, and the "Became a … Date" columns become the
+/// stage history, so imported contacts count in funnels. A dry run writes
+/// nothing; MQLs open a handoff only when asked.
+#[tokio::test]
+async fn a_hubspot_migration_keeps_company_owner_and_stage_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hubspot.csv");
+    std::fs::write(
+        &file,
+        "Record ID,First Name,Email,Company Name,Contact owner,Lifecycle Stage,Create Date,Became a Lead Date,Became a Marketing Qualified Lead Date,Became a Customer Date\n\
+         201,Ana,ana@acme-corp.io,Acme Corp,sam@team.io,customer,03/07/2024 11:15,03/07/2024 11:15,03/09/2024 08:00,05/02/2024 16:40\n\
+         202,Ben,ben@gmail.com,acme corp,,Marketing Qualified Lead,03/08/2024 10:00,03/08/2024 10:00,03/10/2024 09:30,\n\
+         203,Cy,cy@globex.io,Globex,nobody@team.io,lead,2024-03-09 12:00,2024-03-09 12:00,,\n",
+    )
+    .unwrap();
+    for (db, app) in apps().await {
+        let l = db.label;
+        let sam = crate::user(&app, "Sam", "sales", "member").await;
+        // Cy's owner is no user: the row is named, the rest imports.
+        let err = app
+            .import_file(
+                ImportKind::Contacts,
+                &file,
+                ImportOptions::default(),
+                &Quiet,
+            )
+            .await
+            .unwrap_err();
+        let ImportError::InvalidRows { rejected } = err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            (rejected[0].line, rejected[0].column.as_deref()),
+            (4, Some("Contact owner")),
+            "{l}"
+        );
+        let dry = ImportOptions {
+            skip_invalid: true,
+            dry_run: true,
+            open_handoffs: true,
+        };
+        let reports = app
+            .import_file(ImportKind::Contacts, &file, dry, &Quiet)
+            .await
+            .unwrap();
+        assert_eq!(reports.rejected.len(), 1, "{l}");
+        let nothing = app
+            .contacts(&Default::default(), &Default::default())
+            .await
+            .unwrap();
+        assert!(nothing.items.is_empty(), "{l}: a dry run wrote contacts");
+        let real = ImportOptions {
+            dry_run: false,
+            ..dry
+        };
+        app.import_file(ImportKind::Contacts, &file, real, &Quiet)
+            .await
+            .unwrap();
+        let mut conn = db.store.acquire().await.unwrap();
+        let ana = smarketing_store::repo::contact_by_email(&mut conn, "ana@acme-corp.io")
+            .await
+            .unwrap()
+            .unwrap();
+        let ben = smarketing_store::repo::contact_by_email(&mut conn, "ben@gmail.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ana.owner_id, Some(sam.id), "{l}");
+        assert!(ana.account_id.is_some(), "{l}");
+        assert_eq!(ben.account_id, ana.account_id, "{l}: one company by name");
+        assert_eq!(ana.created_at.to_string(), "2024-03-07T11:15:00Z", "{l}");
+        let history: Vec<(Option<String>, String, String)> =
+            smarketing_store::repo::stage_changes_of_contact(&mut conn, ana.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| {
+                    (
+                        s.from_stage.map(|f| f.to_string()),
+                        s.to_stage.to_string(),
+                        s.changed_at.to_string(),
+                    )
+                })
+                .collect();
+        assert_eq!(
+            history,
+            [
+                (None, "lead".into(), "2024-03-07T11:15:00Z".into()),
+                (
+                    Some("lead".into()),
+                    "mql".into(),
+                    "2024-03-09T08:00:00Z".into()
+                ),
+                (
+                    Some("mql".into()),
+                    "customer".into(),
+                    "2024-05-02T16:40:00Z".into()
+                ),
+            ],
+            "{l}"
+        );
+        drop(conn);
+        // Ben, an MQL, got a handoff because it was asked for; Ana did not.
+        let handoffs = app
+            .handoffs(&Default::default(), &Default::default())
+            .await
+            .unwrap();
+        let of: Vec<i64> = handoffs
+            .items
+            .iter()
+            .map(|v| v.handoff.contact_id)
+            .collect();
+        assert_eq!(of, [ben.id], "{l}");
+        // Imported again: nothing new.
+        app.import_file(ImportKind::Contacts, &file, real, &Quiet)
+            .await
+            .unwrap();
+        let mut conn = db.store.acquire().await.unwrap();
+        assert_eq!(
+            smarketing_store::repo::stage_changes_of_contact(&mut conn, ana.id)
+                .await
+                .unwrap()
+                .len(),
+            3,
+            "{l}"
+        );
     }
 }
