@@ -455,10 +455,12 @@ impl Message {
                 .or_else(|| text_at(b, &["properties", "referrer"]))
                 .or_else(|| text_at(b, &["context", "referrer", "url"]))
                 .map(str::to_string),
-            gclid: param("gclid"),
-            fbclid: param("fbclid"),
-            msclkid: param("msclkid"),
-            li_fat_id: param("li_fat_id"),
+            // Click ids from the page URL, else kept with the session's
+            // campaign (the tracking script carries them on later pages).
+            gclid: campaign("gclid", "gclid"),
+            fbclid: campaign("fbclid", "fbclid"),
+            msclkid: campaign("msclkid", "msclkid"),
+            li_fat_id: campaign("li_fat_id", "li_fat_id"),
             kind: None,
             page_url,
         }

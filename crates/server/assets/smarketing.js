@@ -1,7 +1,9 @@
 /*! smarketing.js: the first-party tracking script of a Smarketing server.
  * <script src="https://YOUR-SERVER/js/smarketing.js" data-write-key="wk_…" async></script>
  * Sends a page view on load (with UTM fields and referrer), keeps an
- * anonymous id in a first-party cookie, and identifies the visitor when a
+ * anonymous id in a first-party cookie, keeps the campaign fields and click
+ * ids of the session's landing page in another (30 minutes past the last
+ * page) so later pages carry them too, and identifies the visitor when a
  * form with an e-mail field is submitted. Events go to the server the script
  * came from, as the Segment spec (/v1/p, /v1/i, /v1/t). No third-party hosts. */
 (function () {
@@ -11,6 +13,8 @@
   var key = me.getAttribute("data-write-key");
   var host = new URL(me.src, location.href).origin;
   var COOKIE = "smk_aid";
+  var SESSION = "smk_cmp";
+  var SECURE = location.protocol === "https:" ? "; Secure" : "";
   var VERSION = "1.0.0";
 
   function uuid() {
@@ -31,19 +35,30 @@
     }
     // Renewed on every visit: a year after the last one.
     document.cookie = COOKIE + "=" + encodeURIComponent(id) +
-      "; path=/; max-age=31536000; SameSite=Lax" +
-      (location.protocol === "https:" ? "; Secure" : "");
+      "; path=/; max-age=31536000; SameSite=Lax" + SECURE;
     return id;
   }
+  // The campaign of this page (UTM fields and click ids) or, on a page
+  // without one, the session's landing page's: a visitor who clicks on from
+  // the landing page is still the campaign's.
   function campaign() {
-    var out = {};
+    var fresh = {};
     var p = new URLSearchParams(location.search);
     var map = { utm_source: "source", utm_medium: "medium", utm_campaign: "name",
-                utm_term: "term", utm_content: "content" };
+                utm_term: "term", utm_content: "content",
+                gclid: "gclid", fbclid: "fbclid", msclkid: "msclkid", li_fat_id: "li_fat_id" };
     Object.keys(map).forEach(function (k) {
       var v = p.get(k);
-      if (v) out[map[k]] = v;
+      if (v) fresh[map[k]] = v;
     });
+    var out = fresh;
+    if (!Object.keys(fresh).length) {
+      try { out = JSON.parse(readCookie(SESSION) || "{}") || {}; } catch (e) { out = {}; }
+    }
+    if (Object.keys(out).length) {
+      document.cookie = SESSION + "=" + encodeURIComponent(JSON.stringify(out)) +
+        "; path=/; max-age=1800; SameSite=Lax" + SECURE;
+    }
     return out;
   }
   function context() {

@@ -947,6 +947,12 @@ async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
   setTimeout(function () {{ document.getElementById("demo").requestSubmit(); }}, 500);
 </script></body></html>"#
         );
+        // The page the form leads to has no campaign in its URL: its page
+        // view carries the landing page's, kept for the session.
+        let thanks = format!(
+            r#"<!doctype html><html><head><title>Thanks</title></head><body><p>Thanks</p>
+<script src="http://{server}/js/smarketing.js" data-write-key="{key}"></script></body></html>"#
+        );
         let site_app = axum::Router::new()
             .route(
                 "/landing",
@@ -957,7 +963,10 @@ async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
             )
             .route(
                 "/thanks",
-                axum::routing::get(|| async { axum::response::Html("<p>Thanks</p>") }),
+                axum::routing::get(move || {
+                    let thanks = thanks.clone();
+                    async move { axum::response::Html(thanks) }
+                }),
             );
         tokio::spawn(async move { axum::serve(site_listener, site_app).await });
 
@@ -983,17 +992,18 @@ async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        // Page view, identify and track arrive as beacons; wait for them.
+        // Page view, identify and track arrive as beacons, then the thanks
+        // page's view; wait for them.
         let mut kept = 0;
         for _ in 0..300 {
             kept = app.event_counts().await.unwrap().0;
-            if kept >= 3 {
+            if kept >= 4 {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         let _ = browser.kill().await;
-        assert_eq!(kept, 3, "{l}: page, identify and track kept");
+        assert_eq!(kept, 4, "{l}: page, identify, track and the next page kept");
         while app.apply_events(100).await.unwrap() > 0 {}
         let mut conn = app.store().acquire().await.unwrap();
         let c = smarketing_store::repo::contact_by_email(&mut conn, "browser@example.com")
@@ -1010,8 +1020,16 @@ async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
             .unwrap();
         assert_eq!(
             kinds,
-            [Some("page_view"), Some("demo_request")],
+            [Some("page_view"), Some("demo_request"), Some("page_view")],
             "{l}: {events:?}"
+        );
+        assert_eq!(
+            (
+                touches[2].utm_campaign.as_deref(),
+                touches[2].channel.as_str()
+            ),
+            (Some("autumn"), "email"),
+            "{l}: the next page lost the session's campaign"
         );
         assert_eq!(c.stage, smarketing_core::Stage::Mql, "{l}: {c:?}");
         assert_eq!(c.source_channel.as_deref(), Some("email"), "{l}");
