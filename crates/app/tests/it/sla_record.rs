@@ -507,6 +507,30 @@ async fn amounts_are_bounded_and_sums_of_stored_ones_cannot_fail_a_report() {
             .await
             .unwrap_err();
         assert_eq!(code(&e), ("amount_too_large", "revenue_minor"), "{l}");
+        // Two campaigns of one channel whose stored spends overflow a sum.
+        let mut conn = app.store().acquire().await.unwrap();
+        for name in ["Big one", "Big two"] {
+            repo::insert(
+                &mut conn,
+                &smarketing_store::Campaign {
+                    id: 0,
+                    external_id: None,
+                    name: name.into(),
+                    channel: "paid_search".into(),
+                    utm_campaign: None,
+                    started_at: at("2025-06-01T00:00:00Z"),
+                    ended_at: None,
+                    spend_minor: i64::MAX,
+                    created_at: at("2025-06-01T00:00:00Z"),
+                    updated_at: at("2025-06-01T00:00:00Z"),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        drop(conn);
+        let roi = app.roi_report(&Default::default()).await.unwrap();
+        assert_eq!(roi.total.spend_minor, i64::MAX, "{l}: the sum saturates");
     }
 }
 

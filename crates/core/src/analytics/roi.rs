@@ -82,7 +82,10 @@ pub fn channel_roi(
     let in_period = |at: i64| period.is_none_or(|(f, t)| at >= f && at < t);
     let mut spend_by_channel = vec![0i64; ds.channels.len()];
     for c in ds.campaigns.iter().filter(|c| in_period(c.started_at)) {
-        spend_by_channel[c.channel as usize] += c.spend_minor;
+        // Saturating: stored amounts are bounded on the way in, and rows
+        // written before that (or by hand) must not fail the report.
+        let total = &mut spend_by_channel[c.channel as usize];
+        *total = total.saturating_add(c.spend_minor);
     }
     let find = |list: &[super::attribution::Credit], name: &str| {
         list.iter()
@@ -115,7 +118,9 @@ pub fn channel_roi(
     let sum = |f: fn(&RoiRow) -> f64| channels.iter().map(f).sum::<f64>();
     let total = row(
         "ALL",
-        spend_by_channel.iter().sum(),
+        spend_by_channel
+            .iter()
+            .fold(0i64, |a, b| a.saturating_add(*b)),
         sum(|r| r.mqls),
         sum(|r| r.pipeline_minor),
         sum(|r| r.won_deals),
