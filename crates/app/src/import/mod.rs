@@ -371,19 +371,7 @@ async fn write(
                 };
                 let mut from = None;
                 for (stage, at) in history {
-                    changes.push(StageChange {
-                        id: 0,
-                        contact_id,
-                        from_stage: from,
-                        to_stage: *stage,
-                        changed_at: *at,
-                        actor: "import".into(),
-                        actor_user_id: None,
-                        cause: smarketing_core::StageCause::Import,
-                        reason_code: None,
-                        note: None,
-                        touchpoint_id: None,
-                    });
+                    changes.push(imported_change(contact_id, from, *stage, *at));
                     from = Some(*stage);
                 }
             }
@@ -399,6 +387,23 @@ async fn write(
         Batch::StageChanges(rows) => insert_stage_changes(conn, rows).await?,
         Batch::Deals(rows) => repo::upsert_by_external_id(conn, rows).await?,
     })
+}
+
+/// A stage change an import records.
+fn imported_change(contact_id: i64, from: Option<Stage>, to: Stage, at: Instant) -> StageChange {
+    StageChange {
+        id: 0,
+        contact_id,
+        from_stage: from,
+        to_stage: to,
+        changed_at: at,
+        actor: "import".into(),
+        actor_user_id: None,
+        cause: smarketing_core::StageCause::Import,
+        reason_code: None,
+        note: None,
+        touchpoint_id: None,
+    }
 }
 
 /// Opens a handoff for an imported MQL that never had one, from its latest
@@ -428,25 +433,7 @@ async fn open_imported_handoff(
         .find(|s| s.to_stage == Stage::Mql)
     {
         Some(s) => s,
-        None => {
-            repo::insert(
-                conn,
-                &StageChange {
-                    id: 0,
-                    contact_id,
-                    from_stage: None,
-                    to_stage: Stage::Mql,
-                    changed_at: now,
-                    actor: "import".into(),
-                    actor_user_id: None,
-                    cause: smarketing_core::StageCause::Import,
-                    reason_code: None,
-                    note: None,
-                    touchpoint_id: None,
-                },
-            )
-            .await?
-        }
+        None => repo::insert(conn, &imported_change(contact_id, None, Stage::Mql, now)).await?,
     };
     crate::handoffs::open_handoff(conn, playbook, &c, &change, now)
         .await
