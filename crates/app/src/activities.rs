@@ -149,7 +149,25 @@ impl App {
             a.kind = k.parse()?;
         }
         if let Some(o) = &patch.outcome {
-            a.outcome = o.parse()?;
+            let outcome = o.parse()?;
+            // The clocks read the outcome: turning an attempt into a connect
+            // later would meet a clock after the fact.
+            if outcome != a.outcome && actor.user_id.is_some() {
+                let (_, playbook) = self.playbook().await?;
+                let grace = i64::from(playbook.sla.backdate_grace_minutes) * 60_000;
+                if self.now().millis() > a.created_at.millis() + grace {
+                    return Err(Invalid::new(
+                        "activity_settled",
+                        "outcome",
+                        format!(
+                            "the outcome of an activity is settled {} minutes after it was logged; log a new activity instead",
+                            playbook.sla.backdate_grace_minutes
+                        ),
+                    )
+                    .into());
+                }
+            }
+            a.outcome = outcome;
         }
         if let Some(v) = patch.subject {
             a.subject = opt_text("subject", v.as_deref(), NAME_MAX)?;

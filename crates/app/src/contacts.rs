@@ -219,6 +219,13 @@ impl App {
         let mut tx = self.store().begin().await?;
         let mut c: Contact = repo::get(&mut tx, id).await.map_err(named("contact", id))?;
         check_not_merged(&c, "id")?;
+        // A lead waiting on sales leaves MQL by sales' hand only: the move
+        // closes its handoff, which only those who may work it may do.
+        if to != Stage::Mql
+            && let Some(h) = repo::open_handoff_of_contact(&mut tx, c.id).await?
+        {
+            crate::handoffs::may_work(actor, &h)?;
+        }
         let m = StageMove {
             reason: input.reason.as_deref(),
             note,

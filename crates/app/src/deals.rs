@@ -214,10 +214,9 @@ async fn follow_deal(
         (None, _) => true,
         _ => false,
     };
-    if behind
-        && playbook.has_stage(target)
-        && !(deal.status == DealStatus::Lost && c.stage.is_side_state())
-    {
+    // A lost deal never moves its contact forward (editing an old one must
+    // not pull a contact back into opportunity).
+    if behind && playbook.has_stage(target) && deal.status != DealStatus::Lost {
         let (cause, at) = if deal.status == DealStatus::Won {
             (StageCause::DealWon, deal.closed_at.unwrap_or(now))
         } else {
@@ -248,7 +247,9 @@ async fn follow_deal(
                 .reason_for_lost_deal(deal.lost_reason.as_deref());
             let to = match playbook.rejection_reason(reason).map(|r| r.outcome) {
                 Some(RejectOutcome::Disqualify) => Stage::Disqualified,
-                _ => Stage::Recycled,
+                Some(RejectOutcome::Recycle) => Stage::Recycled,
+                // A playbook without the mapped reason cannot record why.
+                None => return Ok(()),
             };
             let m = StageMove {
                 reason: Some(reason),

@@ -33,6 +33,12 @@ pub(crate) async fn clocks(
         activities: activities
             .iter()
             .filter(|a| h.assigned_at.is_some_and(|s| a.occurred_at >= s))
+            // Sales' work: the assignee's or another seller's, not
+            // marketing's nor an anonymous import's.
+            .filter(|a| {
+                a.user_id
+                    .is_some_and(|u| Some(u) == h.assignee_id || team.is_seller(u))
+            })
             .map(|a| {
                 (
                     a.occurred_at.timestamp(),

@@ -235,7 +235,9 @@ fn relation(actor: &Actor, h: &Handoff) -> Relation {
     }
 }
 
-fn may_work(actor: &Actor, h: &Handoff) -> Result<(), AppError> {
+/// Whether `actor` may work `h` (decide it, log on it, or move its lead out
+/// of MQL by hand): the permission table on how it stands to them.
+pub(crate) fn may_work(actor: &Actor, h: &Handoff) -> Result<(), AppError> {
     actor.authorize(Action::WorkHandoff, relation(actor, h))
 }
 

@@ -93,6 +93,9 @@ pub struct App {
     /// Held while the analytics dataset loads, so concurrent requests share one load.
     analytics_load: Arc<tokio::sync::Mutex<()>>,
     ingestion: Arc<ingest::Ingestion>,
+    /// Held while contacts are rescored, so two playbook imports in a row
+    /// run one rescoring after the other.
+    rescoring: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl App {
@@ -105,6 +108,7 @@ impl App {
             analytics: Default::default(),
             analytics_load: Default::default(),
             ingestion: Default::default(),
+            rescoring: Default::default(),
         }
     }
 

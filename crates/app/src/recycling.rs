@@ -29,6 +29,11 @@ impl App {
         let days = playbook.recycle.no_follow_up_working_days.ceil() as i64;
         let before = Instant::from_millis(now.millis() - days * 86_400_000)?;
         let reason = playbook.recycle.no_follow_up_reason.clone();
+        // A playbook without the reason (one stored before it existed) has
+        // no way to record the move: nothing goes back.
+        if playbook.rejection_reason(&reason).is_none() {
+            return Ok(0);
+        }
         let mut tx = self.store().begin().await?;
         let marketing_leads: Vec<i64> = repo::users(&mut tx)
             .await?

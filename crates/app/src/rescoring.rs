@@ -35,6 +35,7 @@ impl App {
         &self,
         progress: &dyn Progress,
     ) -> Result<PlaybookRescore, AppError> {
+        let _one_at_a_time = self.rescoring.lock().await;
         let (version, playbook) = self.playbook().await?;
         let mut conn = self.store().acquire().await?;
         let previous = match version {
@@ -71,7 +72,13 @@ impl App {
             let page =
                 repo::page::<Contact>(&mut tx, live.clone(), cursor.as_deref(), PAGE).await?;
             let n = page.items.len();
-            for mut c in page.items {
+            for listed in page.items {
+                // Read again inside the transaction, so a change committed
+                // since the page was read is not written over.
+                let mut c: Contact = repo::get(&mut tx, listed.id).await?;
+                if c.merged_into_id.is_some() {
+                    continue;
+                }
                 let account = c.account_id.and_then(|a| accounts.get(&a));
                 if persona_follows_rules(&previous, &c, account) {
                     c.persona = playbook

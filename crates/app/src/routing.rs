@@ -84,6 +84,12 @@ pub(crate) struct SalesTeam {
 }
 
 impl SalesTeam {
+    /// Whether `user_id` works in sales (a rep or a sales manager): only
+    /// their activities count on a handoff's clocks.
+    pub(crate) fn is_seller(&self, user_id: i64) -> bool {
+        self.reps.iter().any(|u| u.id == user_id)
+    }
+
     /// Sales managers, who hear about breaches.
     pub(crate) fn managers(&self) -> impl Iterator<Item = &User> {
         self.reps.iter().filter(|u| u.role == Role::Manager)

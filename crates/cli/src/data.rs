@@ -19,7 +19,11 @@ pub async fn import(
     opts: ImportOptions,
     cfg: &Config,
 ) -> Result<()> {
-    let app = open(cfg).await?;
+    // A dry run changes nothing, the database's creation included.
+    let app = match opts.dry_run {
+        true => open_existing(cfg).await?,
+        false => open(cfg).await?,
+    };
     let started = WallClock::now();
     let result = match file {
         None => app.import_dir(Path::new(&target), opts, &Bar::new()).await,

@@ -16,6 +16,11 @@ pub struct ProblemCode {
 /// The table, by code.
 pub const PROBLEM_CODES: &[ProblemCode] = &[
     ProblemCode {
+        code: "activity_settled",
+        status: 422,
+        meaning: "an activity's outcome is settled once the grace after logging it has passed",
+    },
+    ProblemCode {
         code: "already_merged",
         status: 422,
         meaning: "the contact was already merged",

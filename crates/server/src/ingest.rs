@@ -284,18 +284,26 @@ async fn source_config(
         None => Err(ApiError::BadWriteKey),
     };
     let res = match found {
-        Ok(Some(source)) => Json(serde_json::json!({
-            "isHosted": false,
-            "source": {
-                "id": source.id.to_string(),
-                "name": source.name,
-                "writeKey": key_of(&headers, &query, b""),
-                "enabled": true,
-                "config": {},
-                "destinations": [],
+        Ok(Some(source)) => {
+            // The source's config is for its own sites only.
+            let origin = headers.get(header::ORIGIN).cloned();
+            let mut res = Json(serde_json::json!({
+                "isHosted": false,
+                "source": {
+                    "id": source.id.to_string(),
+                    "name": source.name,
+                    "writeKey": key_of(&headers, &query, b""),
+                    "enabled": true,
+                    "config": {},
+                    "destinations": [],
+                }
+            }))
+            .into_response();
+            if let Some(o) = origin.filter(|o| o.to_str().is_ok_and(|o| source.allows(o))) {
+                cors(&mut res, o);
             }
-        }))
-        .into_response(),
+            return res;
+        }
         Ok(None) => ApiError::BadWriteKey.into_response(),
         Err(e) => e.into_response(),
     };

@@ -376,26 +376,52 @@ pub(super) fn tell(
                                 let to = match playbook.rejection_reason(&reason).map(|r| r.outcome)
                                 {
                                     Some(RejectOutcome::Disqualify) => Stage::Disqualified,
-                                    _ => Stage::Recycled,
+                                    Some(RejectOutcome::Recycle) => Stage::Recycled,
+                                    None => stage,
                                 };
-                                push_change(
-                                    &mut changes,
-                                    w,
-                                    Some(stage),
-                                    to,
-                                    close_at,
-                                    Some(owner),
-                                    StageCause::DealLost,
-                                    Some(&reason),
-                                    None,
-                                );
-                                stage = to;
+                                if to != stage {
+                                    push_change(
+                                        &mut changes,
+                                        w,
+                                        Some(stage),
+                                        to,
+                                        close_at,
+                                        Some(owner),
+                                        StageCause::DealLost,
+                                        Some(&reason),
+                                        None,
+                                    );
+                                    stage = to;
+                                }
                             }
                         }
                         deal = Some(d);
                     }
                 }
             }
+        }
+    }
+    // An SAL sales never moved on went back to marketing after the
+    // playbook's working days (about three weeks of calendar).
+    let follow_up = playbook.recycle.no_follow_up_reason.clone();
+    if stage == Stage::Sal
+        && playbook.rejection_reason(&follow_up).is_some()
+        && let Some(sal_ms) = changes.last().map(|c| c.changed_at.millis())
+    {
+        let back = sal_ms + (playbook.recycle.no_follow_up_working_days * 1.5).ceil() as i64 * DAY;
+        if back < end {
+            push_change(
+                &mut changes,
+                w,
+                Some(stage),
+                Stage::Recycled,
+                back,
+                None,
+                StageCause::NoFollowUp,
+                Some(&follow_up),
+                None,
+            );
+            stage = Stage::Recycled;
         }
     }
     contact.stage = stage;

@@ -326,6 +326,22 @@ impl App {
             let c: Contact = repo::get(&mut tx, id).await?;
             crate::lifecycle::rescore(&mut tx, &playbook, c, now).await?;
         }
+        // An imported contact that left MQL leaves the loop: its open handoff closes.
+        for ext in &imported_contacts {
+            if let Some(&id) = known.contacts.get(ext) {
+                let c: Contact = repo::get(&mut tx, id).await?;
+                if c.stage != Stage::Mql {
+                    crate::lifecycle::close_open_handoff(
+                        &mut tx,
+                        id,
+                        "import",
+                        &crate::Actor::system(),
+                        now,
+                    )
+                    .await?;
+                }
+            }
+        }
         if opts.open_handoffs {
             for ext in &imported_contacts {
                 let Some(&id) = known.contacts.get(ext) else {

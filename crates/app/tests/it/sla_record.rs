@@ -857,15 +857,39 @@ async fn a_lost_deal_recycles_or_disqualifies_by_the_lost_reason() {
         let (price, _) = hand_raiser(&app, "price@prospect.io").await;
         let (rival, _) = hand_raiser(&app, "rival@prospect.io").await;
         for (contact_id, reason) in [(price, "Price"), (rival, "Competitor")] {
-            app.create_deal(
-                DealInput {
-                    name: format!("Deal {reason}"),
-                    contact_id: Some(contact_id),
-                    amount_minor: 200_000,
-                    status: Some("lost".into()),
-                    lost_reason: Some(reason.into()),
-                    ..Default::default()
-                },
+            // An open deal makes the contact an opportunity; losing it ends that.
+            let deal = app
+                .create_deal(
+                    DealInput {
+                        name: format!("Deal {reason}"),
+                        contact_id: Some(contact_id),
+                        amount_minor: 200_000,
+                        ..Default::default()
+                    },
+                    &Actor::user(&ana),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                app.contact(contact_id).await.unwrap().stage,
+                Stage::Opportunity,
+                "{l}"
+            );
+            let lost = seen_at(&app, "2025-06-20T09:00:00Z");
+            lost.update_deal(
+                deal.id,
+                serde_json::from_value(
+                    serde_json::json!({"status": "lost", "lost_reason": reason}),
+                )
+                .unwrap(),
+                &Actor::user(&ana),
+            )
+            .await
+            .unwrap();
+            // Editing the lost deal later moves nothing.
+            lost.update_deal(
+                deal.id,
+                serde_json::from_value(serde_json::json!({"name": "Renamed"})).unwrap(),
                 &Actor::user(&ana),
             )
             .await
@@ -1007,5 +1031,59 @@ async fn a_new_playbook_or_a_new_title_rematches_personas_and_rescores() {
             Some("executive"),
             "{l}: a persona set by hand stays"
         );
+    }
+}
+
+/// Sales' clocks answer only to sales' work: marketing cannot move a lead
+/// waiting on sales out of MQL, its calls do not stop a rep's clock, and an
+/// attempt cannot become a connect after the grace.
+#[tokio::test]
+async fn only_sales_work_moves_a_handoffs_lead_or_its_clocks() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        let ana = user(&app, "Ana", "sales", "member").await;
+        let mona = user(&app, "Mona", "marketing", "manager").await;
+        let (cid, hid) = hand_raiser(&app, "guarded@prospect.io").await;
+        let e = app
+            .move_stage(
+                cid,
+                StageMoveInput {
+                    stage: "disqualified".into(),
+                    reason: Some("bad_fit".into()),
+                    note: None,
+                },
+                &Actor::user(&mona),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AppError::Forbidden(_)), "{l}: {e:?}");
+        // Marketing's call is recorded, but the rep's clock keeps running.
+        app.create_activity(
+            ActivityInput {
+                contact_id: cid,
+                kind: "call".into(),
+                ..Default::default()
+            },
+            &Actor::user(&mona),
+        )
+        .await
+        .unwrap();
+        let card = app.handoff_card(hid).await.unwrap();
+        assert!(first_touch(&card.clocks).met_at.is_none(), "{l}");
+        // Ana's attempt, turned into a connect the next day: refused.
+        let a = app
+            .log_handoff_activity(hid, call(None), &Actor::user(&ana))
+            .await
+            .unwrap();
+        let next_day = seen_at(&app, "2025-06-03T09:00:00Z");
+        let e = next_day
+            .update_activity(
+                a.id,
+                serde_json::from_value(serde_json::json!({"outcome": "connect"})).unwrap(),
+                &Actor::user(&ana),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), ("activity_settled", "outcome"), "{l}");
     }
 }

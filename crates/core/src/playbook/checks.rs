@@ -321,11 +321,24 @@ impl Playbook {
             );
         }
         let is_reason = |code: &str| self.rejection_reasons.iter().any(|r| r.code == code);
-        for (key, code) in [
-            ("lost_deal_reason", &rc.lost_deal_reason),
-            ("no_follow_up_reason", &rc.no_follow_up_reason),
+        // A playbook stored before the recycle section existed keeps its
+        // defaults, which may name reasons it lacks: it must still read.
+        // Such a default is then not applied (see `RecyclePolicy`); a value
+        // someone wrote must name a reason.
+        let defaults = super::RecyclePolicy::default();
+        for (key, code, default) in [
+            (
+                "lost_deal_reason",
+                &rc.lost_deal_reason,
+                &defaults.lost_deal_reason,
+            ),
+            (
+                "no_follow_up_reason",
+                &rc.no_follow_up_reason,
+                &defaults.no_follow_up_reason,
+            ),
         ] {
-            if !is_reason(code) {
+            if code != default && !is_reason(code) {
                 bad(
                     recycle_at(key),
                     format!("{code:?} is not a rejection reason of the playbook"),

@@ -242,6 +242,8 @@ impl Default for RecyclePolicy {
 
 impl RecyclePolicy {
     /// The rejection reason a deal lost for `lost_reason` gives its contact.
+    /// (Callers apply it only when the playbook has that reason: a playbook
+    /// from before the recycle section may lack the defaults' reasons.)
     pub fn reason_for_lost_deal(&self, lost_reason: Option<&str>) -> &str {
         lost_reason
             .and_then(|l| {

@@ -211,3 +211,24 @@ fn a_page_url_gives_the_campaign_fields_it_carries() {
         "paid_social"
     );
 }
+
+/// A playbook stored by an earlier release (the default of 2026-12-02, with
+/// no recycle section, no `no_follow_up` reason, no own hosts) still reads:
+/// every stored version must, or the app stops.
+#[test]
+fn a_playbook_stored_by_an_earlier_release_still_reads() {
+    let earlier = include_str!("earlier_default.toml");
+    let p = Playbook::from_toml(earlier).expect("an earlier default playbook reads");
+    assert!(p.rejection_reason("no_follow_up").is_none());
+    assert_eq!(p.recycle.no_follow_up_reason, "no_follow_up");
+    assert!(p.own_hosts.is_empty());
+    // A reason someone writes must exist.
+    let bad = format!("{earlier}\n[recycle]\nno_follow_up_reason = \"nope\"\n");
+    let e = Playbook::from_toml(&bad).unwrap_err();
+    assert!(
+        e.problems
+            .iter()
+            .any(|p| p.key == "recycle.no_follow_up_reason"),
+        "{e:?}"
+    );
+}

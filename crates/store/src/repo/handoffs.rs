@@ -386,8 +386,8 @@ pub async fn set_escalation_outcome(
     Ok(())
 }
 
-/// Live contacts still in SAL that entered it before `before`, with when
-/// they last did (sales accepted them but has not moved them on since).
+/// Live contacts still in SAL that sales accepted (from a handoff) before
+/// `before`, with when they last did — imported history does not count.
 pub async fn sals_entered_before(
     conn: &mut AnyConnection,
     before: Instant,
@@ -396,6 +396,7 @@ pub async fn sals_entered_before(
     let rows = sqlx::query(
         "SELECT c.id, MAX(s.changed_at) FROM contacts c \
          JOIN stage_changes s ON s.contact_id = c.id AND s.to_stage = 'sal' \
+         AND s.cause = 'handoff_accepted' \
          WHERE c.stage = 'sal' AND c.merged_into_id IS NULL \
          GROUP BY c.id HAVING MAX(s.changed_at) < $1 ORDER BY c.id",
     )
