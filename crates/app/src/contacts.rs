@@ -290,7 +290,7 @@ impl App {
 
     /// The contact's scores at `at` (default now), with every contribution.
     pub async fn score(&self, id: i64, at: Option<Instant>) -> Result<ScoreCard, AppError> {
-        let (_, playbook) = self.playbook().await?;
+        let (version, playbook) = self.playbook().await?;
         let mut conn = self.store().acquire().await?;
         let c: Contact = repo::get(&mut conn, id)
             .await
@@ -300,11 +300,14 @@ impl App {
             None => None,
         };
         let touches = engaging(&c, &repo::touchpoints_of_contact(&mut conn, id).await?);
-        Ok(score(
-            &playbook,
-            &profile(&c, account.as_ref()),
-            &touches,
-            at.unwrap_or(self.now()).timestamp(),
-        ))
+        Ok(ScoreCard {
+            playbook_version: Some(version),
+            ..score(
+                &playbook,
+                &profile(&c, account.as_ref()),
+                &touches,
+                at.unwrap_or(self.now()).timestamp(),
+            )
+        })
     }
 }

@@ -349,12 +349,15 @@ impl App {
         };
         let touches = repo::touchpoints_of_contact(&mut conn, contact.id).await?;
         let scored_touches = engaging(&contact, &touches);
-        let score = score(
-            &playbook,
-            &profile(&contact, account.as_ref()),
-            &scored_touches,
-            now.timestamp(),
-        );
+        let score = ScoreCard {
+            playbook_version: Some(version),
+            ..score(
+                &playbook,
+                &profile(&contact, account.as_ref()),
+                &scored_touches,
+                now.timestamp(),
+            )
+        };
         let mut recent = touches;
         recent.reverse();
         recent.truncate(10);

@@ -56,6 +56,10 @@ pub struct ScoreCard {
     pub engagement_threshold: f64,
     /// Whether both thresholds are met.
     pub meets_mql_threshold: bool,
+    /// The playbook version whose rules scored it, when the caller knows it
+    /// (the app does: a report says which version its scores are from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playbook_version: Option<i64>,
     pub contributions: Vec<Contribution>,
 }
 
@@ -144,6 +148,7 @@ pub fn score(
         fit_threshold: sc.mql_fit_min,
         engagement_threshold: sc.mql_engagement_min,
         meets_mql_threshold: fit >= sc.mql_fit_min && engagement >= sc.mql_engagement_min,
+        playbook_version: None,
         contributions,
     }
 }

@@ -120,6 +120,10 @@ async fn touchpoints_timeline_and_score() {
             .map(|c| c["rule"].as_str().unwrap())
             .collect();
         assert_eq!(rules, ["content_download", "demo_request"]);
+        assert_eq!(
+            card["playbook_version"], 1,
+            "{l}: the version that scored it"
+        );
         // A single object is one touchpoint too.
         let (s, _, one) = api
             .call(
