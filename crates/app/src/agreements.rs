@@ -32,11 +32,9 @@ fn views(agreements: Vec<SlaAgreement>, signoffs: &[SlaSignoff]) -> Vec<Agreemen
             .find(|s| s.agreement_id == id && s.team == team)
             .cloned()
     };
-    let in_force = agreements
-        .iter()
-        .rev()
-        .find(|a| signed(a.id, Team::Marketing).is_some() && signed(a.id, Team::Sales).is_some())
-        .map(|a| a.version);
+    // The one rule for which version is in force, shared with the terms
+    // each handoff is held to.
+    let in_force = crate::sla_terms::in_force(&agreements, signoffs).map(|a| a.version);
     agreements
         .into_iter()
         .map(|a| AgreementView {
