@@ -30,6 +30,9 @@ pub enum AppError {
     /// Too much work queued: the client should retry after this long.
     #[error("overloaded; retry after {retry_after_secs} s")]
     Overloaded { retry_after_secs: u64 },
+    /// Over a quota: the client should retry after this long.
+    #[error("over the quota; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
 }
 
 impl From<StoreError> for AppError {

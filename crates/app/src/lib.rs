@@ -71,6 +71,8 @@ pub struct Options {
     /// Bytes of events waiting for the writer before new requests are
     /// turned away with 503: the memory ingestion may hold.
     pub event_queue_bytes: usize,
+    /// The ingestion quota of sources that set none of their own.
+    pub source_quota: ingest::SourceQuota,
 }
 
 impl Default for Options {
@@ -78,6 +80,7 @@ impl Default for Options {
         Options {
             allow_private_webhooks: false,
             event_queue_bytes: ingest::DEFAULT_QUEUE_BYTES,
+            source_quota: ingest::SourceQuota::default(),
         }
     }
 }

@@ -178,6 +178,9 @@ async fn scratch(
     let app = App::new(db.store.clone(), Clock::System);
     app.prepare().await?;
     let source = app.add_source(source, &[]).await?;
+    // The bench measures the server, not a quota.
+    app.set_source_quota(&source.source.name, Some(u32::MAX), Some(u32::MAX))
+        .await?;
     Ok((db, app, source))
 }
 

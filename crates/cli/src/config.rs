@@ -21,6 +21,9 @@ pub struct Config {
     pub scheduler_interval_seconds: u64,
     pub allow_private_webhooks: bool,
     pub event_queue_mb: usize,
+    pub source_events_per_second: u32,
+    pub source_bytes_per_second: u32,
+    pub source_burst_seconds: u32,
 }
 
 impl Default for Config {
@@ -35,6 +38,9 @@ impl Default for Config {
             scheduler_interval_seconds: 15,
             allow_private_webhooks: false,
             event_queue_mb: 64,
+            source_events_per_second: 1_000,
+            source_bytes_per_second: 2_000_000,
+            source_burst_seconds: 10,
         }
     }
 }
@@ -75,6 +81,14 @@ allow_private_webhooks = false
 # Megabytes of received events waiting to be committed before the event API
 # answers 503 with Retry-After: the memory ingestion may hold under overload.
 event_queue_mb = 64
+
+# Each source's quota, unless it has its own (`smarketing source quota`):
+# events and bytes a second, with bursts of this many seconds' worth. Past
+# it, the event API answers 429 with Retry-After; write keys are public, so
+# this keeps one source's flood from crowding out the others.
+source_events_per_second = 1000
+source_bytes_per_second = 2000000
+source_burst_seconds = 10
 "#;
 
 /// Loads the configuration from `file` (when it exists) and the environment.
@@ -93,6 +107,9 @@ pub fn load(file: &Path) -> anyhow::Result<Config> {
         "scheduler_interval_seconds",
         "allow_private_webhooks",
         "event_queue_mb",
+        "source_events_per_second",
+        "source_bytes_per_second",
+        "source_burst_seconds",
     ]));
     fig.extract().with_context(|| {
         format!(

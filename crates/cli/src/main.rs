@@ -316,13 +316,34 @@ pub enum SourceCommand {
         /// (https://www.example.com), repeatable; `*` for any.
         #[arg(long = "origin")]
         origins: Vec<String>,
+        #[command(flatten)]
+        quota: QuotaArgs,
     },
-    /// Every source, with its allowed origins and whether it is revoked.
+    /// Every source, with its allowed origins, quota and whether it is
+    /// revoked.
     List,
+    /// Set a source's own quota; a rate left out takes the server's
+    /// (`source_events_per_second`, `source_bytes_per_second`).
+    Quota {
+        name: String,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
     /// Give a source a new write key; the old one stops working.
     Rotate { name: String },
     /// Revoke a source: its write key stops working.
     Revoke { name: String },
+}
+
+/// A source's own ingestion quota.
+#[derive(clap::Args)]
+pub struct QuotaArgs {
+    /// Events a second the source may send.
+    #[arg(long)]
+    pub events_per_second: Option<u32>,
+    /// Bytes a second the source may send (of events as kept).
+    #[arg(long)]
+    pub bytes_per_second: Option<u32>,
 }
 
 #[derive(Subcommand)]

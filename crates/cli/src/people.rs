@@ -60,24 +60,43 @@ pub async fn user(command: UserCommand, cfg: &Config) -> Result<()> {
 pub async fn source(command: SourceCommand, cfg: &Config) -> Result<()> {
     let app = open(cfg).await?;
     match command {
-        SourceCommand::Add { name, origins } => {
-            let s = app.add_source(&name, &origins).await.map_err(explain)?;
+        SourceCommand::Add {
+            name,
+            origins,
+            quota,
+        } => {
+            let mut s = app.add_source(&name, &origins).await.map_err(explain)?;
+            if quota.events_per_second.is_some() || quota.bytes_per_second.is_some() {
+                s.source = app
+                    .set_source_quota(&name, quota.events_per_second, quota.bytes_per_second)
+                    .await
+                    .map_err(explain)?;
+            }
             println!("source {:?} created", s.source.name);
+            println!("  quota: {}", quota_text(app.quota_of(&s.source)));
             println!("  write key: {}", s.write_key);
             println!(
                 "  (shown once; Segment and RudderStack clients send it as the write key, with this server as their host)"
             );
         }
+        SourceCommand::Quota { name, quota } => {
+            let s = app
+                .set_source_quota(&name, quota.events_per_second, quota.bytes_per_second)
+                .await
+                .map_err(explain)?;
+            println!("source {name:?}: {}", quota_text(app.quota_of(&s)));
+        }
         SourceCommand::List => {
             for s in app.sources().await.map_err(explain)? {
                 println!(
-                    "{}\torigins: {}\t{}",
+                    "{}\torigins: {}\tquota: {}\t{}",
                     s.name,
                     if s.allowed_origins.is_empty() {
                         "none (servers and apps only)".to_string()
                     } else {
                         s.allowed_origins.join(", ")
                     },
+                    quota_text(app.quota_of(&s)),
                     if s.revoked_at.is_some() {
                         "revoked"
                     } else {
@@ -96,4 +115,12 @@ pub async fn source(command: SourceCommand, cfg: &Config) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A quota as a person reads it.
+fn quota_text(q: smarketing_app::ingest::SourceQuota) -> String {
+    format!(
+        "{} events/s, {} bytes/s, bursts of {} s",
+        q.events_per_second, q.bytes_per_second, q.burst_seconds
+    )
 }

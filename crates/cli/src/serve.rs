@@ -22,6 +22,11 @@ pub async fn open(cfg: &Config) -> Result<App> {
     let app = App::new(store, Clock::System).with_options(smarketing_app::Options {
         allow_private_webhooks: cfg.allow_private_webhooks,
         event_queue_bytes: cfg.event_queue_mb.saturating_mul(1 << 20),
+        source_quota: smarketing_app::ingest::SourceQuota {
+            events_per_second: cfg.source_events_per_second,
+            bytes_per_second: cfg.source_bytes_per_second,
+            burst_seconds: cfg.source_burst_seconds,
+        },
     });
     app.prepare().await.context("preparing the database")?;
     Ok(app)

@@ -326,6 +326,11 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         meaning: "a webhook target on a private or loopback address",
     },
     ProblemCode {
+        code: "rate_limited",
+        status: 429,
+        meaning: "the source sent more than its quota of events or bytes a second; retry after the Retry-After seconds",
+    },
+    ProblemCode {
         code: "reason_required",
         status: 422,
         meaning: "a move to a side state needs a rejection reason",

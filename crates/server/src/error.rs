@@ -185,6 +185,11 @@ impl ApiError {
                     None,
                     format!("too much work queued; retry after {retry_after_secs} s"),
                 ),
+                AppError::RateLimited { retry_after_secs } => make(
+                    "rate_limited",
+                    None,
+                    format!("over the source's quota; retry after {retry_after_secs} s"),
+                ),
                 AppError::Store(inner) => {
                     tracing::error!(error = %inner, "storage failed");
                     make(
@@ -218,7 +223,10 @@ impl IntoResponse for ApiError {
                 res.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::App(AppError::Overloaded { retry_after_secs }) => {
+            ApiError::App(
+                AppError::Overloaded { retry_after_secs }
+                | AppError::RateLimited { retry_after_secs },
+            ) => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }

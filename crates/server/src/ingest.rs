@@ -5,7 +5,8 @@
 //! source allows — on every answer, errors too, so a page can read a 503's
 //! `Retry-After`. 200 means the events are committed. Browser SDKs work
 //! unchanged: the preflight allows the headers they send (analytics-next's
-//! `X-Retry-Count`, RudderStack's `AnonymousId` and `SentAt`), RudderStack's
+//! `X-Retry-Count`, RudderStack's `AnonymousId`, `SentAt` and `Rsa-*` retry
+//! headers), RudderStack's
 //! beacon posts to `/beacon/v1/batch?writeKey=…`, and its SDK reads the
 //! source's config from `/sourceConfig`. Also serves the first-party
 //! tracking script at `/js/smarketing.js`.
@@ -232,6 +233,12 @@ const ALLOWED_HEADERS: &[&str] = &[
     "x-retry-count",
     "anonymousid",
     "sentat",
+    // RudderStack's SDK on its retries.
+    "rsa-recovered",
+    "rsa-retry-attempt",
+    "rsa-retry-reason",
+    "rsa-since-first-attempt",
+    "rsa-since-last-attempt",
     "x-requested-with",
 ];
 

@@ -18,6 +18,10 @@ pub struct Source {
     pub allowed_origins: Vec<String>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// The source's own quota, in events a second (None: the server's).
+    pub events_per_second: Option<i64>,
+    /// The source's own quota, in bytes a second (None: the server's).
+    pub bytes_per_second: Option<i64>,
 }
 
 impl Source {
@@ -30,7 +34,8 @@ impl Source {
     }
 }
 
-const SOURCE_COLUMNS: &str = "id, name, allowed_origins, created_at, revoked_at";
+const SOURCE_COLUMNS: &str =
+    "id, name, allowed_origins, created_at, revoked_at, events_per_second, bytes_per_second";
 
 fn source(r: &sqlx::any::AnyRow) -> Result<Source, sqlx::Error> {
     let origins: String = r.try_get("allowed_origins")?;
@@ -40,7 +45,28 @@ fn source(r: &sqlx::any::AnyRow) -> Result<Source, sqlx::Error> {
         allowed_origins: serde_json::from_str(&origins).unwrap_or_default(),
         created_at: r.try_get("created_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        events_per_second: r.try_get("events_per_second")?,
+        bytes_per_second: r.try_get("bytes_per_second")?,
     })
+}
+
+/// Sets a source's own quota (None: the server's); false when no source
+/// has that name.
+pub async fn set_source_quota(
+    conn: &mut Conn,
+    name: &str,
+    events_per_second: Option<i64>,
+    bytes_per_second: Option<i64>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE sources SET events_per_second = $1, bytes_per_second = $2 WHERE name = $3",
+    )
+    .bind(events_per_second)
+    .bind(bytes_per_second)
+    .bind(name)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 pub async fn insert_source(

@@ -4,6 +4,9 @@
 //! that applies kept events is in [`apply`].
 
 mod apply;
+mod quota;
+
+pub use quota::SourceQuota;
 
 use crate::people::hash_token;
 use crate::{App, AppError};
@@ -64,6 +67,7 @@ pub(crate) struct Ingestion {
     /// event writer and the applier take turns here (a FIFO lock), so
     /// neither waits for more than one of the other's transactions.
     write_turn: Arc<tokio::sync::Mutex<()>>,
+    quotas: quota::Quotas,
 }
 
 /// A source with its write key in clear — shown once, when created.
@@ -132,6 +136,51 @@ impl App {
                 id: name.to_string(),
             })
         }
+    }
+
+    /// Sets a source's own quota; `None` takes the server's.
+    pub async fn set_source_quota(
+        &self,
+        name: &str,
+        events_per_second: Option<u32>,
+        bytes_per_second: Option<u32>,
+    ) -> Result<Source, AppError> {
+        for (field, v) in [
+            ("events_per_second", events_per_second),
+            ("bytes_per_second", bytes_per_second),
+        ] {
+            if v == Some(0) {
+                return Err(
+                    Invalid::new("invalid_rate", field, "a quota is at least 1 a second").into(),
+                );
+            }
+        }
+        let mut conn = self.store().acquire().await?;
+        if !store::set_source_quota(
+            &mut conn,
+            name,
+            events_per_second.map(i64::from),
+            bytes_per_second.map(i64::from),
+        )
+        .await?
+        {
+            return Err(AppError::NotFound {
+                what: "source",
+                id: name.to_string(),
+            });
+        }
+        // Servers see the new quota once their cached source expires.
+        self.ingestion.keys.lock().expect("key cache").clear();
+        let sources = store::sources(&mut conn).await?;
+        Ok(sources
+            .into_iter()
+            .find(|s| s.name == name)
+            .expect("the source was just updated"))
+    }
+
+    /// The quota a source is held to (its own rates, else the server's).
+    pub fn quota_of(&self, source: &Source) -> SourceQuota {
+        self.options.source_quota.of(source)
     }
 
     pub async fn sources(&self) -> Result<Vec<Source>, AppError> {
@@ -210,9 +259,17 @@ impl App {
                 stored: 0,
             });
         }
+        // The quota counts the messages as kept (a batch's context copied
+        // into each), so a small request cannot stand for a large one.
+        let bytes: usize = events.iter().map(|e| e.payload.len()).sum();
+        self.ingestion.quotas.admit(
+            source,
+            self.options.source_quota.of(source),
+            events.len(),
+            bytes,
+        )?;
         // The queue is bounded by bytes, not requests: a flood of large
         // batches cannot hold more memory than the option allows.
-        let bytes: usize = events.iter().map(|e| e.payload.len()).sum();
         let capacity = self.event_queue_capacity();
         let room = self
             .ingestion

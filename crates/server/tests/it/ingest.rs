@@ -5,7 +5,7 @@
 
 use crate::{TestApi, apis};
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{HeaderValue, Request, StatusCode, header};
 use base64::Engine;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -612,6 +612,84 @@ async fn a_full_queue_answers_503_with_retry_after_and_keeps_what_it_acknowledge
     }
 }
 
+/// Each source has a quota in events and bytes a second: past it the
+/// answer is 429 with `Retry-After` (and CORS, so a page can read it), it
+/// counts the messages as kept (a batch's context copied into each item),
+/// and another source is answered as usual meanwhile.
+#[tokio::test]
+async fn a_source_over_its_quota_gets_429_and_others_do_not() {
+    for api in apis().await {
+        let l = api.label();
+        let app = App::new(api.db.store.clone(), Clock::Fixed(crate::now()));
+        let site = "https://www.example.com";
+        let busy = app
+            .add_source("Busy", &[site.into()])
+            .await
+            .unwrap()
+            .write_key;
+        let quiet = app.add_source("Quiet", &[]).await.unwrap().write_key;
+        // Two events a second: bursts of twenty.
+        app.set_source_quota("Busy", Some(2), None).await.unwrap();
+        let r = router(AppState {
+            app: app.clone(),
+            max_body_bytes: 1 << 20,
+        });
+        let tracks = |prefix: &str, n: usize| {
+            let items: Vec<Value> = (0..n)
+                .map(|i| {
+                    json!({"type": "track", "userId": "u", "event": "E",
+                                "messageId": format!("{prefix}-{i}")})
+                })
+                .collect();
+            json!({ "batch": items })
+        };
+        let s = send(&r, post("/v1/batch", Some(&busy), &tracks("a", 20))).await;
+        assert_eq!(s.status, StatusCode::OK, "{l}: {:?}", s.body);
+        let mut over = post("/v1/batch", Some(&busy), &tracks("b", 1));
+        over.headers_mut()
+            .insert(header::ORIGIN, HeaderValue::from_static(site));
+        let s = send(&r, over).await;
+        assert_eq!(s.status, StatusCode::TOO_MANY_REQUESTS, "{l}: {:?}", s.body);
+        assert_eq!(s.body["code"], "rate_limited", "{l}");
+        let wait: u64 = s.headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=2).contains(&wait), "{l}: Retry-After {wait}");
+        assert_eq!(s.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], site, "{l}");
+        let s = send(&r, post("/v1/batch", Some(&quiet), &tracks("c", 50))).await;
+        assert_eq!(
+            s.status,
+            StatusCode::OK,
+            "{l}: the other source {:?}",
+            s.body
+        );
+        // A second later, one more event fits.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let s = send(&r, post("/v1/batch", Some(&busy), &tracks("b", 1))).await;
+        assert_eq!(s.status, StatusCode::OK, "{l}: {:?}", s.body);
+
+        // Bytes are counted as kept: twelve items sharing a 900-byte
+        // context are some 12 KB kept from a 1.5 KB request.
+        app.set_source_quota("Busy", None, Some(2_000))
+            .await
+            .unwrap();
+        let shared = |prefix: &str| {
+            let mut b = tracks(prefix, 12);
+            b["context"] = json!({"page": {"title": "x".repeat(900)}});
+            b
+        };
+        let first = post("/v1/batch", Some(&busy), &shared("d"));
+        let s = send(&r, first).await;
+        assert_eq!(s.status, StatusCode::OK, "{l}: {:?}", s.body);
+        let s = send(&r, post("/v1/batch", Some(&busy), &shared("e"))).await;
+        assert_eq!(s.status, StatusCode::TOO_MANY_REQUESTS, "{l}: {:?}", s.body);
+        // Nothing refused was kept.
+        assert_eq!(app.event_counts().await.unwrap().0, 20 + 50 + 1 + 12, "{l}");
+    }
+}
+
 /// Clients retrying at once send the same messageIds in both orders, to
 /// writers that commit at once on PostgreSQL: every request is
 /// acknowledged and every event kept exactly once. (The store's own test
@@ -812,6 +890,10 @@ async fn browser_sdks_are_answered_as_they_send() {
                 "/v1/batch",
                 "Content-Type, AnonymousId, SentAt, Authorization",
             ),
+            (
+                "/v1/track",
+                "content-type, anonymousid, authorization, rsa-retry-attempt, rsa-retry-reason, rsa-since-first-attempt, rsa-since-last-attempt",
+            ),
             ("/beacon/v1/batch", "content-type"),
             ("/sourceConfig/", "authorization"),
         ] {
@@ -906,16 +988,8 @@ async fn browser_sdks_are_answered_as_they_send() {
 /// test says so and stops when it is missing.
 #[tokio::test]
 async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
-    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| {
-        std::process::Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }) else {
-        smarketing_store::testing::skipped(
-            "the tracking-script test in headless Chromium",
-            "install Debian's chromium",
-        );
+    let Some(chromium) = crate::browser::chromium("the tracking-script test in headless Chromium")
+    else {
         return;
     };
     for api in apis().await {
@@ -970,40 +1044,19 @@ async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
             );
         tokio::spawn(async move { axum::serve(site_listener, site_app).await });
 
-        let profile = tempfile::tempdir().unwrap();
         let url = format!(
             "http://{site}/landing?utm_source=newsletter&utm_medium=email&utm_campaign=autumn"
         );
         // Headless Chromium stays on the page after the form's navigation;
-        // it is stopped once the events are in.
-        let mut browser = tokio::process::Command::new(chromium)
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-dev-shm-usage",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(&url)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        // Page view, identify and track arrive as beacons, then the thanks
-        // page's view; wait for them.
-        let mut kept = 0;
-        for _ in 0..300 {
-            kept = app.event_counts().await.unwrap().0;
-            if kept >= 4 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        let _ = browser.kill().await;
-        assert_eq!(kept, 4, "{l}: page, identify, track and the next page kept");
+        // it is stopped once the events are in: page view, identify and
+        // track arrive as beacons, then the thanks page's view.
+        let browser = crate::browser::Browser::open(chromium, &url);
+        let kept = crate::browser::events_kept(&app, 4, 30).await;
+        let console = browser.close().await;
+        assert_eq!(
+            kept, 4,
+            "{l}: page, identify, track and the next page kept\n{console}"
+        );
         while app.apply_events(100).await.unwrap() > 0 {}
         let mut conn = app.store().acquire().await.unwrap();
         let c = smarketing_store::repo::contact_by_email(&mut conn, "browser@example.com")

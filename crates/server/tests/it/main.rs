@@ -2,6 +2,8 @@
 //! PostgreSQL when SMARKETING_TEST_DATABASE_URL is set.
 
 mod api;
+mod browser;
+mod browser_sdks;
 mod errors;
 mod handoffs;
 mod ingest;

@@ -1,0 +1,7 @@
+-- Each source's own ingestion quota (postgres). Keep in step with
+-- ../sqlite/0010_source_quota.sql.
+
+-- Events and bytes a second the source may send; NULL takes the server's
+-- quota (smarketing.toml [ingestion]).
+ALTER TABLE sources ADD COLUMN events_per_second BIGINT;
+ALTER TABLE sources ADD COLUMN bytes_per_second BIGINT;
