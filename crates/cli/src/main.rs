@@ -339,10 +339,10 @@ pub enum SourceCommand {
 #[derive(clap::Args)]
 pub struct QuotaArgs {
     /// Events a second the source may send.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub events_per_second: Option<u32>,
     /// Bytes a second the source may send (of events as kept).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub bytes_per_second: Option<u32>,
 }
 

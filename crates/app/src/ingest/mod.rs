@@ -278,9 +278,9 @@ impl App {
         let overloaded = || AppError::Overloaded {
             retry_after_secs: 1,
         };
-        // A batch's shared context is copied into each message, so a valid
-        // batch can outgrow the queue: it then needs the whole queue, and
-        // waits for an empty one rather than being turned away for ever.
+        // Core holds a batch to 500 KB as kept, the queue's floor; should
+        // the two part, a larger request needs the whole queue rather than
+        // being turned away for ever.
         let permits = u32::try_from(bytes.clamp(1, capacity)).map_err(|_| overloaded())?;
         let room = room
             .clone()

@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use smarketing_app::{App, Clock};
+use smarketing_store::ingest::Source;
 use smarketing_store::testing;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,6 +38,9 @@ struct Seen {
 struct Wire {
     seen: Arc<Mutex<Vec<Seen>>>,
     lose: Arc<AtomicUsize>,
+    /// Events the source sends from a server just before the page's first
+    /// post reaches it, to empty its bucket at that very moment.
+    drain: Arc<Mutex<Option<(App, Source, String)>>>,
 }
 
 impl Wire {
@@ -53,6 +57,12 @@ async fn watch(State(wire): State<Wire>, req: Request, next: Next) -> Response {
         .get("x-retry-count")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let drain = (method == Method::POST)
+        .then(|| wire.drain.lock().unwrap().take())
+        .flatten();
+    if let Some((app, source, batch)) = drain {
+        app.ingest(&source, batch.as_bytes(), None).await.unwrap();
+    }
     let mut res = next.run(req).await;
     if method == Method::POST
         && res.status() == StatusCode::OK
@@ -104,17 +114,19 @@ enum Leave {
     Exit,
 }
 
-/// The page that loads `sdk`, sends a page view, an identify with `email`
-/// and a "Demo Requested" track, and (on `Exit`) leaves for `/bye` at once.
+/// The page `name` that loads `sdk`, sends a page view, an identify with
+/// the e-mail `{name}@example.com` and a "Demo Requested" track, and (on
+/// `Exit`) leaves for `/bye` at once.
 fn page(
     sdk: Sdk,
     leave: Leave,
     server: SocketAddr,
     site: SocketAddr,
     key: &str,
-    email: &str,
+    name: &str,
 ) -> String {
     let exit = leave == Leave::Exit;
+    let email = format!("{name}@example.com");
     let script = match sdk {
         Sdk::Segment => format!(
             r#"<script src="/sdk/segment/index.js"></script>
@@ -129,7 +141,7 @@ fn page(
     await analytics.page();
     await analytics.identify("{email}", {{ email: "{email}", firstName: "Seg" }});
     await analytics.track("Demo Requested", {{ plan: "team" }});
-    if ({exit}) location.href = "/bye";
+    if ({exit}) location.href = "/bye?from={name}";
   }})();
 </script>"#
         ),
@@ -143,7 +155,7 @@ fn page(
   analytics.page();
   analytics.identify("{email}", {{ email: "{email}", firstName: "Rudder" }});
   analytics.track("Demo Requested", {{ plan: "team" }});
-  analytics.ready(() => {{ if ({exit}) setTimeout(() => {{ location.href = "/bye"; }}, 200); }});
+  analytics.ready(() => {{ if ({exit}) setTimeout(() => {{ location.href = "/bye?from={name}"; }}, 200); }});
 </script>"#
         ),
     };
@@ -154,7 +166,7 @@ fn page(
 }
 
 /// The site on another origin: the pages the test puts there, and which
-/// of them the browser left for.
+/// of them the browser left (for `/bye`).
 struct Site {
     addr: SocketAddr,
     pages: Arc<Mutex<HashMap<String, String>>>,
@@ -210,10 +222,15 @@ async fn site(modules: PathBuf) -> Site {
         )
         .route(
             "/bye",
-            axum::routing::get(move || {
-                v.lock().unwrap().push("/bye".into());
-                async { Html("<!doctype html><title>Bye</title><p>Bye</p>") }
-            }),
+            axum::routing::get(
+                move |axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>| {
+                    // Which page left: each exit run checks its own.
+                    v.lock()
+                        .unwrap()
+                        .push(q.get("from").cloned().unwrap_or_default());
+                    async { Html("<!doctype html><title>Bye</title><p>Bye</p>") }
+                },
+            ),
         );
     Site {
         addr: browser::serve(site).await,
@@ -253,20 +270,20 @@ async fn segment_and_rudderstack_browser_sdks_deliver_unchanged() {
                 let email = format!("{name}@example.com");
                 site.pages.lock().unwrap().insert(
                     name.clone(),
-                    page(sdk, leave, server, site.addr, &key, &email),
+                    page(sdk, leave, server, site.addr, &key, &name),
                 );
                 let before = wire.seen().len();
                 if leave == Leave::Stay {
                     // One event a second, bursts of ten: ten events from a
-                    // server empty the bucket, so the page's first requests
-                    // get 429 with Retry-After. And the first answer that
-                    // gets through is lost.
+                    // server empty the bucket just before the page's first
+                    // post arrives, so it gets 429 with Retry-After. And the
+                    // first answer that gets through is lost.
                     let source = app.set_source_quota("Site", Some(1), None).await.unwrap();
                     let batch: Vec<String> = (0..10)
                         .map(|i| format!(r#"{{"type":"track","event":"Drained","anonymousId":"server-{name}","messageId":"{name}-{i}"}}"#))
                         .collect();
                     let batch = format!(r#"{{"batch":[{}]}}"#, batch.join(","));
-                    app.ingest(&source, batch.as_bytes(), None).await.unwrap();
+                    *wire.drain.lock().unwrap() = Some((app.clone(), source, batch));
                     expected += 10;
                     wire.lose.store(1, Ordering::SeqCst);
                 }
@@ -311,8 +328,8 @@ async fn segment_and_rudderstack_browser_sdks_deliver_unchanged() {
                             "{l} {name}: delivered on exit by {batch}\n{seen:#?}\n{console}"
                         );
                         assert!(
-                            site.visited.lock().unwrap().contains(&"/bye".to_string()),
-                            "{l} {name}"
+                            site.visited.lock().unwrap().contains(&name),
+                            "{l} {name}: the page was left"
                         );
                     }
                 }
