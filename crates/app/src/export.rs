@@ -1,5 +1,7 @@
 //! Export of records as CSV in the import format (so an export imports
-//! cleanly into another Smarketing) or as JSON with every field.
+//! cleanly into another Smarketing; cells a spreadsheet would run as
+//! formulas are neutralised, and the import restores them) or as JSON with
+//! every field.
 
 use crate::import::ImportKind;
 use crate::{App, AppError};
@@ -74,13 +76,13 @@ impl App {
             writeln!(out)?;
             return Ok(n);
         }
-        let mut w = csv::Writer::from_writer(out);
+        let mut w = crate::csv_out::CsvOut::new(out);
         let mut n = 0u64;
         match kind {
             ImportKind::Accounts => {
-                w.write_record(kind.columns())?;
+                w.row(kind.columns())?;
                 for a in all::<Account>(self).await? {
-                    w.write_record([
+                    w.row([
                         a.id.to_string(),
                         a.name,
                         opt(&a.domain),
@@ -92,12 +94,12 @@ impl App {
                 }
             }
             ImportKind::Campaigns => {
-                w.write_record(kind.columns())?;
+                w.row(kind.columns())?;
                 for c in all::<Campaign>(self).await? {
                     let spend = smarketing_core::Money::from_minor(c.spend_minor, "spend")
                         .map(|m| m.major())
                         .unwrap_or(0);
-                    w.write_record([
+                    w.row([
                         c.id.to_string(),
                         c.name,
                         c.channel,
@@ -114,10 +116,10 @@ impl App {
                     .into_iter()
                     .map(|a| (a.id, a))
                     .collect();
-                w.write_record(kind.columns())?;
+                w.row(kind.columns())?;
                 for c in all::<Contact>(self).await? {
                     let acc = c.account_id.and_then(|id| accounts.get(&id));
-                    w.write_record([
+                    w.row([
                         c.id.to_string(),
                         opt(&c.account_id),
                         c.email,
@@ -135,14 +137,14 @@ impl App {
                 }
             }
             ImportKind::Touchpoints => {
-                w.write_record(kind.columns())?;
+                w.row(kind.columns())?;
                 // Anonymous visitors' touches have no contact and are not part of this format.
                 for t in all::<Touchpoint>(self)
                     .await?
                     .into_iter()
                     .filter(|t| t.contact_id.is_some())
                 {
-                    w.write_record([
+                    w.row([
                         t.id.to_string(),
                         opt(&t.contact_id),
                         t.occurred_at.to_string(),
@@ -154,11 +156,11 @@ impl App {
                 }
             }
             ImportKind::StageChanges => {
-                w.write_record(kind.columns())?;
+                w.row(kind.columns())?;
                 let mut rows = all::<StageChange>(self).await?;
                 rows.sort_by_key(|s| (s.contact_id, s.changed_at, s.id));
                 for s in rows {
-                    w.write_record([
+                    w.row([
                         s.contact_id.to_string(),
                         opt(&s.from_stage),
                         s.to_stage.to_string(),
@@ -169,12 +171,12 @@ impl App {
                 }
             }
             ImportKind::Deals => {
-                w.write_record(kind.columns())?;
+                w.row(kind.columns())?;
                 for d in all::<Deal>(self).await? {
                     let amount = smarketing_core::Money::from_minor(d.amount_minor, "amount")
                         .map(|m| m.major())
                         .unwrap_or(0);
-                    w.write_record([
+                    w.row([
                         d.id.to_string(),
                         opt(&d.contact_id),
                         d.created_at.to_string(),

@@ -9,6 +9,7 @@ pub mod activities;
 pub mod agreements;
 pub mod campaigns;
 pub mod contacts;
+pub mod csv_out;
 pub mod deals;
 pub mod demo;
 pub mod error;

@@ -34,10 +34,10 @@ impl Table {
     }
 
     pub fn write_csv(&self, out: impl Write) -> Result<()> {
-        let mut w = csv::Writer::from_writer(out);
-        w.write_record(&self.headers)?;
+        let mut w = smarketing_app::csv_out::CsvOut::new(out);
+        w.row(&self.headers)?;
         for r in &self.rows {
-            w.write_record(r)?;
+            w.row(r)?;
         }
         w.flush()?;
         Ok(())

@@ -22,6 +22,7 @@ pub mod routing;
 pub mod scoring;
 pub mod segment;
 pub mod sla;
+pub mod spreadsheet;
 
 pub use access::{Action, Reach, Relation};
 pub use closed::{ActivityKind, ActivityOutcome, DealStatus, Decision, Role, StageCause, Team};

@@ -63,12 +63,16 @@ pub(super) struct Row<'a> {
 }
 
 impl Row<'_> {
+    /// The cell, trimmed, with the apostrophe an export puts before a
+    /// formula taken off.
     pub(super) fn raw(&self, col: &str) -> &str {
-        self.index
-            .get(col)
-            .and_then(|i| self.rec.get(*i))
-            .unwrap_or("")
-            .trim()
+        smarketing_core::spreadsheet::restore(
+            self.index
+                .get(col)
+                .and_then(|i| self.rec.get(*i))
+                .unwrap_or("")
+                .trim(),
+        )
     }
     pub(super) fn opt(&self, col: &str) -> Option<String> {
         let v = self.raw(col);

@@ -529,3 +529,76 @@ async fn a_hubspot_migration_keeps_company_owner_and_stage_history() {
         );
     }
 }
+
+/// Names planted as spreadsheet formulas (through a public identify, say)
+/// are exported as text — a leading apostrophe — and import back as they
+/// were.
+#[tokio::test]
+async fn exported_formulas_are_neutralised_and_import_back_as_they_were() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        let planted = smarketing_app::input::ContactInput {
+            email: "planted@example.com".into(),
+            first_name: Some("=HYPERLINK(\"http://evil.example\",\"x\")".into()),
+            last_name: Some("-2+3".into()),
+            job_title: Some("@SUM(A1:A9)".into()),
+            source_channel: Some("organic_search".into()),
+            ..Default::default()
+        };
+        app.create_contact(planted.clone(), &smarketing_app::Actor::system())
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        app.export(
+            ImportKind::Contacts,
+            smarketing_app::export::ExportFormat::Csv,
+            &mut out,
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut rows = csv::Reader::from_reader(text.as_bytes());
+        let cells: Vec<String> = rows
+            .records()
+            .flat_map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        for c in &cells {
+            assert!(
+                !(c.starts_with(['=', '+', '@'])
+                    || c.starts_with('-') && c.parse::<f64>().is_err()),
+                "{l}: {c:?} would run as a formula\n{text}"
+            );
+        }
+        assert!(text.contains("'=HYPERLINK"), "{l}: {text}");
+        // Into a fresh database: the names come back as they were.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("contacts.csv");
+        std::fs::write(&file, &text).unwrap();
+        // (its TestDb is kept: dropping it drops the database)
+        let (_fresh_db, fresh) = crate::apps()
+            .await
+            .into_iter()
+            .find(|(d, _)| d.label == l)
+            .unwrap();
+        let report = fresh
+            .import_file(
+                ImportKind::Contacts,
+                &file,
+                ImportOptions::default(),
+                &Quiet,
+            )
+            .await
+            .unwrap();
+        assert!(report.rejected.is_empty(), "{l}: {:?}", report.rejected);
+        let mut conn = fresh.store().acquire().await.unwrap();
+        let back = repo::contact_by_email(&mut conn, "planted@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (back.first_name, back.last_name, back.job_title),
+            (planted.first_name, planted.last_name, planted.job_title),
+            "{l}"
+        );
+    }
+}
