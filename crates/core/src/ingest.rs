@@ -180,22 +180,71 @@ pub fn parse_request(
                 integrations: top.remove("integrations"),
                 sent_at: top.remove("sentAt"),
             };
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let at = format!("batch[{i}].");
-                    let Value::Object(m) = item else {
-                        return Err(Invalid::new(
-                            "invalid_message",
-                            format!("batch[{i}]"),
-                            "a message is a JSON object",
-                        ));
-                    };
-                    parse_message(m, None, &defaults, received_at, &at)
-                })
-                .collect()
+            // The batch limit holds for the messages as kept: a shared
+            // context copied into every item counts once per item, so a
+            // small request cannot stand for a large one.
+            let mut kept = 0usize;
+            let mut messages = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                let at = format!("batch[{i}].");
+                let Value::Object(m) = item else {
+                    return Err(Invalid::new(
+                        "invalid_message",
+                        format!("batch[{i}]"),
+                        "a message is a JSON object",
+                    ));
+                };
+                let message = parse_message(m, None, &defaults, received_at, &at)?;
+                kept += message.json.len();
+                if kept > MAX_BATCH_BYTES {
+                    return Err(Invalid::new(
+                        "batch_too_large",
+                        "batch",
+                        format!(
+                            "more than {MAX_BATCH_BYTES} bytes once the batch's context is applied to each message (at batch[{i}])"
+                        ),
+                    ));
+                }
+                messages.push(message);
+            }
+            Ok(messages)
         }
+    }
+}
+
+/// The keys of a message that hold ids.
+const ID_KEYS: [&str; 5] = [
+    "messageId",
+    "userId",
+    "anonymousId",
+    "groupId",
+    "previousId",
+];
+
+/// Whether `c` is taken out of texts: a control character other than tab
+/// and line breaks.
+fn is_stripped(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Takes control characters out of every string and key in `v`.
+fn strip_controls(v: &mut Value) {
+    match v {
+        Value::String(s) if s.contains(is_stripped) => s.retain(|c| !is_stripped(c)),
+        Value::Array(items) => items.iter_mut().for_each(strip_controls),
+        Value::Object(o) => {
+            if o.keys().any(|k| k.contains(is_stripped)) {
+                *o = std::mem::take(o)
+                    .into_iter()
+                    .map(|(mut k, v)| {
+                        k.retain(|c| !is_stripped(c));
+                        (k, v)
+                    })
+                    .collect();
+            }
+            o.values_mut().for_each(strip_controls);
+        }
+        _ => {}
     }
 }
 
@@ -295,6 +344,14 @@ fn parse_message(
                 format!("{at}{key}"),
                 format!("{key} is an object"),
             ));
+        }
+    }
+    // Control characters (NUL above all, which PostgreSQL text refuses)
+    // come out of every text the message carries, so what is kept applies
+    // the same on both databases; ids are refused instead (see `id`).
+    for (key, v) in m.iter_mut() {
+        if !ID_KEYS.contains(&key.as_str()) {
+            strip_controls(v);
         }
     }
     // Serialised once: the size check and the stored payload are the same text.
@@ -653,6 +710,30 @@ mod tests {
             (e.code, e.field.as_str()),
             ("message_too_large", "batch[1]")
         );
+        // A 30 KB context shared by 2,500 tiny items: a 100 KB request that
+        // would keep 75 MB. The batch limit counts the messages as kept.
+        let item = json!({"type": "page", "anonymousId": "a"});
+        let amplified = json!({ "context": {"page": {"title": "z".repeat(30_000)}},
+                                "batch": vec![item; MAX_BATCH_MESSAGES] });
+        let body = amplified.to_string();
+        assert!(body.len() < 150_000);
+        let e = parse_request(body.as_bytes(), None, at("2026-01-01T12:00:00Z")).unwrap_err();
+        assert_eq!((e.code, e.field.as_str()), ("batch_too_large", "batch"));
+        assert!(e.message.contains("at batch[1"), "{}", e.message);
+    }
+
+    #[test]
+    fn control_characters_come_out_of_texts_and_ids_that_have_them_are_refused() {
+        let m = one(
+            json!({"userId": "u", "event": "Demo\u{0}Requested",
+                   "traits": {"name": "Ada\u{0}\u{7}\u{1b} Lovelace\tand\nco", "k\u{0}ey": ["a\u{0}"]}}),
+            MessageType::Track,
+        )
+        .unwrap();
+        assert_eq!(m.body["event"], "DemoRequested");
+        assert_eq!(m.body["traits"]["name"], "Ada Lovelace\tand\nco");
+        assert_eq!(m.body["traits"]["key"], json!(["a"]));
+        assert!(!m.json.contains("\\u0000"), "{}", m.json);
     }
 
     #[test]
