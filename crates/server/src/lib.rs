@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod ingest;
 pub mod runtime;
+pub mod security;
 
 use axum::Json;
 use axum::Router;
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max))
+        .layer(axum::middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

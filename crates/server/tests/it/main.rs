@@ -8,6 +8,7 @@ mod errors;
 mod handoffs;
 mod ingest;
 mod openapi;
+mod security;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
