@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod listing;
 pub mod merges;
 pub mod notes;
+pub mod outbound;
 pub mod outbox;
 pub mod paths_file;
 pub mod people;
@@ -100,6 +101,9 @@ pub struct App {
     /// Held while contacts are rescored, so two playbook imports in a row
     /// run one rescoring after the other.
     rescoring: Arc<tokio::sync::Mutex<()>>,
+    /// The client webhook deliveries go out through, made on first use
+    /// from the options.
+    webhook_client: Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
 impl App {
@@ -113,12 +117,14 @@ impl App {
             analytics_load: Default::default(),
             ingestion: Default::default(),
             rescoring: Default::default(),
+            webhook_client: Default::default(),
         }
     }
 
     /// The same application with these options.
     pub fn with_options(mut self, options: Options) -> Self {
         self.options = options;
+        self.webhook_client = Default::default();
         self
     }
 

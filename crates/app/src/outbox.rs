@@ -3,7 +3,7 @@
 //! each, retried with exponential backoff and jitter under a stable
 //! `webhook-id`.
 
-use crate::{Actor, App, AppError};
+use crate::{Actor, App, AppError, outbound};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
@@ -106,24 +106,6 @@ pub struct NewWebhook {
     pub secret: String,
 }
 
-fn is_private(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v) => {
-            v.is_loopback()
-                || v.is_private()
-                || v.is_link_local()
-                || v.is_unspecified()
-                || v.is_broadcast()
-        }
-        std::net::IpAddr::V6(v) => {
-            v.is_loopback()
-                || v.is_unspecified()
-                || (v.segments()[0] & 0xfe00) == 0xfc00
-                || (v.segments()[0] & 0xffc0) == 0xfe80
-        }
-    }
-}
-
 impl App {
     /// Registers a webhook receiver. Loopback and private addresses are
     /// refused unless the configuration allows them.
@@ -149,7 +131,20 @@ impl App {
             .host_str()
             .ok_or_else(|| Invalid::new("invalid_url", "url", "a webhook URL needs a host"))?
             .to_string();
-        if !self.options.allow_private_webhooks {
+        // Checked here so the user hears of it at once; every delivery
+        // checks again when it connects (see `outbound`).
+        let private = || {
+            Invalid::new(
+                "private_address",
+                "url",
+                format!(
+                    "{host} is a loopback, private or special address; allow_private_webhooks opens loopback and private networks"
+                ),
+            )
+        };
+        let allow_private = self.options.allow_private_webhooks;
+        outbound::check_literal(&url, allow_private).map_err(|_| private())?;
+        if !allow_private {
             let port = url.port_or_known_default().unwrap_or(443);
             let addrs: Vec<std::net::SocketAddr> =
                 tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
@@ -158,8 +153,8 @@ impl App {
                         Invalid::new("invalid_url", "url", format!("{host} does not resolve"))
                     })?
                     .collect();
-            if addrs.iter().any(|a| is_private(a.ip())) {
-                return Err(Invalid::new("private_address", "url", format!("{host} is a loopback or private address; allow it in the configuration to use it")).into());
+            if addrs.iter().any(|a| outbound::is_special(a.ip())) {
+                return Err(private().into());
             }
         }
         let events = input.events.unwrap_or_else(|| vec!["*".into()]);
@@ -216,12 +211,13 @@ impl App {
         Ok(())
     }
 
-    /// Sends due webhook deliveries; failures are retried later.
-    pub async fn deliver_webhooks(
-        &self,
-        client: &reqwest::Client,
-        batch: i64,
-    ) -> Result<DeliveryRun, AppError> {
+    /// Sends due webhook deliveries through the outbound client (public
+    /// addresses only, no redirects); failures are retried later.
+    pub async fn deliver_webhooks(&self, batch: i64) -> Result<DeliveryRun, AppError> {
+        let allow_private = self.options.allow_private_webhooks;
+        let client = self
+            .webhook_client
+            .get_or_init(|| outbound::client(allow_private));
         let mut run = DeliveryRun::default();
         let now = self.now();
         let mut conn = self.store().acquire().await?;
@@ -239,6 +235,25 @@ impl App {
             let ts = jiff::Timestamp::now().as_second();
             let signature = sign(&ep.secret, &d.message_id, ts, &d.payload)?;
             let sent = std::time::Instant::now();
+            let literal = reqwest::Url::parse(&ep.url)
+                .map_err(|e| e.to_string())
+                .and_then(|u| outbound::check_literal(&u, allow_private));
+            if let Err(why) = literal {
+                let after = self.now();
+                repo::record_attempt(
+                    &mut conn,
+                    d.id,
+                    d.attempts + 1,
+                    None,
+                    Some(&why),
+                    None,
+                    after,
+                    Some(after),
+                )
+                .await?;
+                run.given_up += 1;
+                continue;
+            }
             let result = client
                 .post(&ep.url)
                 .header("content-type", "application/json")
@@ -256,7 +271,7 @@ impl App {
                     Some(r.status().as_u16() as i64),
                     (!r.status().is_success()).then(|| format!("HTTP {}", r.status())),
                 ),
-                Err(e) => (None, Some(e.to_string())),
+                Err(e) => (None, Some(outbound::explain(e))),
             };
             let after = self.now();
             if error.is_none() {

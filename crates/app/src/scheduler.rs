@@ -13,10 +13,6 @@ impl App {
         interval: Duration,
         stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let client = reqwest::Client::builder()
-            .user_agent("smarketing-webhooks")
-            .build()
-            .expect("an HTTP client");
         if let Err(e) = self.sweep_clocks().await {
             tracing::warn!(error = %e, "sweeping SLA clocks failed");
         }
@@ -34,7 +30,7 @@ impl App {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "returning SALs failed"),
             }
-            match self.deliver_webhooks(&client, 100).await {
+            match self.deliver_webhooks(100).await {
                 Ok(r) if r.delivered + r.failed_attempts > 0 => tracing::info!(
                     delivered = r.delivered,
                     failed = r.failed_attempts,

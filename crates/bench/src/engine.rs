@@ -235,10 +235,9 @@ pub async fn webhooks(events: usize, postgres: Option<&str>) -> Result<Vec<Durat
     app.create_webhook(input, &smarketing_app::Actor::system())
         .await?;
     app.send_test_events(events).await?;
-    let client = reqwest::Client::new();
     let mut times = Vec::with_capacity(events);
     loop {
-        let run = app.deliver_webhooks(&client, 500).await?;
+        let run = app.deliver_webhooks(500).await?;
         times.extend(run.latencies.iter().copied());
         if run.delivered + run.failed_attempts == 0 {
             break;

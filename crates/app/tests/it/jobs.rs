@@ -216,22 +216,22 @@ async fn webhooks_are_signed_retried_and_delivered_once() {
         )
         .await
         .unwrap();
-        let client = reqwest::Client::new();
-        let first = app.deliver_webhooks(&client, 10).await.unwrap();
+        let first = app.deliver_webhooks(10).await.unwrap();
         assert_eq!((first.delivered, first.failed_attempts), (0, 1), "{l}");
         // Not due again until its backoff has passed.
-        assert_eq!(
-            app.deliver_webhooks(&client, 10).await.unwrap().delivered,
-            0
-        );
+        assert_eq!(app.deliver_webhooks(10).await.unwrap().delivered, 0);
         let later = App::new(
             app.store().clone(),
             Clock::Fixed(at("2025-06-02T10:00:00Z")),
-        );
-        let second = later.deliver_webhooks(&client, 10).await.unwrap();
+        )
+        .with_options(Options {
+            allow_private_webhooks: true,
+            ..Options::default()
+        });
+        let second = later.deliver_webhooks(10).await.unwrap();
         assert_eq!(second.delivered, 1, "{l}");
         assert_eq!(
-            later.deliver_webhooks(&client, 10).await.unwrap().delivered,
+            later.deliver_webhooks(10).await.unwrap().delivered,
             0,
             "delivered once"
         );
@@ -260,5 +260,112 @@ async fn webhooks_are_signed_retried_and_delivered_once() {
             let v: serde_json::Value = serde_json::from_str(body).unwrap();
             assert_eq!(v["type"], "handoff.created");
         }
+    }
+}
+
+/// A receiver's address is checked at every connection, not only when it
+/// is registered: a name that now resolves to loopback (here `localhost`,
+/// registered while private networks were allowed, as a name whose DNS
+/// answer changed would be) gets nothing, a redirect to another internal
+/// port is not followed, and IPv4-mapped addresses are refused even where
+/// private networks are allowed.
+#[tokio::test]
+async fn webhooks_reach_no_internal_address_at_delivery() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        team(&app).await;
+        let allowed = app.clone().with_options(Options {
+            allow_private_webhooks: true,
+            ..Options::default()
+        });
+        // The inside: a port that must never be reached.
+        let (inside, reached) = receiver(0).await;
+        let inside_port = reqwest::Url::parse(&inside).unwrap().port().unwrap();
+        // A receiver that redirects there.
+        let redirect = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move || async move {
+                (
+                    axum::http::StatusCode::TEMPORARY_REDIRECT,
+                    [(
+                        axum::http::header::LOCATION,
+                        format!("http://127.0.0.1:{inside_port}/hook"),
+                    )],
+                )
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let redirect_addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, redirect).await.unwrap() });
+
+        for url in [
+            format!("http://[::ffff:127.0.0.1]:{inside_port}/hook"),
+            format!("http://[::ffff:169.254.169.254]:{inside_port}/hook"),
+        ] {
+            let refused = allowed
+                .create_webhook(WebhookInput { url, events: None }, &Actor::system())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(refused, AppError::Invalid(ref i) if i.code == "private_address"),
+                "{l}: {refused:?}"
+            );
+        }
+        let mut endpoints = Vec::new();
+        for url in [
+            format!("http://localhost:{inside_port}/hook"),
+            format!("http://{redirect_addr}/hook"),
+        ] {
+            let hook = allowed
+                .create_webhook(WebhookInput { url, events: None }, &Actor::system())
+                .await
+                .unwrap();
+            endpoints.push(hook.endpoint.id);
+        }
+        let localhost = endpoints[0];
+        app.send_test_events(1).await.unwrap();
+        // Delivered by a server that does not allow private networks: the
+        // name resolves to loopback now, and is refused as it connects.
+        let run = app.deliver_webhooks(10).await.unwrap();
+        assert_eq!(run.delivered, 0, "{l}");
+        let deliveries = app.webhook_deliveries().await.unwrap();
+        assert_eq!(deliveries.len(), 2, "{l}");
+        for d in &deliveries {
+            let error = d.last_error.as_deref().unwrap_or_default();
+            assert!(
+                error.contains("private") || error.contains("loopback"),
+                "{l}: {d:?}"
+            );
+        }
+        assert!(
+            reached.lock().unwrap().is_empty(),
+            "{l}: the inside was reached"
+        );
+
+        // Where loopback is allowed, the redirect is answered but not
+        // followed: the inside still gets nothing.
+        allowed.send_test_events(1).await.unwrap();
+        let later = App::new(
+            app.store().clone(),
+            Clock::Fixed(at("2030-01-01T00:00:00Z")),
+        )
+        .with_options(Options {
+            allow_private_webhooks: true,
+            ..Options::default()
+        });
+        later.deliver_webhooks(10).await.unwrap();
+        let deliveries = later.webhook_deliveries().await.unwrap();
+        assert!(
+            deliveries.iter().any(|d| d.last_status == Some(307)),
+            "{l}: {deliveries:?}"
+        );
+        // The inside got exactly what was sent to localhost, nothing
+        // through the redirect.
+        let to_localhost = deliveries
+            .iter()
+            .filter(|d| d.endpoint_id == localhost && d.delivered_at.is_some())
+            .count();
+        assert_eq!(to_localhost, 2, "{l}: localhost is reachable when allowed");
+        assert_eq!(reached.lock().unwrap().len(), to_localhost, "{l}");
     }
 }
