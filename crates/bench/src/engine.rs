@@ -43,10 +43,7 @@ pub async fn api(app: App, path: &str, requests: usize, max_body_bytes: usize) -
     let token = app.create_token(user.id, "bench").await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let state = smarketing_server::AppState {
-        app,
-        max_body_bytes,
-    };
+    let state = smarketing_server::AppState::new(app, max_body_bytes);
     let running = smarketing_server::runtime::start(
         listener,
         state,

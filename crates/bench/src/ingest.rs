@@ -202,10 +202,8 @@ struct Served {
 async fn serve(app: &App) -> Result<Served> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let state = smarketing_server::AppState {
-        app: app.clone(),
-        max_body_bytes: smarketing_server::DEFAULT_MAX_BODY_BYTES,
-    };
+    let state =
+        smarketing_server::AppState::new(app.clone(), smarketing_server::DEFAULT_MAX_BODY_BYTES);
     let running = smarketing_server::runtime::start(
         listener,
         state,

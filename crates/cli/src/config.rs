@@ -24,6 +24,9 @@ pub struct Config {
     pub source_events_per_second: u32,
     pub source_bytes_per_second: u32,
     pub source_burst_seconds: u32,
+    pub header_read_timeout_seconds: u64,
+    pub body_read_timeout_seconds: u64,
+    pub max_client_connections: usize,
 }
 
 impl Default for Config {
@@ -41,6 +44,9 @@ impl Default for Config {
             source_events_per_second: 1_000,
             source_bytes_per_second: 2_000_000,
             source_burst_seconds: 10,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 30,
+            max_client_connections: 1024,
         }
     }
 }
@@ -89,6 +95,15 @@ event_queue_mb = 64
 source_events_per_second = 1000
 source_bytes_per_second = 2000000
 source_burst_seconds = 10
+
+# Slow and numerous clients: a connection sends its request head within
+# header_read_timeout_seconds (an idle keep-alive connection is closed after
+# that long too), a request its body within body_read_timeout_seconds (else
+# 408), and at most max_client_connections are served at once; more wait in
+# the listen backlog.
+header_read_timeout_seconds = 10
+body_read_timeout_seconds = 30
+max_client_connections = 1024
 "#;
 
 /// Loads the configuration from `file` (when it exists) and the environment.
@@ -110,6 +125,9 @@ pub fn load(file: &Path) -> anyhow::Result<Config> {
         "source_events_per_second",
         "source_bytes_per_second",
         "source_burst_seconds",
+        "header_read_timeout_seconds",
+        "body_read_timeout_seconds",
+        "max_client_connections",
     ]));
     fig.extract().with_context(|| {
         format!(

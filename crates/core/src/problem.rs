@@ -336,6 +336,11 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         meaning: "a move to a side state needs a rejection reason",
     },
     ProblemCode {
+        code: "request_timeout",
+        status: 408,
+        meaning: "the request's body did not arrive within the server's body_read_timeout_seconds",
+    },
+    ProblemCode {
         code: "required",
         status: 422,
         meaning: "a required field is missing",

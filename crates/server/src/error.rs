@@ -51,6 +51,8 @@ pub enum ApiError {
         message: String,
     },
     PayloadTooLarge(usize),
+    /// The body did not arrive in time.
+    RequestTimeout(std::time::Duration),
     UnsupportedMediaType(String),
     /// An ingestion payload that breaks the event spec: 400, as Segment.
     BadEvent(smarketing_core::Invalid),
@@ -107,6 +109,11 @@ impl ApiError {
             ApiError::Malformed { field, message } => {
                 make("malformed_request", field.clone(), message.clone())
             }
+            ApiError::RequestTimeout(d) => make(
+                "request_timeout",
+                None,
+                format!("the request's body did not arrive within {} s", d.as_secs()),
+            ),
             ApiError::PayloadTooLarge(max) => make(
                 "body_too_large",
                 None,

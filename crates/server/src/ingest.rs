@@ -29,7 +29,7 @@ use std::io::Read;
 /// Raw bodies up to this size reach the handler, so a batch over Segment's
 /// 500 KB is refused with its reason rather than a bare 413, whatever the
 /// API's own body limit.
-const RAW_LIMIT: usize = 4 * MAX_BATCH_BYTES;
+pub(crate) const RAW_LIMIT: usize = 4 * MAX_BATCH_BYTES;
 
 /// The first-party tracking script, compiled into the binary.
 const TRACKING_SCRIPT: &str = include_str!("../assets/smarketing.js");

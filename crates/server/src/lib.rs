@@ -3,6 +3,7 @@
 //! `smarketing-app`, answer; errors become problem+json in one place.
 
 pub mod api;
+pub mod clients;
 pub mod error;
 pub mod extract;
 pub mod ingest;
@@ -31,6 +32,26 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub app: App,
     pub max_body_bytes: usize,
+    /// How long clients may take, and how many may be connected.
+    pub limits: clients::ClientLimits,
+}
+
+impl AppState {
+    /// The state for `app`, with API bodies up to `max_body_bytes` and the
+    /// default client limits.
+    pub fn new(app: App, max_body_bytes: usize) -> Self {
+        AppState {
+            app,
+            max_body_bytes,
+            limits: clients::ClientLimits::default(),
+        }
+    }
+
+    /// The same state with these client limits.
+    pub fn with_limits(mut self, limits: clients::ClientLimits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
 #[derive(OpenApi)]
@@ -88,6 +109,9 @@ pub fn router(state: AppState) -> Router {
     doc.merge(api::ExtraSchemas::openapi());
     let doc = std::sync::Arc::new(doc);
     let max = state.max_body_bytes;
+    // Bodies are read whole up front, within the body deadline, up to the
+    // largest any route takes; each route's own limit applies after.
+    let body_read = (state.limits.body_read, max.max(ingest::RAW_LIMIT));
     Router::new()
         .route(
             "/healthz",
@@ -106,6 +130,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max))
+        .layer(axum::middleware::from_fn_with_state(
+            body_read,
+            clients::body_within,
+        ))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -62,14 +62,13 @@ pub fn start(listener: TcpListener, state: AppState, background: Background) -> 
     let applier = background
         .apply_events
         .then(|| tokio::spawn(state.app.clone().run_event_applier()));
-    let mut http_stopped = stopped;
-    let http = tokio::spawn(async move {
-        axum::serve(listener, crate::router(state))
-            .with_graceful_shutdown(async move {
-                let _ = http_stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let limits = state.limits;
+    let http = tokio::spawn(crate::clients::serve(
+        listener,
+        crate::router(state),
+        limits,
+        stopped,
+    ));
     Running {
         addr,
         stop,

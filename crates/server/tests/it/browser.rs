@@ -32,10 +32,7 @@ pub async fn serve(app: axum::Router) -> SocketAddr {
 
 /// The server's router for `app`, as `smarketing serve` mounts it.
 pub fn server_router(app: &App) -> axum::Router {
-    smarketing_server::router(AppState {
-        app: app.clone(),
-        max_body_bytes: 64 * 1024,
-    })
+    smarketing_server::router(AppState::new(app.clone(), 64 * 1024))
 }
 
 /// A headless Chromium on one page, with its own profile; what the page

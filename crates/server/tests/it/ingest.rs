@@ -204,10 +204,7 @@ async fn segment_messages_are_kept_once_and_become_contacts_and_touchpoints() {
 
         // Restarted (a new app on the same database): a retry is still a duplicate.
         let again = App::new(api.db.store.clone(), Clock::Fixed(crate::now()));
-        let r2 = router(AppState {
-            app: again,
-            max_body_bytes: 64 * 1024,
-        });
+        let r2 = router(AppState::new(again, 64 * 1024));
         let retry = json!({"userId": "u1", "event": "Demo Requested", "messageId": "m4",
                            "timestamp": "2025-06-01T10:11:00Z"});
         let s = send(&r2, post("/v1/track", Some(&src.write_key), &retry)).await;
@@ -551,10 +548,7 @@ async fn a_full_queue_answers_503_with_retry_after_and_keeps_what_it_acknowledge
             },
         );
         let key = app.add_source("Flood", &[]).await.unwrap().write_key;
-        let r = router(AppState {
-            app: app.clone(),
-            max_body_bytes: 4 << 20,
-        });
+        let r = router(AppState::new(app.clone(), 4 << 20));
         // ~200 KB of events per request.
         let batch = |n: usize| {
             let items: Vec<Value> = (0..10)
@@ -630,10 +624,7 @@ async fn a_source_over_its_quota_gets_429_and_others_do_not() {
         let quiet = app.add_source("Quiet", &[]).await.unwrap().write_key;
         // One event a second: bursts of ten.
         app.set_source_quota("Busy", Some(1), None).await.unwrap();
-        let r = router(AppState {
-            app: app.clone(),
-            max_body_bytes: 1 << 20,
-        });
+        let r = router(AppState::new(app.clone(), 1 << 20));
         let tracks = |prefix: &str, n: usize| {
             let items: Vec<Value> = (0..n)
                 .map(|i| {
@@ -700,10 +691,7 @@ async fn concurrent_retries_in_opposite_orders_are_kept_exactly_once() {
         let l = api.label();
         let app = App::new(api.db.store.clone(), Clock::Fixed(crate::now()));
         let key = app.add_source("Retries", &[]).await.unwrap().write_key;
-        let r = router(AppState {
-            app: app.clone(),
-            max_body_bytes: 4 << 20,
-        });
+        let r = router(AppState::new(app.clone(), 4 << 20));
         let mut sent = Vec::new();
         for round in 0..20 {
             let ids: Vec<String> = (0..50).map(|i| format!("r{round}-{i}")).collect();
@@ -997,10 +985,7 @@ async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
         let app = App::new(api.db.store.clone(), Clock::System);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = listener.local_addr().unwrap();
-        let state = AppState {
-            app: app.clone(),
-            max_body_bytes: 64 * 1024,
-        };
+        let state = AppState::new(app.clone(), 64 * 1024);
         let running = smarketing_server::runtime::start(listener, state, Background::none());
         // The site: another origin on loopback.
         let site_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

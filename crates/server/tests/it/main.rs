@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod browser_sdks;
+mod clients;
 mod errors;
 mod handoffs;
 mod ingest;
@@ -139,10 +140,7 @@ pub async fn apis() -> Vec<TestApi> {
             .unwrap();
         let token = app.create_token(admin.id, "test").await.unwrap();
         let member_token = app.create_token(rep.id, "test").await.unwrap();
-        let router = router(AppState {
-            app: app.clone(),
-            max_body_bytes: 64 * 1024,
-        });
+        let router = router(AppState::new(app.clone(), 64 * 1024));
         out.push(TestApi {
             db,
             app,
