@@ -3,7 +3,7 @@
 //! table. The HTTP API, the CLI and the web UI only say who the actor is.
 
 use crate::AppError;
-use smarketing_core::access::{self, Action, Relation};
+use smarketing_core::access::{self, Action, Profile, Relation};
 use smarketing_core::{Role, Team};
 use smarketing_store::User;
 
@@ -39,7 +39,7 @@ impl Actor {
     }
 
     /// How something that belongs to `owner` (a user id; `None` for no
-    /// one) stands to this actor.
+    /// one) on `owner_team` stands to this actor.
     pub fn relation_to(&self, owner: Option<i64>, owner_team: Option<Team>) -> Relation {
         match (self.user_id, owner) {
             (Some(me), Some(them)) if me == them => Relation::Own,
@@ -50,13 +50,29 @@ impl Actor {
         }
     }
 
+    /// How a contact or an account owned by `owner` stands to this actor.
+    /// One no one owns yet is a lead marketing works until it is handed
+    /// over: their team's, anyone else's to see.
+    pub fn relation_to_record(&self, owner: Option<&User>) -> Relation {
+        match owner {
+            Some(u) => self.relation_to(Some(u.id), Some(u.team)),
+            None if self.team == Some(Team::Marketing) => Relation::Team,
+            None => Relation::Other,
+        }
+    }
+
+    /// The actor's column in the permission table (`None` for the system).
+    pub fn profile(&self) -> Option<Profile> {
+        Some(Profile::of(self.role?, self.team?))
+    }
+
     /// Whether the permission table lets this actor do `action` on an
     /// object in `relation` to them.
     pub fn may(&self, action: Action, relation: Relation) -> bool {
-        match self.role {
+        match self.profile() {
             // The system acts for the company: rules and the operator.
-            None => true,
-            Some(role) => access::permits(role, action, relation),
+            None => self.role.is_none(),
+            Some(profile) => access::permits(profile, action, relation),
         }
     }
 
@@ -65,7 +81,7 @@ impl Actor {
         if self.may(action, relation) {
             return Ok(());
         }
-        // "only the assigned rep, a manager of the team or an admin may work this handoff"
+        // "only the assigned rep, a sales lead or an admin may work this handoff"
         let mut who: Vec<String> = Vec::new();
         let own = access::who_may(action, Relation::Own);
         let team = access::who_may(action, Relation::Team);
@@ -73,18 +89,17 @@ impl Actor {
         if own.len() > team.len() {
             who.push(own_word(action).to_string());
         }
-        let role_word = |r: &Role| match r {
-            Role::Admin => "an admin",
-            Role::Manager => "a manager",
-            Role::Member => "a member",
+        let named = |p: &Profile| {
+            let name = p.name();
+            let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            format!("{article} {name}")
         };
-        who.extend(
-            team.iter()
-                .rev()
-                .filter(|r| !others.contains(r))
-                .map(|r| format!("{} of the team", role_word(r))),
-        );
-        who.extend(others.iter().rev().map(|r| role_word(r).to_string()));
+        who.extend(team.iter().rev().filter(|p| !others.contains(p)).map(named));
+        who.extend(others.iter().rev().map(named));
         let list = match who.as_slice() {
             [] => "no one".to_string(),
             [one] => one.clone(),
@@ -111,4 +126,65 @@ fn own_word(action: Action) -> &'static str {
         Action::UndoMerge => "who merged",
         _ => "the owner",
     }
+}
+
+/// The user who owns a record (`None` when no one does, or the id names no
+/// user), to see how the record stands to an actor.
+async fn owner_of(
+    conn: &mut smarketing_store::Conn,
+    owner: Option<i64>,
+) -> Result<Option<User>, AppError> {
+    match owner {
+        Some(id) => Ok(smarketing_store::repo::get::<User>(conn, id).await.ok()),
+        None => Ok(None),
+    }
+}
+
+/// May `actor` change a contact or an account owned by `owner`, and — when
+/// `new_owner` is given and differs — give it to that user (or to no one)?
+pub(crate) async fn authorize_record_change(
+    conn: &mut smarketing_store::Conn,
+    actor: &Actor,
+    owner: Option<i64>,
+    new_owner: Option<Option<i64>>,
+) -> Result<(), AppError> {
+    if actor.role.is_none() {
+        return Ok(());
+    }
+    let current = owner_of(conn, owner).await?;
+    actor.authorize(
+        Action::EditRecord,
+        actor.relation_to_record(current.as_ref()),
+    )?;
+    if let Some(new) = new_owner.filter(|n| *n != owner) {
+        actor.authorize(Action::SetOwner, actor.relation_to_record(current.as_ref()))?;
+        let next = owner_of(conn, new).await?;
+        actor.authorize(Action::SetOwner, actor.relation_to_record(next.as_ref()))?;
+    }
+    Ok(())
+}
+
+/// May `actor` add a record owned by `owner`? Anyone who may add records
+/// may own what they add; giving it to someone else is setting an owner.
+pub(crate) async fn authorize_new_record(
+    conn: &mut smarketing_store::Conn,
+    actor: &Actor,
+    owner: Option<i64>,
+) -> Result<(), AppError> {
+    actor.authorize(Action::AddRecords, Relation::Company)?;
+    if actor.role.is_some() && owner.is_some() && owner != actor.user_id {
+        let next = owner_of(conn, owner).await?;
+        actor.authorize(Action::SetOwner, actor.relation_to_record(next.as_ref()))?;
+    }
+    Ok(())
+}
+
+/// How a user (a rep, an author) stands to `actor`, with their team.
+pub(crate) async fn relation_to_user(
+    conn: &mut smarketing_store::Conn,
+    actor: &Actor,
+    user_id: Option<i64>,
+) -> Result<Relation, AppError> {
+    let user = owner_of(conn, user_id).await?;
+    Ok(actor.relation_to(user.as_ref().map(|u| u.id), user.map(|u| u.team)))
 }

@@ -1,10 +1,11 @@
 //! Accounts: the companies contacts belong to.
 
+use crate::access::{authorize_new_record, authorize_record_change};
 use crate::error::named;
 use crate::input::*;
 use crate::lifecycle::check_user_ref;
 use crate::listing::{Paging, created};
-use crate::{App, AppError};
+use crate::{Actor, App, AppError};
 use serde::Deserialize;
 use smarketing_core::{Instant, Invalid};
 use smarketing_store::Conn as AnyConnection;
@@ -42,8 +43,13 @@ fn new_account(input: &AccountInput, now: Instant) -> Result<Account, Invalid> {
 }
 
 impl App {
-    pub async fn create_account(&self, input: AccountInput) -> Result<Account, AppError> {
+    pub async fn create_account(
+        &self,
+        input: AccountInput,
+        actor: &Actor,
+    ) -> Result<Account, AppError> {
         let mut conn = self.store().acquire().await?;
+        authorize_new_record(&mut conn, actor, input.owner_id).await?;
         insert_account(&mut conn, &input, self.now()).await
     }
 
@@ -52,9 +58,15 @@ impl App {
         repo::get(&mut conn, id).await.map_err(named("account", id))
     }
 
-    pub async fn update_account(&self, id: i64, patch: AccountPatch) -> Result<Account, AppError> {
+    pub async fn update_account(
+        &self,
+        id: i64,
+        patch: AccountPatch,
+        actor: &Actor,
+    ) -> Result<Account, AppError> {
         let mut tx = self.store().begin().await?;
         let mut a: Account = repo::get(&mut tx, id).await.map_err(named("account", id))?;
+        authorize_record_change(&mut tx, actor, a.owner_id, patch.owner_id).await?;
         if let Some(n) = &patch.name {
             a.name = text("name", n, NAME_MAX)?;
         }

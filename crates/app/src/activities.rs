@@ -7,7 +7,7 @@ use crate::lifecycle::{check_not_merged, check_user_ref};
 use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::Deserialize;
-use smarketing_core::access::Action;
+use smarketing_core::access::{Action, Relation};
 use smarketing_core::{ActivityKind, Instant, Invalid, Playbook};
 use smarketing_store::filters::ActivityRows;
 use smarketing_store::{Activity, Conn, Contact, Page, User, repo};
@@ -122,6 +122,7 @@ impl App {
         input: ActivityInput,
         actor: &Actor,
     ) -> Result<Activity, AppError> {
+        actor.authorize(Action::AddRecords, Relation::Company)?;
         let (_, playbook) = self.playbook().await?;
         let mut conn = self.store().acquire().await?;
         log_activity(&mut conn, &playbook, &input, actor, self.now()).await
@@ -144,7 +145,8 @@ impl App {
         let mut a: Activity = repo::get(&mut tx, id)
             .await
             .map_err(named("activity", id))?;
-        actor.authorize(Action::EditActivity, actor.relation_to(a.user_id, None))?;
+        let relation = crate::access::relation_to_user(&mut tx, actor, a.user_id).await?;
+        actor.authorize(Action::EditActivity, relation)?;
         if let Some(k) = &patch.kind {
             a.kind = k.parse()?;
         }

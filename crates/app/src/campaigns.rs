@@ -4,8 +4,9 @@ use crate::error::named;
 use crate::input::*;
 use crate::lifecycle::check_channel;
 use crate::listing::{Paging, created};
-use crate::{App, AppError};
+use crate::{Actor, App, AppError};
 use serde::Deserialize;
+use smarketing_core::access::{Action, Relation};
 use smarketing_core::{Instant, Invalid, Playbook};
 use smarketing_store::filters::CampaignRows;
 use smarketing_store::{Campaign, Page, repo};
@@ -48,7 +49,15 @@ fn new_campaign(
 }
 
 impl App {
-    pub async fn create_campaign(&self, input: CampaignInput) -> Result<Campaign, AppError> {
+    pub async fn create_campaign(
+        &self,
+        input: CampaignInput,
+        actor: &Actor,
+    ) -> Result<Campaign, AppError> {
+        actor.authorize(Action::EditCampaign, Relation::Company)?;
+        if input.spend_minor != 0 {
+            actor.authorize(Action::SetSpend, Relation::Company)?;
+        }
         let (_, playbook) = self.playbook().await?;
         let campaign = new_campaign(&playbook, &input, self.now())?;
         let mut conn = self.store().acquire().await?;
@@ -68,7 +77,12 @@ impl App {
         &self,
         id: i64,
         patch: CampaignPatch,
+        actor: &Actor,
     ) -> Result<Campaign, AppError> {
+        actor.authorize(Action::EditCampaign, Relation::Company)?;
+        if patch.spend_minor.is_some() {
+            actor.authorize(Action::SetSpend, Relation::Company)?;
+        }
         let (_, playbook) = self.playbook().await?;
         let mut tx = self.store().begin().await?;
         let mut c: Campaign = repo::get(&mut tx, id)

@@ -1,6 +1,7 @@
 //! Contacts: create, read, update and list them, move them through the
 //! lifecycle by hand, their timeline and their score explained.
 
+use crate::access::{authorize_new_record, authorize_record_change};
 use crate::error::named;
 use crate::input::*;
 use crate::lifecycle::{
@@ -99,6 +100,7 @@ impl App {
             })?),
             None => None,
         };
+        authorize_new_record(&mut tx, actor, input.owner_id).await?;
         check_user_ref(&mut tx, "owner_id", input.owner_id).await?;
         let contact = new_contact(&playbook, &input, account.as_ref(), self.now())?;
         let saved = insert_contact(&mut tx, &contact, actor).await?;
@@ -113,11 +115,17 @@ impl App {
         repo::get(&mut conn, id).await.map_err(named("contact", id))
     }
 
-    pub async fn update_contact(&self, id: i64, patch: ContactPatch) -> Result<Contact, AppError> {
+    pub async fn update_contact(
+        &self,
+        id: i64,
+        patch: ContactPatch,
+        actor: &Actor,
+    ) -> Result<Contact, AppError> {
         let (_, playbook) = self.playbook().await?;
         let mut tx = self.store().begin().await?;
         let mut c: Contact = repo::get(&mut tx, id).await.map_err(named("contact", id))?;
         check_not_merged(&c, "id")?;
+        authorize_record_change(&mut tx, actor, c.owner_id, patch.owner_id).await?;
         // A persona the rules chose follows them when the title or the
         // account changes; one set by hand stays.
         let account = match c.account_id {
@@ -219,6 +227,7 @@ impl App {
         let mut tx = self.store().begin().await?;
         let mut c: Contact = repo::get(&mut tx, id).await.map_err(named("contact", id))?;
         check_not_merged(&c, "id")?;
+        authorize_record_change(&mut tx, actor, c.owner_id, None).await?;
         // A lead waiting on sales leaves MQL by sales' hand only: the move
         // closes its handoff, which only those who may work it may do.
         if to != Stage::Mql

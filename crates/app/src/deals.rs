@@ -2,12 +2,14 @@
 //! moves its contact to opportunity, a won deal to customer, and a lost one
 //! (its last in play) back to marketing or out, as the playbook says.
 
+use crate::access::relation_to_user;
 use crate::error::named;
 use crate::input::*;
 use crate::lifecycle::{StageMove, change_stage, check_contact_ref, check_user_ref};
 use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::Deserialize;
+use smarketing_core::access::{Action, Relation};
 use smarketing_core::playbook::RejectOutcome;
 use smarketing_core::{DealStatus, Instant, Invalid, Playbook, Stage, StageCause};
 use smarketing_store::Conn as AnyConnection;
@@ -83,7 +85,8 @@ impl App {
             name: text("name", &input.name, NAME_MAX)?,
             contact_id: input.contact_id,
             account_id: input.account_id,
-            owner_id: input.owner_id,
+            // A deal someone opens is theirs unless they name its owner.
+            owner_id: input.owner_id.or(actor.user_id),
             amount_minor: amount("amount_minor", input.amount_minor)?,
             pipeline_stage: match &input.pipeline_stage {
                 Some(s) => check_pipeline_stage(&playbook, s)?,
@@ -96,6 +99,15 @@ impl App {
             updated_at: now,
         };
         let mut tx = self.store().begin().await?;
+        // A deal is sales' number; giving it to another rep is setting
+        // an owner.
+        if actor.role.is_some() {
+            let relation = relation_to_user(&mut tx, actor, deal.owner_id).await?;
+            actor.authorize(Action::EditDeal, relation)?;
+            if relation != Relation::Own {
+                actor.authorize(Action::SetOwner, relation)?;
+            }
+        }
         check_user_ref(&mut tx, "owner_id", deal.owner_id).await?;
         check_contact_ref(&mut tx, "contact_id", deal.contact_id).await?;
         let saved = repo::insert(&mut tx, &deal).await.map_err(|e| match e {
@@ -128,6 +140,15 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let mut d: Deal = repo::get(&mut tx, id).await.map_err(named("deal", id))?;
+        if actor.role.is_some() {
+            let relation = relation_to_user(&mut tx, actor, d.owner_id).await?;
+            actor.authorize(Action::EditDeal, relation)?;
+            if let Some(new) = patch.owner_id.filter(|n| *n != d.owner_id) {
+                actor.authorize(Action::SetOwner, relation)?;
+                let next = relation_to_user(&mut tx, actor, new).await?;
+                actor.authorize(Action::SetOwner, next)?;
+            }
+        }
         if let Some(n) = &patch.name {
             d.name = text("name", n, NAME_MAX)?;
         }

@@ -7,7 +7,7 @@ use crate::listing::{Paging, created};
 use crate::{Actor, App, AppError};
 use serde::Deserialize;
 use smarketing_core::Invalid;
-use smarketing_core::access::Action;
+use smarketing_core::access::{Action, Relation};
 use smarketing_store::filters::NoteRows;
 use smarketing_store::{Note, Page, repo};
 
@@ -24,6 +24,7 @@ pub struct NoteFilter {
 
 impl App {
     pub async fn create_note(&self, input: NoteInput, actor: &Actor) -> Result<Note, AppError> {
+        actor.authorize(Action::AddRecords, Relation::Company)?;
         if input.contact_id.is_none() && input.account_id.is_none() && input.deal_id.is_none() {
             return Err(Invalid::new(
                 "required",
@@ -74,7 +75,8 @@ impl App {
     ) -> Result<Note, AppError> {
         let mut tx = self.store().begin().await?;
         let mut n: Note = repo::get(&mut tx, id).await.map_err(named("note", id))?;
-        actor.authorize(Action::EditNote, actor.relation_to(n.author_id, None))?;
+        let relation = crate::access::relation_to_user(&mut tx, actor, n.author_id).await?;
+        actor.authorize(Action::EditNote, relation)?;
         if let Some(b) = &patch.body {
             n.body = text("body", b, BODY_MAX)?;
         }

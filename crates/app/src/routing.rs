@@ -39,7 +39,7 @@ pub struct OutOfOfficeInput {
 }
 
 pub(crate) fn is_rep(u: &User) -> bool {
-    u.team == Team::Sales && u.role != Role::Admin
+    u.team == Team::Sales && matches!(u.role, Role::Manager | Role::Member)
 }
 
 /// A rep's working calendar: their own (or the company's), with the
@@ -239,10 +239,10 @@ impl App {
         input: RepSettingsInput,
         actor: &Actor,
     ) -> Result<smarketing_store::RepSettings, AppError> {
-        actor.authorize(
-            Action::EditRepSettings,
-            actor.relation_to(Some(user_id), None),
-        )?;
+        let mut conn = self.store().acquire().await?;
+        let relation = crate::access::relation_to_user(&mut conn, actor, Some(user_id)).await?;
+        drop(conn);
+        actor.authorize(Action::EditRepSettings, relation)?;
         let weight = input.weight.unwrap_or(1);
         if !(1..=100).contains(&weight) {
             return Err(Invalid::new(
@@ -299,10 +299,10 @@ impl App {
         input: OutOfOfficeInput,
         actor: &Actor,
     ) -> Result<OutOfOffice, AppError> {
-        actor.authorize(
-            Action::RecordAbsence,
-            actor.relation_to(Some(user_id), None),
-        )?;
+        let mut conn = self.store().acquire().await?;
+        let relation = crate::access::relation_to_user(&mut conn, actor, Some(user_id)).await?;
+        drop(conn);
+        actor.authorize(Action::RecordAbsence, relation)?;
         if input.ends_at <= input.starts_at {
             return Err(Invalid::new(
                 "invalid_range",

@@ -39,6 +39,10 @@ impl App {
         inputs: Vec<TouchpointInput>,
         actor: &Actor,
     ) -> Result<Vec<TouchOutcome>, AppError> {
+        actor.authorize(
+            smarketing_core::access::Action::AddRecords,
+            smarketing_core::access::Relation::Company,
+        )?;
         if inputs.is_empty() {
             return Err(
                 Invalid::new("empty_batch", "touchpoints", "send at least one touchpoint").into(),

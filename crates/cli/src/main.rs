@@ -200,7 +200,7 @@ pub enum UserCommand {
         /// marketing or sales
         #[arg(long)]
         team: String,
-        /// admin, manager or member
+        /// admin, manager (the team's lead), member or viewer (reads, changes nothing)
         #[arg(long, default_value = "member")]
         role: String,
     },

@@ -1,12 +1,14 @@
-//! Who may do what: the permission table. Each action names how far each
-//! role reaches — nothing, what is their own, what belongs to their team,
-//! or anything — and [`permits`] decides one case from it. The app layer
-//! consults it in every use case, so the JSON API, the CLI and the web UI
-//! cannot disagree; no other code compares roles.
+//! Who may do what: the permission table. A user's role and team make one
+//! of six profiles (admin, marketing lead, marketing member, sales lead,
+//! sales rep, viewer); each action names how far each profile reaches —
+//! nothing, what is their own, what belongs to their team, or anything —
+//! and [`permits`] decides one case from it. The app layer consults it in
+//! every use case that changes something, so the JSON API, the CLI and the
+//! web UI cannot disagree; no other code compares roles.
 
-use crate::closed::Role;
+use crate::closed::{Role, Team};
 
-/// How far a role reaches for an action, from least to most.
+/// How far a profile reaches for an action, from least to most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reach {
     /// Not at all.
@@ -19,13 +21,27 @@ pub enum Reach {
     Any,
 }
 
+impl Reach {
+    /// The word the permission table shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reach::None => "—",
+            Reach::Own => "own",
+            Reach::Team => "team",
+            Reach::Any => "any",
+        }
+    }
+}
+
 /// How the object of an action stands to the actor. The use case works it
-/// out from the object (the assignee of a handoff, the author of a note).
+/// out from the object (the owner of a contact, the assignee of a handoff,
+/// the author of a note).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Relation {
     /// The actor's own: their handoff, their note, themselves.
     Own,
-    /// Someone else's on the actor's team.
+    /// Someone else's on the actor's team (or, for marketing, a lead no
+    /// one owns yet: marketing's until it is handed over).
     Team,
     /// Someone else's on the other team, or no one's.
     Other,
@@ -34,8 +50,63 @@ pub enum Relation {
     Company,
 }
 
-/// Everything a user may be allowed or refused. The sign-in issue adds
-/// rows here; it does not add checks elsewhere.
+/// What a user is for the permission table: their role on their team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Profile {
+    Admin,
+    MarketingLead,
+    MarketingMember,
+    SalesLead,
+    SalesRep,
+    Viewer,
+}
+
+impl Profile {
+    /// Every profile, in the table's column order.
+    pub const ALL: [Profile; 6] = [
+        Profile::Admin,
+        Profile::MarketingLead,
+        Profile::MarketingMember,
+        Profile::SalesLead,
+        Profile::SalesRep,
+        Profile::Viewer,
+    ];
+
+    /// The profile of a user with `role` on `team`.
+    pub fn of(role: Role, team: Team) -> Profile {
+        match (role, team) {
+            (Role::Admin, _) => Profile::Admin,
+            (Role::Viewer, _) => Profile::Viewer,
+            (Role::Manager, Team::Marketing) => Profile::MarketingLead,
+            (Role::Member, Team::Marketing) => Profile::MarketingMember,
+            (Role::Manager, Team::Sales) => Profile::SalesLead,
+            (Role::Member, Team::Sales) => Profile::SalesRep,
+        }
+    }
+
+    /// The profile's name in the table and in refusals.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Admin => "admin",
+            Profile::MarketingLead => "marketing lead",
+            Profile::MarketingMember => "marketing member",
+            Profile::SalesLead => "sales lead",
+            Profile::SalesRep => "sales rep",
+            Profile::Viewer => "viewer",
+        }
+    }
+
+    fn column(self) -> usize {
+        Profile::ALL
+            .iter()
+            .position(|p| *p == self)
+            .expect("every profile is a column")
+    }
+}
+
+/// Everything a user may be allowed or refused. A use case that changes
+/// something asks for one of these; reading needs none (a viewer reads
+/// everything).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Store a new playbook version.
@@ -48,6 +119,19 @@ pub enum Action {
     SetGoal,
     /// Sign the SLA agreement for one's own team.
     SignAgreement,
+    /// Add contacts, accounts, touchpoints and notes.
+    AddRecords,
+    /// Change a contact's or an account's details (not its owner). Reps
+    /// change what they own; marketing works the leads no one owns yet.
+    EditRecord,
+    /// Give a contact or an account an owner, or take it away.
+    SetOwner,
+    /// Open a deal, or change its amount, status or dates: sales' numbers.
+    EditDeal,
+    /// Add or change a campaign (not its spend).
+    EditCampaign,
+    /// Set a campaign's spend: marketing's budget.
+    SetSpend,
     /// Accept, reject or log work on a handoff. Handoffs are sales' work:
     /// the assigned rep's own, their team's (sales) for everyone else.
     WorkHandoff,
@@ -78,6 +162,12 @@ impl Action {
             Action::ManageWebhooks => "manage webhooks",
             Action::SetGoal => "set a goal",
             Action::SignAgreement => "sign the agreement for a team",
+            Action::AddRecords => "add records",
+            Action::EditRecord => "change this record",
+            Action::SetOwner => "change this record's owner",
+            Action::EditDeal => "change a deal's amount, status or dates",
+            Action::EditCampaign => "change campaigns",
+            Action::SetSpend => "set a campaign's spend",
             Action::WorkHandoff => "work this handoff",
             Action::ReassignHandoff => "reassign a handoff",
             Action::EditRepSettings => "change these routing settings",
@@ -91,71 +181,98 @@ impl Action {
     }
 }
 
-use Reach::{Any, None as No, Own, Team};
+use Reach::{Any, None as No, Own, Team as Tm};
 
 /// The permission table: for each action, the reach of an admin, a
-/// manager and a member, in that order.
-pub const PERMISSIONS: &[(Action, [Reach; 3])] = &[
-    (Action::ImportPlaybook, [Any, No, No]),
-    (Action::ManageUsers, [Any, No, No]),
-    (Action::ManageWebhooks, [Any, No, No]),
-    (Action::SetGoal, [Any, Any, No]),
-    (Action::SignAgreement, [Own, Own, No]),
-    (Action::WorkHandoff, [Any, Team, Own]),
-    (Action::ReassignHandoff, [Any, Team, No]),
-    (Action::EditRepSettings, [Any, Any, Own]),
-    (Action::RecordAbsence, [Any, Any, Own]),
-    (Action::LogActivityFor, [Any, Team, No]),
-    (Action::EditActivity, [Any, Any, Own]),
-    (Action::EditNote, [Any, Any, Own]),
-    (Action::MergeContacts, [Any, Any, Own]),
-    (Action::UndoMerge, [Any, Any, Own]),
+/// marketing lead, a marketing member, a sales lead, a sales rep and a
+/// viewer, in that order (`Profile::ALL`).
+pub const PERMISSIONS: &[(Action, [Reach; 6])] = &[
+    (Action::ImportPlaybook, [Any, No, No, No, No, No]),
+    (Action::ManageUsers, [Any, No, No, No, No, No]),
+    (Action::ManageWebhooks, [Any, No, No, No, No, No]),
+    (Action::SetGoal, [Any, Any, No, Any, No, No]),
+    (Action::SignAgreement, [Own, Own, No, Own, No, No]),
+    (Action::AddRecords, [Any, Any, Any, Any, Any, No]),
+    (Action::EditRecord, [Any, Any, Tm, Any, Own, No]),
+    (Action::SetOwner, [Any, Tm, No, Any, No, No]),
+    (Action::EditDeal, [Any, No, No, Any, Own, No]),
+    (Action::EditCampaign, [Any, Any, Any, No, No, No]),
+    (Action::SetSpend, [Any, Any, No, No, No, No]),
+    (Action::WorkHandoff, [Any, No, No, Tm, Own, No]),
+    (Action::ReassignHandoff, [Any, No, No, Tm, No, No]),
+    (Action::EditRepSettings, [Any, No, No, Tm, No, No]),
+    (Action::RecordAbsence, [Any, Tm, Own, Tm, Own, No]),
+    (Action::LogActivityFor, [Any, No, No, Tm, No, No]),
+    (Action::EditActivity, [Any, No, No, Tm, Own, No]),
+    (Action::EditNote, [Any, Tm, Own, Tm, Own, No]),
+    (Action::MergeContacts, [Any, Any, Own, Any, Own, No]),
+    (Action::UndoMerge, [Any, Any, Own, Any, Own, No]),
 ];
 
-/// How far `role` reaches for `action`.
-pub fn reach(role: Role, action: Action) -> Reach {
-    let column = match role {
-        Role::Admin => 0,
-        Role::Manager => 1,
-        Role::Member => 2,
-    };
+/// How far `profile` reaches for `action`.
+pub fn reach(profile: Profile, action: Action) -> Reach {
     PERMISSIONS
         .iter()
         .find(|(a, _)| *a == action)
-        .map_or(Reach::None, |(_, r)| r[column])
+        .map_or(Reach::None, |(_, r)| r[profile.column()])
 }
 
-/// Whether a user of `role` may do `action` on an object that stands in
-/// `relation` to them.
-pub fn permits(role: Role, action: Action, relation: Relation) -> bool {
+/// Whether a user of `profile` may do `action` on an object that stands
+/// in `relation` to them.
+pub fn permits(profile: Profile, action: Action, relation: Relation) -> bool {
     let needed = match relation {
         Relation::Own => Reach::Own,
         Relation::Team => Reach::Team,
         Relation::Other | Relation::Company => Reach::Any,
     };
-    reach(role, action) >= needed
+    reach(profile, action) >= needed
 }
 
-/// The roles that may do `action` on an object in `relation`, for the
-/// message of a refusal ("only the assignee, a manager or an admin …").
-pub fn who_may(action: Action, relation: Relation) -> Vec<Role> {
-    Role::ALL
+/// The profiles that may do `action` on an object in `relation`, for the
+/// message of a refusal ("only the assignee, a sales lead or an admin …").
+pub fn who_may(action: Action, relation: Relation) -> Vec<Profile> {
+    Profile::ALL
         .iter()
         .copied()
-        .filter(|r| permits(*r, action, relation))
+        .filter(|p| permits(*p, action, relation))
         .collect()
+}
+
+/// The permission table as a Markdown table, as the README shows it.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| action |");
+    for p in Profile::ALL {
+        out.push_str(&format!(" {} |", p.name()));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(Profile::ALL.len()));
+    out.push('\n');
+    for (action, reaches) in PERMISSIONS {
+        out.push_str(&format!("| {} |", action.describe()));
+        for r in reaches {
+            out.push_str(&format!(" {} |", r.as_str()));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ACTIONS: [Action; 14] = [
+    const ACTIONS: [Action; 20] = [
         Action::ImportPlaybook,
         Action::ManageUsers,
         Action::ManageWebhooks,
         Action::SetGoal,
         Action::SignAgreement,
+        Action::AddRecords,
+        Action::EditRecord,
+        Action::SetOwner,
+        Action::EditDeal,
+        Action::EditCampaign,
+        Action::SetSpend,
         Action::WorkHandoff,
         Action::ReassignHandoff,
         Action::EditRepSettings,
@@ -177,51 +294,158 @@ mod tests {
     }
 
     #[test]
-    fn an_admin_reaches_at_least_as_far_as_a_manager_and_a_manager_as_a_member() {
+    fn an_admin_reaches_furthest_a_lead_as_far_as_their_member_and_a_viewer_changes_nothing() {
         for a in ACTIONS {
-            assert!(reach(Role::Admin, a) >= reach(Role::Manager, a), "{a:?}");
-            assert!(reach(Role::Manager, a) >= reach(Role::Member, a), "{a:?}");
+            for p in Profile::ALL {
+                assert!(reach(Profile::Admin, a) >= reach(p, a), "{a:?} {p:?}");
+            }
+            assert!(
+                reach(Profile::MarketingLead, a) >= reach(Profile::MarketingMember, a),
+                "{a:?}"
+            );
+            assert!(
+                reach(Profile::SalesLead, a) >= reach(Profile::SalesRep, a),
+                "{a:?}"
+            );
+            assert_eq!(reach(Profile::Viewer, a), Reach::None, "{a:?}");
         }
     }
 
     #[test]
-    fn reach_covers_relations_from_own_outwards() {
-        // A member works their own handoff, not a colleague's.
-        assert!(permits(Role::Member, Action::WorkHandoff, Relation::Own));
-        assert!(!permits(Role::Member, Action::WorkHandoff, Relation::Team));
-        assert!(!permits(Role::Member, Action::WorkHandoff, Relation::Other));
-        // A manager works their team's (sales'), not the other team's.
-        assert!(permits(Role::Manager, Action::WorkHandoff, Relation::Team));
+    fn each_team_decides_its_own_numbers() {
+        // Deals are sales' numbers, spend marketing's.
         assert!(!permits(
-            Role::Manager,
+            Profile::MarketingLead,
+            Action::EditDeal,
+            Relation::Other
+        ));
+        assert!(!permits(
+            Profile::MarketingMember,
+            Action::EditDeal,
+            Relation::Own
+        ));
+        assert!(permits(Profile::SalesRep, Action::EditDeal, Relation::Own));
+        assert!(!permits(
+            Profile::SalesRep,
+            Action::EditDeal,
+            Relation::Team
+        ));
+        assert!(!permits(
+            Profile::SalesLead,
+            Action::SetSpend,
+            Relation::Company
+        ));
+        assert!(!permits(
+            Profile::MarketingMember,
+            Action::SetSpend,
+            Relation::Company
+        ));
+        assert!(permits(
+            Profile::MarketingLead,
+            Action::SetSpend,
+            Relation::Company
+        ));
+        // Reps neither give records owners nor set their own routing.
+        assert!(!permits(Profile::SalesRep, Action::SetOwner, Relation::Own));
+        assert!(!permits(
+            Profile::SalesRep,
+            Action::EditRepSettings,
+            Relation::Own
+        ));
+        assert!(permits(
+            Profile::SalesLead,
+            Action::EditRepSettings,
+            Relation::Team
+        ));
+    }
+
+    #[test]
+    fn reach_covers_relations_from_own_outwards() {
+        assert!(permits(
+            Profile::SalesRep,
+            Action::WorkHandoff,
+            Relation::Own
+        ));
+        assert!(!permits(
+            Profile::SalesRep,
+            Action::WorkHandoff,
+            Relation::Team
+        ));
+        assert!(permits(
+            Profile::SalesLead,
+            Action::WorkHandoff,
+            Relation::Team
+        ));
+        assert!(!permits(
+            Profile::SalesLead,
             Action::WorkHandoff,
             Relation::Other
         ));
-        assert!(permits(Role::Admin, Action::WorkHandoff, Relation::Other));
-        // Company-wide settings need a reach of Any.
+        assert!(!permits(
+            Profile::MarketingLead,
+            Action::WorkHandoff,
+            Relation::Other
+        ));
         assert!(permits(
-            Role::Admin,
+            Profile::Admin,
+            Action::WorkHandoff,
+            Relation::Other
+        ));
+        assert!(permits(
+            Profile::Admin,
             Action::ManageWebhooks,
             Relation::Company
         ));
         assert!(!permits(
-            Role::Manager,
+            Profile::SalesLead,
             Action::ManageWebhooks,
             Relation::Company
         ));
         assert!(!permits(
-            Role::Admin,
+            Profile::Admin,
             Action::SignAgreement,
             Relation::Company
         ));
-        assert!(permits(Role::Manager, Action::SignAgreement, Relation::Own));
+        assert!(permits(
+            Profile::SalesLead,
+            Action::SignAgreement,
+            Relation::Own
+        ));
         assert_eq!(
             who_may(Action::ReassignHandoff, Relation::Team),
-            [Role::Admin, Role::Manager]
+            [Profile::Admin, Profile::SalesLead]
         );
         assert_eq!(
             who_may(Action::ReassignHandoff, Relation::Other),
-            [Role::Admin]
+            [Profile::Admin]
+        );
+    }
+
+    #[test]
+    fn the_readme_shows_this_table() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("<!-- permissions -->\n")
+            .expect("the README marks the table")
+            + "<!-- permissions -->\n".len();
+        let end = readme
+            .find("<!-- /permissions -->")
+            .expect("the README ends the table");
+        assert_eq!(
+            &readme[start..end],
+            markdown_table(),
+            "README.md's permission table is not the code's; paste markdown_table()'s output"
+        );
+    }
+
+    #[test]
+    fn the_markdown_table_has_a_row_per_action_and_a_column_per_profile() {
+        let t = markdown_table();
+        assert_eq!(t.lines().count(), 2 + PERMISSIONS.len());
+        assert!(t.starts_with("| action | admin | marketing lead |"), "{t}");
+        assert!(
+            t.contains("| set a campaign's spend | any | any | — | — | — | — |"),
+            "{t}"
         );
     }
 }

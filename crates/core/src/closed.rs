@@ -100,8 +100,12 @@ closed_set! {
     /// What a user is in their team; the permission table says what each may do.
     pub enum Role ("unknown_value", "role") {
         Admin = "admin",
+        /// The team's lead: marketing lead or sales manager.
         Manager = "manager",
+        /// A marketer, or a sales rep.
         Member = "member",
+        /// Reads everything and changes nothing (executives).
+        Viewer = "viewer",
     }
 }
 
@@ -185,7 +189,7 @@ mod tests {
         let e = "owner".parse::<Role>().unwrap_err();
         assert_eq!((e.code, e.field.as_str()), ("unknown_value", "role"));
         assert!(
-            e.message.contains("admin, manager, member"),
+            e.message.contains("admin, manager, member, viewer"),
             "{}",
             e.message
         );

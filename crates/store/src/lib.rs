@@ -298,4 +298,62 @@ mod tests {
         assert!(normalise_url("mysql://x").is_err());
         assert!(normalise_url("").is_err());
     }
+
+    /// The viewer migration rebuilds SQLite's users table: a database made
+    /// before it keeps its users, and the rows that refer to them still do
+    /// (foreign keys on), and a viewer can then be stored.
+    #[tokio::test]
+    async fn a_database_from_before_the_viewer_role_upgrades_with_its_references() {
+        let path = std::env::temp_dir().join(format!(
+            "smarketing_upgrade_{}_{}.db",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let url = format!("sqlite://{}", path.display());
+        let store = Store::connect(&url, 2, SqliteSync::Normal).await.unwrap();
+        let before = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(
+                MIGRATOR_SQLITE
+                    .migrations
+                    .iter()
+                    .filter(|m| m.version < 11)
+                    .cloned()
+                    .collect(),
+            ),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before.run(store.pool()).await.unwrap();
+        for sql in [
+            "INSERT INTO users (id, name, email, team, role, created_at) VALUES (7, 'Rob', 'rob@x.io', 'sales', 'member', 0)",
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (7, 't', 'h', 0)",
+            "INSERT INTO accounts (name, owner_id, created_at, updated_at) VALUES ('Acme', 7, 0, 0)",
+        ] {
+            sqlx::query(sql).execute(store.pool()).await.unwrap();
+        }
+        store.migrate().await.unwrap();
+        let owner: i64 = sqlx::query_scalar("SELECT owner_id FROM accounts WHERE name = 'Acme'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(owner, 7);
+        // The foreign keys still name the users table, and hold.
+        let bad = sqlx::query("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (99, 't', 'h2', 0)")
+            .execute(store.pool())
+            .await;
+        assert!(bad.is_err(), "a token for no user must be refused");
+        sqlx::query("INSERT INTO users (name, email, team, role, created_at) VALUES ('Eve', 'eve@x.io', 'sales', 'viewer', 0)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let fk_on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(fk_on, 1);
+        drop(store);
+        let _ = std::fs::remove_file(&path);
+    }
 }

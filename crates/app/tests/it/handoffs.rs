@@ -217,12 +217,15 @@ async fn account_owners_get_their_leads_and_clocks_breach_in_working_time() {
         let _ana = user(&app, "Ana", "sales", "member").await;
         let ben = user(&app, "Ben", "sales", "member").await;
         let acc = app
-            .create_account(AccountInput {
-                name: "Owned".into(),
-                domain: Some("owned.io".into()),
-                owner_id: Some(ben.id),
-                ..Default::default()
-            })
+            .create_account(
+                AccountInput {
+                    name: "Owned".into(),
+                    domain: Some("owned.io".into()),
+                    owner_id: Some(ben.id),
+                    ..Default::default()
+                },
+                &smarketing_app::Actor::system(),
+            )
             .await
             .unwrap();
         let c = app

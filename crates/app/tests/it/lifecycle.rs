@@ -85,12 +85,15 @@ async fn a_won_deal_closes_the_loop() {
     for (db, app) in apps().await {
         let actor = Actor::system();
         let acc = app
-            .create_account(AccountInput {
-                name: "Acme".into(),
-                domain: Some("acme.io".into()),
-                company_size: Some("enterprise".into()),
-                ..Default::default()
-            })
+            .create_account(
+                AccountInput {
+                    name: "Acme".into(),
+                    domain: Some("acme.io".into()),
+                    company_size: Some("enterprise".into()),
+                    ..Default::default()
+                },
+                &smarketing_app::Actor::system(),
+            )
             .await
             .unwrap();
         let c = app

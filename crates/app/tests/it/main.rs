@@ -9,6 +9,7 @@ mod ingest;
 mod jobs;
 mod lifecycle;
 mod merges;
+mod permissions;
 mod reports;
 mod sla_record;
 mod touches;

@@ -126,10 +126,13 @@ async fn the_sample_reproduces_every_expected_file() {
         assert_eq!(roi.campaigns.len(), 282);
 
         // A write bumps the data version and the next report sees it.
-        app.create_account(smarketing_app::input::AccountInput {
-            name: "New Co".into(),
-            ..Default::default()
-        })
+        app.create_account(
+            smarketing_app::input::AccountInput {
+                name: "New Co".into(),
+                ..Default::default()
+            },
+            &smarketing_app::Actor::system(),
+        )
         .await
         .unwrap();
         let (v3, fresh) = app.dataset().await.unwrap();

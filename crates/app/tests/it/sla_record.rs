@@ -287,7 +287,7 @@ async fn only_sales_decides_a_handoff() {
             .unwrap_err();
         match &e {
             AppError::Forbidden(m) => assert!(
-                m.contains("the assigned rep, a manager of the team or an admin"),
+                m.contains("the assigned rep, a sales lead or an admin"),
                 "{l}: {m}"
             ),
             other => panic!("{l}: {other:?}"),
@@ -767,12 +767,15 @@ async fn random_sequences_of_handoff_events_keep_the_loop_closed() {
 /// raises its hand now: its id and handoff.
 async fn good_fit_hand_raiser(app: &App, email: &str) -> (i64, i64) {
     let account = app
-        .create_account(smarketing_app::input::AccountInput {
-            name: format!("Acme {email}"),
-            domain: Some(format!("{}.example", email.replace('@', "-"))),
-            company_size: Some("enterprise".into()),
-            ..Default::default()
-        })
+        .create_account(
+            smarketing_app::input::AccountInput {
+                name: format!("Acme {email}"),
+                domain: Some(format!("{}.example", email.replace('@', "-"))),
+                company_size: Some("enterprise".into()),
+                ..Default::default()
+            },
+            &smarketing_app::Actor::system(),
+        )
         .await
         .unwrap();
     app.create_contact(
@@ -980,6 +983,7 @@ async fn a_new_playbook_or_a_new_title_rematches_personas_and_rescores() {
             .update_contact(
                 dev,
                 serde_json::from_value(serde_json::json!({"job_title": "Head of IT"})).unwrap(),
+                &smarketing_app::Actor::system(),
             )
             .await
             .unwrap();

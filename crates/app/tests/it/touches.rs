@@ -94,12 +94,15 @@ async fn the_score_threshold_makes_an_mql_and_explains_itself() {
         );
         // A better fit (an enterprise account) tips it over on the next touch.
         let acc = app
-            .create_account(smarketing_app::input::AccountInput {
-                name: "BigCo".into(),
-                domain: Some("bigco.com".into()),
-                company_size: Some("enterprise".into()),
-                ..Default::default()
-            })
+            .create_account(
+                smarketing_app::input::AccountInput {
+                    name: "BigCo".into(),
+                    domain: Some("bigco.com".into()),
+                    company_size: Some("enterprise".into()),
+                    ..Default::default()
+                },
+                &smarketing_app::Actor::system(),
+            )
             .await
             .unwrap();
         app.update_contact(
@@ -108,6 +111,7 @@ async fn the_score_threshold_makes_an_mql_and_explains_itself() {
                 account_id: Some(Some(acc.id)),
                 ..Default::default()
             },
+            &smarketing_app::Actor::system(),
         )
         .await
         .unwrap();
@@ -124,15 +128,18 @@ async fn the_score_threshold_makes_an_mql_and_explains_itself() {
 async fn a_batch_is_all_or_nothing_with_positions() {
     for (db, app) in apps().await {
         let camp = app
-            .create_campaign(CampaignInput {
-                name: "Spring webinar".into(),
-                channel: "webinar".into(),
-                utm_campaign: Some("spring-webinar".into()),
-                started_at: at("2025-05-01T00:00:00Z"),
-                ended_at: None,
-                spend_minor: 150_000,
-                external_id: None,
-            })
+            .create_campaign(
+                CampaignInput {
+                    name: "Spring webinar".into(),
+                    channel: "webinar".into(),
+                    utm_campaign: Some("spring-webinar".into()),
+                    started_at: at("2025-05-01T00:00:00Z"),
+                    ended_at: None,
+                    spend_minor: 150_000,
+                    external_id: None,
+                },
+                &smarketing_app::Actor::system(),
+            )
             .await
             .unwrap();
         let ok = TouchpointInput {

@@ -67,13 +67,13 @@ async fn get_contact(State(s): State<AppState>, _a: Auth, Path(id): Path<String>
     responses((status = 200, body = Contact), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn update_contact(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<ContactPatch>,
 ) -> Res<Contact> {
     Ok(Json(
         s.app
-            .update_contact(path_id(&id, "contact")?, patch)
+            .update_contact(path_id(&id, "contact")?, patch, &a.actor())
             .await?,
     ))
 }

@@ -50,12 +50,12 @@ async fn list_accounts(
     responses((status = 201, body = Account), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn create_account(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     ApiJson(input): ApiJson<AccountInput>,
 ) -> Created<Account> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_account(input).await?),
+        Json(s.app.create_account(input, &a.actor()).await?),
     ))
 }
 
@@ -69,13 +69,13 @@ async fn get_account(State(s): State<AppState>, _a: Auth, Path(id): Path<String>
     responses((status = 200, body = Account), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn update_account(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<AccountPatch>,
 ) -> Res<Account> {
     Ok(Json(
         s.app
-            .update_account(path_id(&id, "account")?, patch)
+            .update_account(path_id(&id, "account")?, patch, &a.actor())
             .await?,
     ))
 }
@@ -97,12 +97,12 @@ async fn list_campaigns(
     responses((status = 201, body = Campaign), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn create_campaign(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     ApiJson(input): ApiJson<CampaignInput>,
 ) -> Created<Campaign> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.create_campaign(input).await?),
+        Json(s.app.create_campaign(input, &a.actor()).await?),
     ))
 }
 
@@ -120,13 +120,13 @@ async fn get_campaign(
     responses((status = 200, body = Campaign), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn update_campaign(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<CampaignPatch>,
 ) -> Res<Campaign> {
     Ok(Json(
         s.app
-            .update_campaign(path_id(&id, "campaign")?, patch)
+            .update_campaign(path_id(&id, "campaign")?, patch, &a.actor())
             .await?,
     ))
 }
