@@ -4,7 +4,7 @@
 
 use crate::AppError;
 use smarketing_core::access::{self, Action, Profile, Relation};
-use smarketing_core::{Role, Team};
+use smarketing_core::{Role, Team, TokenScope};
 use smarketing_store::User;
 
 /// Who did something: a user, the system (rules, imports, the operator's
@@ -15,6 +15,8 @@ pub struct Actor {
     pub user_id: Option<i64>,
     pub role: Option<Role>,
     pub team: Option<Team>,
+    /// What the credentials used may do, within the user's permissions.
+    pub scope: TokenScope,
 }
 
 impl Actor {
@@ -26,6 +28,7 @@ impl Actor {
             user_id: None,
             role: None,
             team: None,
+            scope: TokenScope::Admin,
         }
     }
 
@@ -35,7 +38,14 @@ impl Actor {
             user_id: Some(u.id),
             role: Some(u.role),
             team: Some(u.team),
+            scope: TokenScope::Admin,
         }
+    }
+
+    /// The same actor, held to a token's scope.
+    pub fn with_scope(mut self, scope: TokenScope) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// How something that belongs to `owner` (a user id; `None` for no
@@ -69,6 +79,9 @@ impl Actor {
     /// Whether the permission table lets this actor do `action` on an
     /// object in `relation` to them.
     pub fn may(&self, action: Action, relation: Relation) -> bool {
+        if self.scope < action.scope() {
+            return false;
+        }
         match self.profile() {
             // The system acts for the company: rules and the operator.
             None => self.role.is_none(),
@@ -80,6 +93,14 @@ impl Actor {
     pub fn authorize(&self, action: Action, relation: Relation) -> Result<(), AppError> {
         if self.may(action, relation) {
             return Ok(());
+        }
+        if self.scope < action.scope() {
+            return Err(AppError::Forbidden(format!(
+                "this token's scope is {}; to {} it needs {}",
+                self.scope,
+                action.describe(),
+                action.scope()
+            )));
         }
         // "only the assigned rep, a sales lead or an admin may work this handoff"
         let mut who: Vec<String> = Vec::new();

@@ -112,7 +112,24 @@ impl App {
         version: i64,
         signer: &User,
     ) -> Result<AgreementView, AppError> {
-        Actor::user(signer).authorize(Action::SignAgreement, Relation::Own)?;
+        self.sign_agreement_as(version, signer, &Actor::user(signer))
+            .await
+    }
+
+    /// [`App::sign_agreement`] by `actor` — the signer, held to the scope
+    /// of the token they used.
+    pub async fn sign_agreement_as(
+        &self,
+        version: i64,
+        signer: &User,
+        actor: &Actor,
+    ) -> Result<AgreementView, AppError> {
+        if actor.user_id != Some(signer.id) {
+            return Err(AppError::Forbidden(
+                "an agreement is signed by the lead themselves".into(),
+            ));
+        }
+        actor.authorize(Action::SignAgreement, Relation::Own)?;
         let list = self.agreements().await?;
         let latest = list
             .last()

@@ -104,6 +104,8 @@ pub struct App {
     /// The client webhook deliveries go out through, made on first use
     /// from the options.
     webhook_client: Arc<std::sync::OnceLock<reqwest::Client>>,
+    /// Failed authentications per address, shared by the clones.
+    failed_auth: Arc<people::FailedAuth>,
 }
 
 impl App {
@@ -118,6 +120,7 @@ impl App {
             ingestion: Default::default(),
             rescoring: Default::default(),
             webhook_client: Default::default(),
+            failed_auth: Default::default(),
         }
     }
 

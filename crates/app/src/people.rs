@@ -1,12 +1,76 @@
 //! Users of both teams and their API tokens. Tokens are random, shown once,
-//! and stored only as a SHA-256 hash.
+//! and stored only as a SHA-256 hash; each is named, scoped (read, write or
+//! admin, within its user's permissions), may expire, can be revoked, and
+//! records when it was last used. Failed authentications are logged and,
+//! past a limit, throttled per address.
 
 use crate::input::{NAME_MAX, UserInput, text};
 use crate::{Actor, App, AppError};
 use sha2::{Digest, Sha256};
-use smarketing_core::Email;
 use smarketing_core::access::{Action, Relation};
-use smarketing_store::{User, repo};
+use smarketing_core::{Email, Instant, Invalid, TokenScope};
+use smarketing_store::{ApiToken, User, repo};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Failed authentications an address may make in [`FAILURE_WINDOW`]
+/// before it is answered 429 until the window has passed.
+pub const MAX_FAILURES: u32 = 10;
+/// The window failed authentications are counted in.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Failed authentications per address, in the current window.
+#[derive(Default)]
+pub(crate) struct FailedAuth {
+    by_address: Mutex<HashMap<IpAddr, (u32, std::time::Instant)>>,
+}
+
+impl FailedAuth {
+    /// The seconds an address must wait, when it is over the limit.
+    fn wait(&self, from: IpAddr) -> Option<u64> {
+        let map = self.by_address.lock().expect("failed auth");
+        let (count, since) = map.get(&from)?;
+        let left = FAILURE_WINDOW.checked_sub(since.elapsed())?;
+        (*count >= MAX_FAILURES).then(|| left.as_secs().max(1))
+    }
+
+    fn record(&self, from: IpAddr) {
+        let mut map = self.by_address.lock().expect("failed auth");
+        if map.len() > 100_000 {
+            map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+        }
+        let entry = map.entry(from).or_insert((0, std::time::Instant::now()));
+        if entry.1.elapsed() >= FAILURE_WINDOW {
+            *entry = (0, std::time::Instant::now());
+        }
+        entry.0 += 1;
+    }
+}
+
+/// A token to issue: its name, scope and when it stops working.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    pub scope: TokenScope,
+    pub expires_at: Option<Instant>,
+}
+
+/// Who a valid token speaks for, and what it may do.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: User,
+    pub token: ApiToken,
+}
+
+impl Authenticated {
+    /// The actor of requests made with this token: its user, held to the
+    /// token's scope.
+    pub fn actor(&self) -> Actor {
+        Actor::user(&self.user).with_scope(self.token.scope)
+    }
+}
 
 /// Prefix of every API token, so that leaked tokens are easy to recognise.
 pub const TOKEN_PREFIX: &str = "smk_";
@@ -63,9 +127,31 @@ impl App {
             .map_err(crate::error::named("user", id))
     }
 
-    /// Creates a token for a user and returns it in clear — the only time it
-    /// is visible.
+    /// Creates a token for a user with all their permissions (scope
+    /// `admin`, no expiry) and returns it in clear — the only time it is
+    /// visible.
     pub async fn create_token(&self, user_id: i64, name: &str) -> Result<String, AppError> {
+        self.issue_token(
+            user_id,
+            NewToken {
+                name: name.to_string(),
+                scope: TokenScope::Admin,
+                expires_at: None,
+            },
+        )
+        .await
+    }
+
+    /// Issues a token and returns it in clear, once.
+    pub async fn issue_token(&self, user_id: i64, new: NewToken) -> Result<String, AppError> {
+        if new.expires_at.is_some_and(|at| at <= self.now()) {
+            return Err(Invalid::new(
+                "invalid_instant",
+                "expires_at",
+                "a token must expire in the future",
+            )
+            .into());
+        }
         let token = new_token();
         let mut conn = self.store().acquire().await?;
         repo::get::<User>(&mut conn, user_id)
@@ -74,22 +160,76 @@ impl App {
         repo::insert_token(
             &mut conn,
             user_id,
-            &text("name", name, NAME_MAX)?,
+            &text("name", &new.name, NAME_MAX)?,
             &hash_token(&token),
+            new.scope,
+            new.expires_at,
             self.now(),
         )
         .await?;
         Ok(token)
     }
 
-    /// The user a bearer token belongs to, if the token is valid.
-    pub async fn authenticate(&self, token: &str) -> Result<Option<User>, AppError> {
-        if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
-            return Ok(None);
-        }
+    /// A user's tokens (never the tokens themselves), newest first.
+    pub async fn tokens(&self, user_id: i64) -> Result<Vec<ApiToken>, AppError> {
         let mut conn = self.store().acquire().await?;
-        Ok(repo::token_owner(&mut conn, &hash_token(token))
-            .await?
-            .map(|o| o.user))
+        Ok(repo::tokens_of(&mut conn, user_id).await?)
+    }
+
+    /// Revokes a token: it stops working at once.
+    pub async fn revoke_token(&self, token_id: i64) -> Result<(), AppError> {
+        let mut conn = self.store().acquire().await?;
+        if repo::revoke_token(&mut conn, token_id, self.now()).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound {
+                what: "unrevoked token",
+                id: token_id.to_string(),
+            })
+        }
+    }
+
+    /// The user and token a bearer token stands for, if it is valid: not
+    /// revoked, not expired. `from` is the caller's address: failures are
+    /// logged and counted per address, and past [`MAX_FAILURES`] in
+    /// [`FAILURE_WINDOW`] the address is refused (429) before its token is
+    /// looked at.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        from: Option<IpAddr>,
+    ) -> Result<Option<Authenticated>, AppError> {
+        if let Some(wait) = from.and_then(|ip| self.failed_auth.wait(ip)) {
+            return Err(AppError::RateLimited {
+                retry_after_secs: wait,
+            });
+        }
+        let found = if token.starts_with(TOKEN_PREFIX) && token.len() <= 200 {
+            let mut conn = self.store().acquire().await?;
+            let owner = repo::token_owner(&mut conn, &hash_token(token)).await?;
+            let now = self.now();
+            match owner {
+                Some(o)
+                    if o.token.revoked_at.is_none()
+                        && o.token.expires_at.is_none_or(|at| at > now) =>
+                {
+                    repo::touch_token(&mut conn, o.token.id, now).await?;
+                    Some(Authenticated {
+                        user: o.user,
+                        token: o.token,
+                    })
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if found.is_none() {
+            tracing::warn!(from = ?from, "failed authentication");
+            if let Some(ip) = from {
+                self.failed_auth.record(ip);
+            }
+        }
+        Ok(found)
     }
 }

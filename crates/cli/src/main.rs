@@ -208,9 +208,26 @@ pub enum UserCommand {
     Token {
         /// The user's e-mail.
         email: String,
+        /// What the token is for, as it is listed.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// read, write or admin (users, webhooks, the playbook), always
+        /// within the user's own permissions.
+        #[arg(long, default_value = "write")]
+        scope: String,
+        /// Days until the token stops working (default: never).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        expires_in_days: Option<u32>,
     },
+    /// A user's tokens: name, scope, when created, last used, expiring,
+    /// revoked (never the tokens themselves).
+    Tokens {
+        /// The user's e-mail.
+        email: String,
+    },
+    /// Revoke a token by its id (from `user tokens`): it stops working at
+    /// once.
+    Revoke { token_id: i64 },
     /// List users.
     List,
 }

@@ -33,16 +33,65 @@ pub async fn user(command: UserCommand, cfg: &Config) -> Result<()> {
                 u.name, u.email, u.team, u.role, u.id
             );
         }
-        UserCommand::Token { email, name } => {
-            let users = app.users().await?;
-            let email = email.trim().to_lowercase();
-            let u = users
-                .iter()
-                .find(|u| u.email == email)
-                .ok_or_else(|| anyhow!("no user has the e-mail {email}"))?;
-            let token = app.create_token(u.id, &name).await?;
+        UserCommand::Token {
+            email,
+            name,
+            scope,
+            expires_in_days,
+        } => {
+            let u = user_by_email(&app, &email).await?;
+            let scope = scope
+                .parse()
+                .map_err(|e: smarketing_core::Invalid| anyhow!("--scope: {}", e.message))?;
+            let expires_at = expires_in_days
+                .map(|d| {
+                    smarketing_core::Instant::from_millis(
+                        app.now().millis() + i64::from(d) * 86_400_000,
+                    )
+                })
+                .transpose()?;
+            let token = app
+                .issue_token(
+                    u.id,
+                    smarketing_app::people::NewToken {
+                        name,
+                        scope,
+                        expires_at,
+                    },
+                )
+                .await
+                .map_err(explain)?;
             println!("{token}");
-            eprintln!("This token is shown once; Smarketing keeps only its hash.");
+            eprintln!(
+                "This {scope} token is shown once; Smarketing keeps only its hash. Revoke it with `smarketing user revoke ID` (ids: `smarketing user tokens {}`).",
+                u.email
+            );
+        }
+        UserCommand::Tokens { email } => {
+            let u = user_by_email(&app, &email).await?;
+            let when = |i: Option<smarketing_core::Instant>| {
+                i.map_or_else(|| "—".to_string(), |i| i.to_string())
+            };
+            println!(
+                "{:>5}  {:<20} {:<6} {:<21} {:<21} {:<21} revoked",
+                "id", "name", "scope", "created", "last used", "expires"
+            );
+            for t in app.tokens(u.id).await.map_err(explain)? {
+                println!(
+                    "{:>5}  {:<20} {:<6} {:<21} {:<21} {:<21} {}",
+                    t.id,
+                    t.name,
+                    t.scope,
+                    t.created_at.to_string(),
+                    when(t.last_used_at),
+                    when(t.expires_at),
+                    when(t.revoked_at)
+                );
+            }
+        }
+        UserCommand::Revoke { token_id } => {
+            app.revoke_token(token_id).await.map_err(explain)?;
+            println!("token {token_id} revoked");
         }
         UserCommand::List => {
             for u in app.users().await? {
@@ -54,6 +103,15 @@ pub async fn user(command: UserCommand, cfg: &Config) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn user_by_email(app: &smarketing_app::App, email: &str) -> Result<smarketing_store::User> {
+    let email = email.trim().to_lowercase();
+    app.users()
+        .await?
+        .into_iter()
+        .find(|u| u.email == email)
+        .ok_or_else(|| anyhow!("no user has the e-mail {email}"))
 }
 
 /// `smarketing source`.

@@ -6,7 +6,7 @@
 //! every use case that changes something, so the JSON API, the CLI and the
 //! web UI cannot disagree; no other code compares roles.
 
-use crate::closed::{Role, Team};
+use crate::closed::{Role, Team, TokenScope};
 
 /// How far a profile reaches for an action, from least to most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -154,6 +154,18 @@ pub enum Action {
 }
 
 impl Action {
+    /// The scope an API token needs for the action: the company-wide
+    /// settings need `admin`, every other change `write`; `read` changes
+    /// nothing.
+    pub fn scope(self) -> TokenScope {
+        match self {
+            Action::ImportPlaybook | Action::ManageUsers | Action::ManageWebhooks => {
+                TokenScope::Admin
+            }
+            _ => TokenScope::Write,
+        }
+    }
+
     /// What the action is, for a refusal: "only … may {what}".
     pub fn describe(self) -> &'static str {
         match self {

@@ -110,6 +110,17 @@ closed_set! {
 }
 
 closed_set! {
+    /// What an API token may be used for, within its user's permissions:
+    /// reading, changing, or also the company-wide settings (users,
+    /// webhooks, the playbook).
+    pub enum TokenScope ("unknown_value", "scope") {
+        Read = "read",
+        Write = "write",
+        Admin = "admin",
+    }
+}
+
+closed_set! {
     /// Where a deal stands.
     pub enum DealStatus ("unknown_value", "status") {
         Open = "open",

@@ -25,7 +25,9 @@ pub mod sla;
 pub mod spreadsheet;
 
 pub use access::{Action, Reach, Relation};
-pub use closed::{ActivityKind, ActivityOutcome, DealStatus, Decision, Role, StageCause, Team};
+pub use closed::{
+    ActivityKind, ActivityOutcome, DealStatus, Decision, Role, StageCause, Team, TokenScope,
+};
 pub use email::Email;
 pub use instant::Instant;
 pub use invalid::Invalid;

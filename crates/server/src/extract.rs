@@ -9,14 +9,15 @@ use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use smarketing_app::Actor;
+use smarketing_core::TokenScope;
 use smarketing_store::User;
 
-/// The authenticated caller.
-pub struct Auth(pub User);
+/// The authenticated caller, and the scope of the token they used.
+pub struct Auth(pub User, pub TokenScope);
 
 impl Auth {
     pub fn actor(&self) -> Actor {
-        Actor::user(&self.0)
+        Actor::user(&self.0).with_scope(self.1)
     }
 }
 
@@ -37,8 +38,12 @@ impl FromRequestParts<AppState> for Auth {
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .ok_or(ApiError::Unauthorized)?;
-        match state.app.authenticate(token).await? {
-            Some(user) => Ok(Auth(user)),
+        let from = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        match state.app.authenticate(token, from).await? {
+            Some(a) => Ok(Auth(a.user, a.token.scope)),
             None => Err(ApiError::Unauthorized),
         }
     }

@@ -339,8 +339,27 @@ record! {
 /// The identity behind a valid API token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenOwner {
-    pub token_id: i64,
+    pub token: ApiToken,
     pub user: User,
+}
+
+/// An API token as its owner and admins see it: never the token itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub scope: smarketing_core::TokenScope,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Instant,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_used_at: Option<Instant>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub expires_at: Option<Instant>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub revoked_at: Option<Instant>,
 }
 
 record! {

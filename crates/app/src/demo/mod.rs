@@ -79,9 +79,9 @@ impl App {
     ) -> Result<DemoCredentials, AppError> {
         if let Some(saved) = saved {
             let token_works = self
-                .authenticate(&saved.api_token)
+                .authenticate(&saved.api_token, None)
                 .await?
-                .is_some_and(|u| u.id == admin.id);
+                .is_some_and(|a| a.user.id == admin.id);
             let key_works = self
                 .source_for_key(&saved.write_key)
                 .await?

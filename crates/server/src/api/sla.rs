@@ -80,7 +80,7 @@ async fn sign_agreement(
 ) -> Res<smarketing_app::agreements::AgreementView> {
     Ok(Json(
         s.app
-            .sign_agreement(path_id(&v, "agreement")?, &a.0)
+            .sign_agreement_as(path_id(&v, "agreement")?, &a.0, &a.actor())
             .await?,
     ))
 }

@@ -10,6 +10,7 @@ mod handoffs;
 mod ingest;
 mod openapi;
 mod security;
+mod tokens;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

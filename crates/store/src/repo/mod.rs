@@ -7,7 +7,7 @@ use crate::records::*;
 use crate::sql::{Arg, Page, Where, bind_all, decode_cursor, encode_cursor, insert_many};
 pub use crate::table::{FromRow, Table};
 use smarketing_core::segment::{Dimension, Segment};
-use smarketing_core::{Instant, Team};
+use smarketing_core::{Instant, Team, TokenScope};
 use sqlx::AnyConnection;
 
 mod goals;
@@ -289,32 +289,92 @@ pub async fn users(conn: &mut AnyConnection) -> Result<Vec<User>, StoreError> {
 }
 
 /// Stores a token hash for a user.
+/// Stores a token's hash; returns its id.
 pub async fn insert_token(
     conn: &mut AnyConnection,
     user_id: i64,
     name: &str,
     token_hash: &str,
+    scope: TokenScope,
+    expires_at: Option<Instant>,
     now: Instant,
 ) -> Result<i64, StoreError> {
     use sqlx::Row;
-    let row = sqlx::query("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+    let row = sqlx::query("INSERT INTO api_tokens (user_id, name, token_hash, scope, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
         .bind(user_id)
         .bind(name)
         .bind(token_hash)
+        .bind(scope.as_str())
+        .bind(expires_at.map(Instant::millis))
         .bind(now.millis())
         .fetch_one(conn)
         .await?;
     row.try_get::<i64, _>(0).map_err(StoreError::from_sqlx)
 }
 
-/// The user behind an unrevoked token hash.
+const TOKEN_COLUMNS: [&str; 8] = [
+    "id",
+    "user_id",
+    "name",
+    "scope",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "revoked_at",
+];
+
+/// The token columns of `t`, each as `{prefix}{column}`.
+fn token_columns(prefix: &str) -> String {
+    TOKEN_COLUMNS
+        .iter()
+        .map(|c| format!("t.{c} AS {prefix}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A token from the columns [`token_columns`] named with `prefix`.
+fn api_token(row: &sqlx::any::AnyRow, prefix: &str) -> Result<ApiToken, StoreError> {
+    use sqlx::Row;
+    let col = |c: &str| format!("{prefix}{c}");
+    let instant = |c: &str| -> Result<Option<Instant>, StoreError> {
+        row.try_get::<Option<i64>, _>(col(c).as_str())
+            .map_err(StoreError::from_sqlx)?
+            .map(Instant::from_millis)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    };
+    let scope: String = row
+        .try_get(col("scope").as_str())
+        .map_err(StoreError::from_sqlx)?;
+    Ok(ApiToken {
+        id: row
+            .try_get(col("id").as_str())
+            .map_err(StoreError::from_sqlx)?,
+        user_id: row
+            .try_get(col("user_id").as_str())
+            .map_err(StoreError::from_sqlx)?,
+        name: row
+            .try_get(col("name").as_str())
+            .map_err(StoreError::from_sqlx)?,
+        scope: scope
+            .parse()
+            .map_err(|e: smarketing_core::Invalid| StoreError::Corrupt(e.message))?,
+        created_at: instant("created_at")?.unwrap_or(Instant::from_millis(0).expect("the epoch")),
+        last_used_at: instant("last_used_at")?,
+        expires_at: instant("expires_at")?,
+        revoked_at: instant("revoked_at")?,
+    })
+}
+
+/// The token with this hash and its user, revoked or expired ones too
+/// (the caller decides, and says why).
 pub async fn token_owner(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> Result<Option<TokenOwner>, StoreError> {
-    use sqlx::Row;
     let sql = format!(
-        "SELECT t.id AS token_id, {} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        "SELECT {}, {} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+        token_columns("token_"),
         qualified(User::columns(), "u")
     );
     let Some(row) = sqlx::query(&sql)
@@ -325,9 +385,53 @@ pub async fn token_owner(
         return Ok(None);
     };
     Ok(Some(TokenOwner {
-        token_id: row.try_get::<i64, _>("token_id")?,
+        token: api_token(&row, "token_")?,
         user: User::from_row(&row)?,
     }))
+}
+
+/// A user's tokens, newest first.
+pub async fn tokens_of(
+    conn: &mut AnyConnection,
+    user_id: i64,
+) -> Result<Vec<ApiToken>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM api_tokens t WHERE t.user_id = $1 ORDER BY t.id DESC",
+        token_columns("")
+    );
+    let rows = sqlx::query(&sql).bind(user_id).fetch_all(conn).await?;
+    rows.iter().map(|r| api_token(r, "")).collect()
+}
+
+/// Records that a token was used (at most once a minute, so a busy
+/// client costs no write per request).
+pub async fn touch_token(
+    conn: &mut AnyConnection,
+    id: i64,
+    now: Instant,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
+        .bind(now.millis())
+        .bind(id)
+        .bind(now.millis() - 60_000)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes a token; false when there is no such unrevoked token.
+pub async fn revoke_token(
+    conn: &mut AnyConnection,
+    id: i64,
+    now: Instant,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now.millis())
+            .bind(id)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 pub async fn latest_playbook(
