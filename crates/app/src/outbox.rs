@@ -187,6 +187,79 @@ impl App {
         Ok(repo::webhook_endpoints(&mut conn).await?)
     }
 
+    /// Pauses or resumes a receiver. While paused, its deliveries wait;
+    /// resumed, they go out in order.
+    pub async fn set_webhook_active(
+        &self,
+        id: i64,
+        active: bool,
+        actor: &Actor,
+    ) -> Result<WebhookEndpoint, AppError> {
+        actor.authorize(Action::ManageWebhooks, Relation::Company)?;
+        let mut conn = self.store().acquire().await?;
+        if !repo::set_webhook_active(&mut conn, id, active).await? {
+            return Err(AppError::not_found("webhook", id));
+        }
+        repo::webhook_endpoints(&mut conn)
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| AppError::not_found("webhook", id))
+    }
+
+    /// Removes a receiver and its queued and past deliveries.
+    pub async fn delete_webhook(&self, id: i64, actor: &Actor) -> Result<(), AppError> {
+        actor.authorize(Action::ManageWebhooks, Relation::Company)?;
+        let mut tx = self.store().begin().await?;
+        if !repo::delete_webhook_endpoint(&mut tx, id).await? {
+            return Err(AppError::not_found("webhook", id));
+        }
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(())
+    }
+
+    /// Queues a `webhook.test` event for one receiver, to check it.
+    pub async fn test_webhook(&self, id: i64, actor: &Actor) -> Result<(), AppError> {
+        actor.authorize(Action::ManageWebhooks, Relation::Company)?;
+        let mut conn = self.store().acquire().await?;
+        if !repo::webhook_endpoints(&mut conn)
+            .await?
+            .iter()
+            .any(|e| e.id == id)
+        {
+            return Err(AppError::not_found("webhook", id));
+        }
+        let now = self.now();
+        let message_id = format!("msg_{}", hex::encode(rand::random::<[u8; 12]>()));
+        let payload = serde_json::json!({
+            "type": "webhook.test", "timestamp": now, "data": { "endpoint_id": id }
+        })
+        .to_string();
+        repo::enqueue_delivery(&mut conn, id, &message_id, "webhook.test", &payload, now).await?;
+        Ok(())
+    }
+
+    /// A receiver's delivery log: its latest deliveries, newest first, with
+    /// attempts, last status and error.
+    pub async fn webhook_log(
+        &self,
+        id: i64,
+        actor: &Actor,
+    ) -> Result<Vec<WebhookDelivery>, AppError> {
+        actor.authorize(Action::ManageWebhooks, Relation::Company)?;
+        let mut conn = self.store().acquire().await?;
+        if !repo::webhook_endpoints(&mut conn)
+            .await?
+            .iter()
+            .any(|e| e.id == id)
+        {
+            return Err(AppError::not_found("webhook", id));
+        }
+        Ok(repo::deliveries_of(&mut conn, id, 200).await?)
+    }
+
     pub async fn webhook_deliveries(&self) -> Result<Vec<WebhookDelivery>, AppError> {
         let mut conn = self.store().acquire().await?;
         Ok(repo::deliveries(&mut conn).await?)

@@ -369,3 +369,71 @@ async fn webhooks_reach_no_internal_address_at_delivery() {
         assert_eq!(reached.lock().unwrap().len(), to_localhost, "{l}");
     }
 }
+
+/// Receivers can be paused (their deliveries wait, then go out), tested,
+/// read in a delivery log and deleted — by admins only.
+#[tokio::test]
+async fn webhooks_are_paused_tested_logged_and_deleted() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        let app = app.with_options(Options {
+            allow_private_webhooks: true,
+            ..Options::default()
+        });
+        let (url, seen) = receiver(0).await;
+        let admin = Actor::system();
+        let hook = app
+            .create_webhook(WebhookInput { url, events: None }, &admin)
+            .await
+            .unwrap()
+            .endpoint;
+        let paused = app
+            .set_webhook_active(hook.id, false, &admin)
+            .await
+            .unwrap();
+        assert!(!paused.active, "{l}");
+        app.test_webhook(hook.id, &admin).await.unwrap();
+        assert_eq!(
+            app.deliver_webhooks(10).await.unwrap().delivered,
+            0,
+            "{l}: paused"
+        );
+        assert!(seen.lock().unwrap().is_empty(), "{l}");
+        app.set_webhook_active(hook.id, true, &admin).await.unwrap();
+        assert_eq!(
+            app.deliver_webhooks(10).await.unwrap().delivered,
+            1,
+            "{l}: resumed"
+        );
+        let body: serde_json::Value = serde_json::from_str(&seen.lock().unwrap()[0].1).unwrap();
+        assert_eq!(body["type"], "webhook.test", "{l}");
+        let log = app.webhook_log(hook.id, &admin).await.unwrap();
+        assert_eq!(log.len(), 1, "{l}");
+        assert_eq!(log[0].last_status, Some(204), "{l}");
+        assert!(log[0].delivered_at.is_some(), "{l}");
+
+        let lead = app
+            .create_user(
+                UserInput {
+                    name: "Mona".into(),
+                    email: "mona@example.com".into(),
+                    team: "marketing".into(),
+                    role: "manager".into(),
+                },
+                &admin,
+            )
+            .await
+            .unwrap();
+        let lead = Actor::user(&lead);
+        assert!(matches!(
+            app.delete_webhook(hook.id, &lead).await,
+            Err(AppError::Forbidden(_))
+        ));
+        app.delete_webhook(hook.id, &admin).await.unwrap();
+        assert!(matches!(
+            app.webhook_log(hook.id, &admin).await,
+            Err(AppError::NotFound { .. })
+        ));
+        assert!(app.webhooks(&admin).await.unwrap().is_empty(), "{l}");
+    }
+}

@@ -33,6 +33,50 @@ pub async fn webhook_endpoints(
     fetch(conn, &sql, &[]).await
 }
 
+/// Pauses (`false`) or resumes an endpoint; false when there is none.
+/// A paused endpoint's deliveries wait, and go out once it is resumed.
+pub async fn set_webhook_active(
+    conn: &mut AnyConnection,
+    id: i64,
+    active: bool,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE webhook_endpoints SET active = $1 WHERE id = $2")
+        .bind(i64::from(active))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Deletes an endpoint and its deliveries; false when there is none.
+pub async fn delete_webhook_endpoint(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<bool, StoreError> {
+    sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// An endpoint's latest deliveries, newest first: its delivery log.
+pub async fn deliveries_of(
+    conn: &mut AnyConnection,
+    endpoint_id: i64,
+    limit: i64,
+) -> Result<Vec<WebhookDelivery>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2",
+        WebhookDelivery::columns()
+    );
+    fetch(conn, &sql, &[endpoint_id.into(), limit.into()]).await
+}
+
 /// Queues one delivery of an event to an endpoint (once per message id).
 pub async fn enqueue_delivery(
     conn: &mut AnyConnection,
@@ -63,7 +107,8 @@ pub async fn due_deliveries(
     limit: i64,
 ) -> Result<Vec<WebhookDelivery>, StoreError> {
     let sql = format!(
-        "SELECT {} FROM webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+        "SELECT {} FROM webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+         AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE active = 1) ORDER BY next_attempt_at, id LIMIT $2",
         WebhookDelivery::columns()
     );
     fetch(conn, &sql, &[now.millis().into(), limit.into()]).await
