@@ -17,6 +17,8 @@ pub struct Actor {
     pub team: Option<Team>,
     /// What the credentials used may do, within the user's permissions.
     pub scope: TokenScope,
+    /// Where the request came from, for the audit log.
+    pub address: Option<String>,
 }
 
 impl Actor {
@@ -29,6 +31,7 @@ impl Actor {
             role: None,
             team: None,
             scope: TokenScope::Admin,
+            address: None,
         }
     }
 
@@ -39,7 +42,14 @@ impl Actor {
             role: Some(u.role),
             team: Some(u.team),
             scope: TokenScope::Admin,
+            address: None,
         }
+    }
+
+    /// The same actor, acting from `address` (recorded in the audit log).
+    pub fn from_address(mut self, address: Option<std::net::IpAddr>) -> Self {
+        self.address = address.map(|a| a.to_string());
+        self
     }
 
     /// The same actor, held to a token's scope.

@@ -93,6 +93,17 @@ impl App {
             a.owner_id = v;
         }
         a.updated_at = self.now();
+        let before: Account = repo::get(&mut tx, id).await?;
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "account.update",
+            ("account", &id),
+            Some(&before),
+            Some(&a),
+            self.now(),
+        )
+        .await?;
         let saved = repo::update(&mut tx, id, &a)
             .await
             .map_err(named("account", id))?;

@@ -175,6 +175,16 @@ impl App {
                 },
                 other => other.into(),
             })?;
+        crate::audit::record(
+            &mut conn,
+            actor,
+            "agreement.sign",
+            ("agreement", &version),
+            crate::audit::NOTHING,
+            Some(&serde_json::json!({ "version": version, "team": signer.team })),
+            self.now(),
+        )
+        .await?;
         drop(conn);
         Ok(self
             .agreements()

@@ -182,6 +182,17 @@ impl App {
                 .map(str::to_string);
         }
         c.updated_at = self.now();
+        let before: Contact = repo::get(&mut tx, id).await?;
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "contact.update",
+            ("contact", &id),
+            Some(&before),
+            Some(&c),
+            self.now(),
+        )
+        .await?;
         let saved = repo::update(&mut tx, id, &c)
             .await
             .map_err(named("contact", id))?;
@@ -240,7 +251,18 @@ impl App {
             note,
             ..StageMove::new(to, StageCause::Manual, actor, self.now())
         };
+        let before = c.stage;
         let change = change_stage(&mut tx, &playbook, &mut c, m).await?;
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "contact.stage",
+            ("contact", &id),
+            Some(&serde_json::json!({ "stage": before })),
+            Some(&serde_json::json!({ "stage": c.stage, "reason": input.reason })),
+            self.now(),
+        )
+        .await?;
         if to == Stage::Mql {
             crate::handoffs::open_handoff(&mut tx, &playbook, &c, &change, self.now()).await?;
         }

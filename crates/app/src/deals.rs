@@ -179,6 +179,17 @@ impl App {
             d.status = status;
         }
         d.updated_at = now;
+        let before: Deal = repo::get(&mut tx, id).await?;
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "deal.update",
+            ("deal", &id),
+            Some(&before),
+            Some(&d),
+            now,
+        )
+        .await?;
         let saved = repo::update(&mut tx, id, &d)
             .await
             .map_err(named("deal", id))?;

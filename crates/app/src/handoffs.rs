@@ -395,6 +395,7 @@ impl App {
         still_open(&h)?;
         let note = opt_text("note", input.note.as_deref(), BODY_MAX)?;
         let mut c: Contact = repo::get(&mut tx, h.contact_id).await?;
+        let before_stage = c.stage;
         let to = if playbook.has_stage(Stage::Sal) {
             Stage::Sal
         } else {
@@ -407,7 +408,18 @@ impl App {
             };
             change_stage(&mut tx, &playbook, &mut c, m).await?;
         }
+        let stage_before = serde_json::json!({ "decision": h.decision, "stage": before_stage });
         record_decision(&mut h, Decision::Accepted, None, note, actor, now);
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "handoff.accept",
+            ("handoff", &id),
+            Some(&stage_before),
+            Some(&serde_json::json!({ "decision": h.decision, "stage": c.stage })),
+            now,
+        )
+        .await?;
         save_and_view(tx, &mut SlaTerms::new(version, playbook), &h, now).await
     }
 
@@ -449,6 +461,7 @@ impl App {
         may_work(actor, &h)?;
         still_open(&h)?;
         let mut c: Contact = repo::get(&mut tx, h.contact_id).await?;
+        let before = serde_json::json!({ "decision": h.decision, "stage": c.stage });
         let to = match reason.outcome {
             RejectOutcome::Disqualify => Stage::Disqualified,
             RejectOutcome::Recycle => Stage::Recycled,
@@ -460,6 +473,16 @@ impl App {
         };
         change_stage(&mut tx, &playbook, &mut c, m).await?;
         record_decision(&mut h, Decision::Rejected, Some(code), note, actor, now);
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "handoff.reject",
+            ("handoff", &id),
+            Some(&before),
+            Some(&serde_json::json!({ "decision": h.decision, "reason": code, "stage": c.stage })),
+            now,
+        )
+        .await?;
         save_and_view(tx, &mut SlaTerms::new(version, playbook.clone()), &h, now).await
     }
 
@@ -500,6 +523,16 @@ impl App {
             )
             .into());
         }
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "handoff.reassign",
+            ("handoff", &id),
+            Some(&serde_json::json!({ "assignee_id": h.assignee_id })),
+            Some(&serde_json::json!({ "assignee_id": target.id, "reason": reason })),
+            now,
+        )
+        .await?;
         h.assignee_id = Some(target.id);
         h.assigned_at = Some(now);
         h.route_rule = "reassigned".into();

@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod activities;
 pub mod agreements;
+pub mod audit;
 pub mod campaigns;
 pub mod contacts;
 pub mod csv_out;

@@ -53,7 +53,18 @@ impl App {
             kind: "manual",
             event_id: None,
         };
+        let (a_id, b_id) = (a.id, b.id);
         let merge = merge(&mut tx, &playbook, a, b, &cause, actor, now, now).await?;
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "contact.merge",
+            ("contact", &merge.survivor_id),
+            Some(&serde_json::json!({ "contact_ids": [a_id, b_id] })),
+            Some(&merge),
+            now,
+        )
+        .await?;
         tx.commit()
             .await
             .map_err(smarketing_store::StoreError::from)?;
@@ -111,6 +122,16 @@ impl App {
         merge.unmerged_at = Some(now);
         merge.unmerged_by = Some(actor.label.clone());
         let merge = repo::update(&mut tx, id, &merge).await?;
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "contact.unmerge",
+            ("contact_merge", &id),
+            crate::audit::NOTHING,
+            Some(&merge),
+            now,
+        )
+        .await?;
         tx.commit()
             .await
             .map_err(smarketing_store::StoreError::from)?;

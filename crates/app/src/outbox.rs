@@ -178,6 +178,16 @@ impl App {
             self.now(),
         )
         .await?;
+        crate::audit::record(
+            &mut conn,
+            actor,
+            "webhook.create",
+            ("webhook", &endpoint.id),
+            crate::audit::NOTHING,
+            Some(&endpoint),
+            self.now(),
+        )
+        .await?;
         Ok(NewWebhook { endpoint, secret })
     }
 
@@ -200,6 +210,20 @@ impl App {
         if !repo::set_webhook_active(&mut conn, id, active).await? {
             return Err(AppError::not_found("webhook", id));
         }
+        crate::audit::record(
+            &mut conn,
+            actor,
+            if active {
+                "webhook.resume"
+            } else {
+                "webhook.pause"
+            },
+            ("webhook", &id),
+            crate::audit::NOTHING,
+            Some(&serde_json::json!({ "active": active })),
+            self.now(),
+        )
+        .await?;
         repo::webhook_endpoints(&mut conn)
             .await?
             .into_iter()
@@ -214,6 +238,16 @@ impl App {
         if !repo::delete_webhook_endpoint(&mut tx, id).await? {
             return Err(AppError::not_found("webhook", id));
         }
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "webhook.delete",
+            ("webhook", &id),
+            crate::audit::NOTHING,
+            crate::audit::NOTHING,
+            self.now(),
+        )
+        .await?;
         tx.commit()
             .await
             .map_err(smarketing_store::StoreError::from)?;

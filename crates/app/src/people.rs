@@ -95,13 +95,24 @@ impl App {
             created_at: self.now(),
         };
         let mut conn = self.store().acquire().await?;
-        repo::insert(&mut conn, &user).await.map_err(|e| match e {
+        let user = repo::insert(&mut conn, &user).await.map_err(|e| match e {
             smarketing_store::StoreError::Conflict { field } => AppError::Conflict {
                 what: "user",
                 field,
             },
             other => other.into(),
-        })
+        })?;
+        crate::audit::record(
+            &mut conn,
+            actor,
+            "user.create",
+            ("user", &user.id),
+            crate::audit::NOTHING,
+            Some(&user),
+            self.now(),
+        )
+        .await?;
+        Ok(user)
     }
 
     /// The user with this e-mail, created with `input` when missing.
@@ -157,13 +168,26 @@ impl App {
         repo::get::<User>(&mut conn, user_id)
             .await
             .map_err(crate::error::named("user", user_id))?;
-        repo::insert_token(
+        let name = text("name", &new.name, NAME_MAX)?;
+        let id = repo::insert_token(
             &mut conn,
             user_id,
-            &text("name", &new.name, NAME_MAX)?,
+            &name,
             &hash_token(&token),
             new.scope,
             new.expires_at,
+            self.now(),
+        )
+        .await?;
+        crate::audit::record(
+            &mut conn,
+            &Actor::system(),
+            "token.issue",
+            ("token", &id),
+            crate::audit::NOTHING,
+            Some(&serde_json::json!({
+                "user_id": user_id, "name": name, "scope": new.scope, "expires_at": new.expires_at
+            })),
             self.now(),
         )
         .await?;
@@ -180,6 +204,16 @@ impl App {
     pub async fn revoke_token(&self, token_id: i64) -> Result<(), AppError> {
         let mut conn = self.store().acquire().await?;
         if repo::revoke_token(&mut conn, token_id, self.now()).await? {
+            crate::audit::record(
+                &mut conn,
+                &Actor::system(),
+                "token.revoke",
+                ("token", &token_id),
+                crate::audit::NOTHING,
+                crate::audit::NOTHING,
+                self.now(),
+            )
+            .await?;
             Ok(())
         } else {
             Err(AppError::NotFound {
@@ -229,6 +263,18 @@ impl App {
             if let Some(ip) = from {
                 self.failed_auth.record(ip);
             }
+            // Logged too; the throttle above bounds how often one address can.
+            let mut conn = self.store().acquire().await?;
+            crate::audit::record(
+                &mut conn,
+                &Actor::system().from_address(from),
+                "auth.failed",
+                ("token", &"unknown"),
+                crate::audit::NOTHING,
+                crate::audit::NOTHING,
+                self.now(),
+            )
+            .await?;
         }
         Ok(found)
     }

@@ -98,6 +98,16 @@ impl App {
         let mut conn = self.store().acquire().await?;
         let stored =
             repo::insert_playbook_version(&mut conn, author, note, toml_text, self.now()).await?;
+        crate::audit::record(
+            &mut conn,
+            actor,
+            "playbook.import",
+            ("playbook_version", &stored.version),
+            crate::audit::NOTHING,
+            Some(&serde_json::json!({ "version": stored.version, "author": author, "note": note })),
+            self.now(),
+        )
+        .await?;
         drop(conn);
         // A change of the SLA numbers is a new agreement, pending both sign-offs.
         let (version, playbook) = self.playbook().await?;

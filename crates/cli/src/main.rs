@@ -89,6 +89,19 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The append-only audit log, newest first: who did what, when, from
+    /// where, to which object, before and after.
+    Audit {
+        /// Entries at or after this instant (2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// text, json or csv (every field, for an export).
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
     /// Sources that send events (Segment HTTP spec) and their write keys.
     Source {
         #[command(subcommand)]
@@ -538,6 +551,11 @@ async fn run(cli: Cli, cfg: config::Config) -> Result<()> {
         Command::Playbook { command } => playbook::run(command, &cfg).await,
         Command::User { command } => people::user(command, &cfg).await,
         Command::Source { command } => people::source(command, &cfg).await,
+        Command::Audit {
+            since,
+            limit,
+            format,
+        } => people::audit(since, limit, &format, &cfg).await,
         Command::Contact { command } => contacts::run(command, &cfg).await,
         Command::Goal { command } => goals::goal(command, &cfg).await,
         Command::Funnel { command } => goals::funnel(command, &cfg).await,

@@ -114,6 +114,67 @@ async fn user_by_email(app: &smarketing_app::App, email: &str) -> Result<smarket
         .ok_or_else(|| anyhow!("no user has the e-mail {email}"))
 }
 
+/// `smarketing audit`.
+pub async fn audit(since: Option<String>, limit: i64, format: &str, cfg: &Config) -> Result<()> {
+    let app = crate::serve::open_existing(cfg).await?;
+    let since = since
+        .as_deref()
+        .map(|s| smarketing_core::Instant::parse(s, "since"))
+        .transpose()
+        .map_err(|e| anyhow!("--since: {}", e.message))?;
+    let entries = app
+        .audit_log(since, limit, &smarketing_app::Actor::system())
+        .await
+        .map_err(explain)?;
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    match format {
+        "json" => println!("{}", serde_json::to_string_pretty(&entries)?),
+        "csv" => {
+            let mut out = smarketing_app::csv_out::CsvOut::new(std::io::stdout().lock());
+            out.row([
+                "id",
+                "at",
+                "actor",
+                "address",
+                "action",
+                "object_kind",
+                "object_id",
+                "before",
+                "after",
+            ])?;
+            for e in &entries {
+                out.row([
+                    e.id.to_string(),
+                    e.at.to_string(),
+                    e.actor.clone(),
+                    opt(&e.address),
+                    e.action.clone(),
+                    e.object_kind.clone(),
+                    e.object_id.clone(),
+                    opt(&e.before),
+                    opt(&e.after),
+                ])?;
+            }
+            out.flush()?;
+        }
+        "text" => {
+            for e in &entries {
+                println!(
+                    "{}  {:<10} {:<16} {:<18} {} {}",
+                    e.at,
+                    e.actor,
+                    opt(&e.address),
+                    e.action,
+                    e.object_kind,
+                    e.object_id
+                );
+            }
+        }
+        other => return Err(anyhow!("--format: {other:?} is not text, json or csv")),
+    }
+    Ok(())
+}
+
 /// `smarketing source`.
 pub async fn source(command: SourceCommand, cfg: &Config) -> Result<()> {
     let app = open(cfg).await?;

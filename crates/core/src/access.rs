@@ -151,6 +151,8 @@ pub enum Action {
     MergeContacts,
     /// Undo a merge.
     UndoMerge,
+    /// Read and export the audit log.
+    ReadAudit,
 }
 
 impl Action {
@@ -159,9 +161,10 @@ impl Action {
     /// nothing.
     pub fn scope(self) -> TokenScope {
         match self {
-            Action::ImportPlaybook | Action::ManageUsers | Action::ManageWebhooks => {
-                TokenScope::Admin
-            }
+            Action::ImportPlaybook
+            | Action::ManageUsers
+            | Action::ManageWebhooks
+            | Action::ReadAudit => TokenScope::Admin,
             _ => TokenScope::Write,
         }
     }
@@ -189,6 +192,7 @@ impl Action {
             Action::EditNote => "change this note",
             Action::MergeContacts => "merge contacts another rep owns",
             Action::UndoMerge => "undo this merge",
+            Action::ReadAudit => "read the audit log",
         }
     }
 }
@@ -219,6 +223,7 @@ pub const PERMISSIONS: &[(Action, [Reach; 6])] = &[
     (Action::EditNote, [Any, Tm, Own, Tm, Own, No]),
     (Action::MergeContacts, [Any, Any, Own, Any, Own, No]),
     (Action::UndoMerge, [Any, Any, Own, Any, Own, No]),
+    (Action::ReadAudit, [Any, No, No, No, No, No]),
 ];
 
 /// How far `profile` reaches for `action`.
@@ -273,7 +278,7 @@ pub fn markdown_table() -> String {
 mod tests {
     use super::*;
 
-    const ACTIONS: [Action; 20] = [
+    const ACTIONS: [Action; 21] = [
         Action::ImportPlaybook,
         Action::ManageUsers,
         Action::ManageWebhooks,
@@ -294,6 +299,7 @@ mod tests {
         Action::EditNote,
         Action::MergeContacts,
         Action::UndoMerge,
+        Action::ReadAudit,
     ];
 
     #[test]

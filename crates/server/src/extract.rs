@@ -12,12 +12,13 @@ use smarketing_app::Actor;
 use smarketing_core::TokenScope;
 use smarketing_store::User;
 
-/// The authenticated caller, and the scope of the token they used.
-pub struct Auth(pub User, pub TokenScope);
+/// The authenticated caller, the scope of the token they used, and the
+/// address they called from.
+pub struct Auth(pub User, pub TokenScope, pub Option<std::net::IpAddr>);
 
 impl Auth {
     pub fn actor(&self) -> Actor {
-        Actor::user(&self.0).with_scope(self.1)
+        Actor::user(&self.0).with_scope(self.1).from_address(self.2)
     }
 }
 
@@ -43,7 +44,7 @@ impl FromRequestParts<AppState> for Auth {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip());
         match state.app.authenticate(token, from).await? {
-            Some(a) => Ok(Auth(a.user, a.token.scope)),
+            Some(a) => Ok(Auth(a.user, a.token.scope, from)),
             None => Err(ApiError::Unauthorized),
         }
     }

@@ -579,3 +579,24 @@ record! {
         pub created_at: Instant,
     }
 }
+
+record! {
+    /// One line of the append-only audit log: who did what, when, from
+    /// where, to which object, and what it was before and after (JSON).
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[cfg_attr(feature = "openapi", derive(ToSchema))]
+    pub struct AuditEntry in "audit_log" {
+        pub id: i64,
+        pub at: Instant,
+        /// `user:12` or `system`.
+        pub actor: String,
+        pub actor_user_id: Option<i64>,
+        pub address: Option<String>,
+        /// `object.verb`: `handoff.accept`, `contact.update`, `token.revoke`, …
+        pub action: String,
+        pub object_kind: String,
+        pub object_id: String,
+        pub before: Option<String>,
+        pub after: Option<String>,
+    }
+}

@@ -1,6 +1,7 @@
 //! Use-case tests on real databases: SQLite always, PostgreSQL when
 //! SMARKETING_TEST_DATABASE_URL is set.
 
+mod audit;
 mod demo;
 mod goals;
 mod handoffs;

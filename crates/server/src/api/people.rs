@@ -1,4 +1,4 @@
-//! Users: the list, adding one, and the caller (`/me`).
+//! Users: the list, adding one, the caller (`/me`), and the audit log.
 
 use super::{Created, Res};
 use crate::AppState;
@@ -16,6 +16,37 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(me))
+        .routes(routes!(audit_log))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AuditQuery {
+    /// Entries at or after this instant (ISO 8601).
+    since: Option<String>,
+    /// At most this many, newest first (default 200, at most 10,000).
+    limit: Option<i64>,
+}
+
+/// The append-only audit log, newest first (admins): who did what, when,
+/// from where, to which object, before and after.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "users", params(AuditQuery),
+    responses((status = 200, body = Vec<smarketing_store::AuditEntry>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn audit_log(
+    State(s): State<AppState>,
+    a: Auth,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<AuditQuery>,
+) -> Res<Vec<smarketing_store::AuditEntry>> {
+    let since = q
+        .since
+        .as_deref()
+        .map(|t| smarketing_core::Instant::parse(t, "since"))
+        .transpose()?;
+    Ok(Json(
+        s.app
+            .audit_log(since, q.limit.unwrap_or(200), &a.actor())
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<User>)))]

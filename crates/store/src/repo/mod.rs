@@ -622,3 +622,21 @@ async fn id_pairs(
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::from_sqlx)
 }
+
+/// Audit entries at or after `since` (all when `None`), newest first.
+pub async fn audit_entries(
+    conn: &mut AnyConnection,
+    since: Option<Instant>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM audit_log WHERE at >= $1 ORDER BY id DESC LIMIT $2",
+        AuditEntry::columns()
+    );
+    fetch(
+        conn,
+        &sql,
+        &[since.map_or(i64::MIN, Instant::millis).into(), limit.into()],
+    )
+    .await
+}
