@@ -93,6 +93,7 @@ impl App {
             team: input.team.parse()?,
             role: input.role.parse()?,
             created_at: self.now(),
+            disabled_at: None,
         };
         let mut conn = self.store().acquire().await?;
         let user = repo::insert(&mut conn, &user).await.map_err(|e| match e {
@@ -194,6 +195,34 @@ impl App {
         Ok(token)
     }
 
+    /// Disables a user: at once none of their tokens works, and they are
+    /// routed no new leads. Their records and history stay.
+    pub async fn disable_user(&self, id: i64, actor: &Actor) -> Result<User, AppError> {
+        actor.authorize(Action::ManageUsers, Relation::Company)?;
+        let mut tx = self.store().begin().await?;
+        if !repo::disable_user(&mut tx, id, self.now()).await? {
+            return Err(AppError::NotFound {
+                what: "enabled user",
+                id: id.to_string(),
+            });
+        }
+        let user: User = repo::get(&mut tx, id).await?;
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "user.disable",
+            ("user", &id),
+            crate::audit::NOTHING,
+            Some(&user),
+            self.now(),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(user)
+    }
+
     /// A user's tokens (never the tokens themselves), newest first.
     pub async fn tokens(&self, user_id: i64) -> Result<Vec<ApiToken>, AppError> {
         let mut conn = self.store().acquire().await?;
@@ -245,6 +274,7 @@ impl App {
             match owner {
                 Some(o)
                     if o.token.revoked_at.is_none()
+                        && o.user.disabled_at.is_none()
                         && o.token.expires_at.is_none_or(|at| at > now) =>
                 {
                     repo::touch_token(&mut conn, o.token.id, now).await?;

@@ -39,7 +39,9 @@ pub struct OutOfOfficeInput {
 }
 
 pub(crate) fn is_rep(u: &User) -> bool {
-    u.team == Team::Sales && matches!(u.role, Role::Manager | Role::Member)
+    u.team == Team::Sales
+        && matches!(u.role, Role::Manager | Role::Member)
+        && u.disabled_at.is_none()
 }
 
 /// A rep's working calendar: their own (or the company's), with the

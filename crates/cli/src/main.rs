@@ -241,6 +241,12 @@ pub enum UserCommand {
     /// Revoke a token by its id (from `user tokens`): it stops working at
     /// once.
     Revoke { token_id: i64 },
+    /// Disable a user: none of their tokens works from now on, and no new
+    /// leads are routed to them. Their records and history stay.
+    Disable {
+        /// The user's e-mail.
+        email: String,
+    },
     /// List users.
     List,
 }

@@ -89,6 +89,13 @@ pub async fn user(command: UserCommand, cfg: &Config) -> Result<()> {
                 );
             }
         }
+        UserCommand::Disable { email } => {
+            let u = user_by_email(&app, &email).await?;
+            app.disable_user(u.id, &smarketing_app::Actor::system())
+                .await
+                .map_err(explain)?;
+            println!("user {} disabled; their tokens no longer work", u.email);
+        }
         UserCommand::Revoke { token_id } => {
             app.revoke_token(token_id).await.map_err(explain)?;
             println!("token {token_id} revoked");
@@ -96,8 +103,17 @@ pub async fn user(command: UserCommand, cfg: &Config) -> Result<()> {
         UserCommand::List => {
             for u in app.users().await? {
                 println!(
-                    "{:>4}  {:<25} {:<35} {:<10} {}",
-                    u.id, u.name, u.email, u.team, u.role
+                    "{:>4}  {:<25} {:<35} {:<10} {:<8} {}",
+                    u.id,
+                    u.name,
+                    u.email,
+                    u.team,
+                    u.role,
+                    if u.disabled_at.is_some() {
+                        "disabled"
+                    } else {
+                        ""
+                    }
                 );
             }
         }

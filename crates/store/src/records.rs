@@ -24,6 +24,8 @@ record! {
         pub team: Team,
         pub role: Role,
         pub created_at: Instant,
+        /// When the user was disabled; none of their tokens works since.
+        pub disabled_at: Option<Instant>,
     }
 }
 

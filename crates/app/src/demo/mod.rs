@@ -125,7 +125,7 @@ impl App {
             return Ok((self.demo_counts().await?, admin));
         }
         let mut users = vec![admin.clone()];
-        let staff: [(&str, &str, &str); 14] = [
+        let staff: [(&str, &str, &str); 15] = [
             ("Ana Sales", "sales", "member"),
             ("Ben Carter", "sales", "member"),
             ("Chiara Rossi", "sales", "member"),
@@ -140,6 +140,7 @@ impl App {
             ("Noel Content", "marketing", "member"),
             ("Omar Events", "marketing", "member"),
             ("Paula Ops", "marketing", "member"),
+            ("Vera Board", "sales", "viewer"),
         ];
         for (name, team, role) in staff {
             let email = format!(

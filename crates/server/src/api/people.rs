@@ -17,6 +17,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(me))
         .routes(routes!(audit_log))
+        .routes(routes!(disable_user))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -64,6 +65,22 @@ async fn create_user(
     Ok((
         StatusCode::CREATED,
         Json(s.app.create_user(input, &a.actor()).await?),
+    ))
+}
+
+/// Disables a user (admins): none of their tokens works from now on, and
+/// no new leads are routed to them.
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = User), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn disable_user(
+    State(s): State<AppState>,
+    a: Auth,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Res<User> {
+    Ok(Json(
+        s.app
+            .disable_user(crate::extract::path_id(&id, "user")?, &a.actor())
+            .await?,
     ))
 }
 

@@ -196,3 +196,60 @@ async fn failed_authentications_are_throttled_per_address() {
         );
     }
 }
+
+/// Disabling a user ends every token they hold at once, by the API.
+#[tokio::test]
+async fn disabling_a_user_ends_their_tokens_at_once() {
+    for api in apis().await {
+        let l = api.label();
+        let r = &api.router;
+        let rep = api
+            .app
+            .users()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|u| u.email == "rob@example.com")
+            .unwrap();
+        assert_eq!(
+            send(r, &api.member_token, "GET", "/api/v1/contacts", None, HERE)
+                .await
+                .0,
+            StatusCode::OK,
+            "{l}"
+        );
+        let uri = format!("/api/v1/users/{}/disable", rep.id);
+        assert_eq!(
+            send(r, &api.member_token, "POST", &uri, None, HERE).await.0,
+            StatusCode::FORBIDDEN,
+            "{l}: only admins disable users"
+        );
+        assert_eq!(
+            send(r, &api.token, "POST", &uri, None, HERE).await.0,
+            StatusCode::OK,
+            "{l}"
+        );
+        assert_eq!(
+            send(r, &api.member_token, "GET", "/api/v1/contacts", None, HERE)
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED,
+            "{l}: a disabled user's token stops at once"
+        );
+        assert_eq!(
+            send(r, &api.token, "POST", &uri, None, HERE).await.0,
+            StatusCode::NOT_FOUND,
+            "{l}: already disabled"
+        );
+        let log = api
+            .app
+            .audit_log(None, 10, &smarketing_app::Actor::system())
+            .await
+            .unwrap();
+        assert!(
+            log.iter()
+                .any(|e| e.action == "user.disable" && e.address.as_deref() == Some("10.0.0.1")),
+            "{l}"
+        );
+    }
+}

@@ -419,6 +419,21 @@ pub async fn touch_token(
     Ok(())
 }
 
+/// Disables a user; false when there is no such enabled user.
+pub async fn disable_user(
+    conn: &mut AnyConnection,
+    id: i64,
+    now: Instant,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+            .bind(now.millis())
+            .bind(id)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Revokes a token; false when there is no such unrevoked token.
 pub async fn revoke_token(
     conn: &mut AnyConnection,

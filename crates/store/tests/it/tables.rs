@@ -62,6 +62,7 @@ async fn every_table_round_trips_field_for_field() {
                 team: Team::Sales,
                 role: Role::Manager,
                 created_at: at(1),
+                disabled_at: None,
             },
             id!(User),
         )
@@ -77,6 +78,7 @@ async fn every_table_round_trips_field_for_field() {
                 team: Team::Sales,
                 role: Role::Manager,
                 created_at: at(34),
+                disabled_at: None,
             },
             id!(User),
         )
