@@ -30,6 +30,7 @@ pub mod outbox;
 pub mod paths_file;
 pub mod people;
 pub mod playbooks;
+pub mod privacy;
 pub mod recycling;
 pub mod reports;
 pub mod rescoring;

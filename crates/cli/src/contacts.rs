@@ -1,5 +1,6 @@
 //! `smarketing contact`: merging two records of one person, undoing a
-//! merge, and listing a contact's merges.
+//! merge, listing a contact's merges, and exporting everything held about a
+//! person.
 
 use crate::config::Config;
 use crate::serve::open;
@@ -26,6 +27,14 @@ pub async fn run(command: ContactCommand, cfg: &Config) -> Result<()> {
         }
         ContactCommand::Merges { contact_id } => {
             app.contact_merges(contact_id).await.map_err(explain)?
+        }
+        ContactCommand::Export { contact_id } => {
+            let person = app
+                .export_person(contact_id, &actor)
+                .await
+                .map_err(explain)?;
+            println!("{}", serde_json::to_string_pretty(&person)?);
+            return Ok(());
         }
     };
     for m in &merges {

@@ -392,6 +392,10 @@ pub enum ContactCommand {
     Unmerge { merge_id: i64 },
     /// Every merge a contact took part in.
     Merges { contact_id: i64 },
+    /// Everything held about a person (GDPR), as JSON: contact, account,
+    /// ids, raw events, touches, stage history, activities, notes, deals,
+    /// handoffs and merges.
+    Export { contact_id: i64 },
 }
 
 #[derive(Subcommand)]

@@ -153,6 +153,8 @@ pub enum Action {
     UndoMerge,
     /// Read and export the audit log.
     ReadAudit,
+    /// Export (or erase) everything held about one person (GDPR).
+    HandlePersonalData,
 }
 
 impl Action {
@@ -193,6 +195,7 @@ impl Action {
             Action::MergeContacts => "merge contacts another rep owns",
             Action::UndoMerge => "undo this merge",
             Action::ReadAudit => "read the audit log",
+            Action::HandlePersonalData => "export or erase a person's data",
         }
     }
 }
@@ -224,6 +227,7 @@ pub const PERMISSIONS: &[(Action, [Reach; 6])] = &[
     (Action::MergeContacts, [Any, Any, Own, Any, Own, No]),
     (Action::UndoMerge, [Any, Any, Own, Any, Own, No]),
     (Action::ReadAudit, [Any, No, No, No, No, No]),
+    (Action::HandlePersonalData, [Any, No, No, No, No, No]),
 ];
 
 /// How far `profile` reaches for `action`.
@@ -278,7 +282,7 @@ pub fn markdown_table() -> String {
 mod tests {
     use super::*;
 
-    const ACTIONS: [Action; 21] = [
+    const ACTIONS: [Action; 22] = [
         Action::ImportPlaybook,
         Action::ManageUsers,
         Action::ManageWebhooks,
@@ -300,6 +304,7 @@ mod tests {
         Action::MergeContacts,
         Action::UndoMerge,
         Action::ReadAudit,
+        Action::HandlePersonalData,
     ];
 
     #[test]

@@ -10,6 +10,7 @@ pub mod error;
 pub mod filters;
 pub mod ingest;
 pub mod merges;
+pub mod person;
 pub mod records;
 pub mod repo;
 pub mod sql;

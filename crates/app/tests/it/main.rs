@@ -11,6 +11,7 @@ mod jobs;
 mod lifecycle;
 mod merges;
 mod permissions;
+mod privacy;
 mod reports;
 mod sla_record;
 mod touches;

@@ -29,6 +29,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(contact_score))
         .routes(routes!(move_contact_stage))
         .routes(routes!(contact_merges))
+        .routes(routes!(export_person))
         .routes(routes!(merge_contacts))
         .routes(routes!(unmerge_contacts))
 }
@@ -61,6 +62,24 @@ async fn create_contact(
     responses((status = 200, body = Contact), (status = 404, body = Problem)))]
 async fn get_contact(State(s): State<AppState>, _a: Auth, Path(id): Path<String>) -> Res<Contact> {
     Ok(Json(s.app.contact(path_id(&id, "contact")?).await?))
+}
+
+/// Everything held about this person (GDPR), as one JSON document: the
+/// contact and account, the ids and browsers they are known by, their raw
+/// events, touches, stage history, activities, notes, deals, handoffs and
+/// merges. Admins; audited.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/export", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn export_person(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+) -> Res<serde_json::Value> {
+    Ok(Json(
+        s.app
+            .export_person(path_id(&id, "contact")?, &a.actor())
+            .await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)), request_body = ContactPatch,

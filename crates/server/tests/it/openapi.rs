@@ -47,6 +47,7 @@ async fn the_document_lists_every_route_and_only_those() {
         ("/api/v1/users", vec!["get", "post"]),
         ("/api/v1/me", vec!["get"]),
         ("/api/v1/audit", vec!["get"]),
+        ("/api/v1/contacts/{id}/export", vec!["get"]),
         ("/api/v1/users/{id}/disable", vec!["post"]),
         ("/api/v1/users/{id}/rep-settings", vec!["put"]),
         ("/api/v1/users/{id}/out-of-office", vec!["post"]),
