@@ -77,6 +77,9 @@ pub struct Options {
     pub event_queue_bytes: usize,
     /// The ingestion quota of sources that set none of their own.
     pub source_quota: ingest::SourceQuota,
+    /// Days anonymous visitors' data (never identified) is kept after they
+    /// were last seen; `None` keeps it for ever.
+    pub anonymous_retention_days: Option<u32>,
 }
 
 impl Default for Options {
@@ -85,6 +88,7 @@ impl Default for Options {
             allow_private_webhooks: false,
             event_queue_bytes: ingest::DEFAULT_QUEUE_BYTES,
             source_quota: ingest::SourceQuota::default(),
+            anonymous_retention_days: Some(privacy::DEFAULT_RETENTION_DAYS),
         }
     }
 }

@@ -2,13 +2,47 @@
 //! one JSON document — the contact and its account, the ids and browsers
 //! they are known by, their raw kept events, touches, stage history,
 //! activities, notes, deals, handoffs and merges. Admins only; audited.
+//! And retention: anonymous visitors' data is deleted some time after they
+//! were last seen.
 
 use crate::error::named;
 use crate::{Actor, App, AppError};
 use smarketing_core::access::{Action, Relation};
 use smarketing_store::{Account, Contact, repo};
 
+/// Days anonymous visitors' data is kept by default: 13 months.
+pub const DEFAULT_RETENTION_DAYS: u32 = 395;
+
 impl App {
+    /// Deletes anonymous visitors' data (never identified) last seen more
+    /// than the configured days ago: their touches, applied raw events and
+    /// visitor records. Identified people are not touched. Audited when it
+    /// deletes anything.
+    pub async fn apply_retention(&self) -> Result<smarketing_store::person::Purged, AppError> {
+        let Some(days) = self.options.anonymous_retention_days else {
+            return Ok(Default::default());
+        };
+        let cutoff = self.now().millis() - i64::from(days) * 86_400_000;
+        let mut tx = self.store().begin().await?;
+        let purged = smarketing_store::person::purge_anonymous_visitors(&mut tx, cutoff).await?;
+        if purged != Default::default() {
+            crate::audit::record(
+                &mut tx,
+                &Actor::system(),
+                "retention.purge",
+                ("visitors", &format!("last seen before {days} days")),
+                crate::audit::NOTHING,
+                Some(&purged),
+                self.now(),
+            )
+            .await?;
+        }
+        tx.commit()
+            .await
+            .map_err(smarketing_store::StoreError::from)?;
+        Ok(purged)
+    }
+
     /// Everything held about contact `id`, as one JSON document.
     pub async fn export_person(
         &self,

@@ -1,6 +1,6 @@
 //! The scheduler: the loop a server runs to fire due escalations, return
-//! SALs without follow-up to marketing and send due webhooks, until it is
-//! told to stop.
+//! SALs without follow-up to marketing, send due webhooks and (hourly)
+//! delete anonymous data past retention, until it is told to stop.
 
 use crate::App;
 use std::time::Duration;
@@ -17,7 +17,22 @@ impl App {
             tracing::warn!(error = %e, "sweeping SLA clocks failed");
         }
         let mut stop = stop;
+        // Retention runs at start and then hourly, not on every pass.
+        let mut retention_due = std::time::Instant::now();
         loop {
+            if std::time::Instant::now() >= retention_due {
+                retention_due = std::time::Instant::now() + Duration::from_secs(3600);
+                match self.apply_retention().await {
+                    Ok(p) if p.visitors + p.touchpoints + p.events > 0 => tracing::info!(
+                        visitors = p.visitors,
+                        touchpoints = p.touchpoints,
+                        events = p.events,
+                        "anonymous data past retention deleted"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "retention failed"),
+                }
+            }
             match self.run_due_escalations(200).await {
                 Ok(r) if r.fired + r.skipped > 0 => {
                     tracing::info!(fired = r.fired, skipped = r.skipped, "escalations")

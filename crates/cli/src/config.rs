@@ -27,6 +27,7 @@ pub struct Config {
     pub header_read_timeout_seconds: u64,
     pub body_read_timeout_seconds: u64,
     pub max_client_connections: usize,
+    pub anonymous_retention_days: u32,
 }
 
 impl Default for Config {
@@ -47,6 +48,7 @@ impl Default for Config {
             header_read_timeout_seconds: 10,
             body_read_timeout_seconds: 30,
             max_client_connections: 1024,
+            anonymous_retention_days: 395,
         }
     }
 }
@@ -104,6 +106,12 @@ source_burst_seconds = 10
 header_read_timeout_seconds = 10
 body_read_timeout_seconds = 30
 max_client_connections = 1024
+
+# Days the data of anonymous visitors (never identified) is kept after they
+# were last seen: their touches, raw events and visitor records; 0 keeps it
+# for ever. The server deletes what is older hourly. Identified people are
+# not affected.
+anonymous_retention_days = 395
 "#;
 
 /// Loads the configuration from `file` (when it exists) and the environment.
@@ -128,6 +136,7 @@ pub fn load(file: &Path) -> anyhow::Result<Config> {
         "header_read_timeout_seconds",
         "body_read_timeout_seconds",
         "max_client_connections",
+        "anonymous_retention_days",
     ]));
     fig.extract().with_context(|| {
         format!(

@@ -27,6 +27,8 @@ pub async fn open(cfg: &Config) -> Result<App> {
             bytes_per_second: cfg.source_bytes_per_second,
             burst_seconds: cfg.source_burst_seconds,
         },
+        anonymous_retention_days: (cfg.anonymous_retention_days > 0)
+            .then_some(cfg.anonymous_retention_days),
     });
     app.prepare().await.context("preparing the database")?;
     Ok(app)

@@ -108,3 +108,46 @@ pub async fn person_records(conn: &mut Conn, contact_id: i64) -> Result<PersonRe
         handoffs,
     })
 }
+
+/// What a retention pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Purged {
+    pub visitors: u64,
+    pub touchpoints: u64,
+    pub events: u64,
+}
+
+/// Deletes what is held about anonymous visitors (never identified) last
+/// seen before `cutoff` (milliseconds): their touches, their applied raw
+/// events, and the visitors themselves. Identified people are kept.
+pub async fn purge_anonymous_visitors(conn: &mut Conn, cutoff: i64) -> Result<Purged, StoreError> {
+    const STALE: &str = "SELECT id FROM visitors WHERE contact_id IS NULL AND last_seen_at < $1";
+    let touchpoints = sqlx::query(&format!(
+        "DELETE FROM touchpoints WHERE contact_id IS NULL AND visitor_id IN ({STALE})"
+    ))
+    .bind(cutoff)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let events = sqlx::query(
+        "DELETE FROM events WHERE user_id IS NULL AND processed_at IS NOT NULL AND occurred_at < $1 \
+         AND anonymous_id IN (SELECT anonymous_id FROM visitors WHERE contact_id IS NULL AND last_seen_at < $1)",
+    )
+    .bind(cutoff)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let visitors = sqlx::query(
+        "DELETE FROM visitors WHERE contact_id IS NULL AND last_seen_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM touchpoints t WHERE t.visitor_id = visitors.id)",
+    )
+    .bind(cutoff)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(Purged {
+        visitors,
+        touchpoints,
+        events,
+    })
+}

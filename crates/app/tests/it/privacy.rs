@@ -78,3 +78,62 @@ async fn a_person_export_holds_their_ids_raw_events_and_records() {
         ));
     }
 }
+
+/// Retention deletes anonymous visitors' data once they have not been seen
+/// for the configured days; identified people and recent visitors stay.
+#[tokio::test]
+async fn retention_deletes_old_anonymous_visitors_only() {
+    for (db, app) in apps().await {
+        let l = db.label;
+        let app = app.with_options(smarketing_app::Options {
+            anonymous_retention_days: Some(30),
+            ..Default::default()
+        });
+        let source = app.add_source("Site", &[]).await.unwrap().source;
+        let batch = r#"{"batch":[
+            {"type":"page","anonymousId":"old-anon","messageId":"a1","timestamp":"2025-01-10T10:00:00Z"},
+            {"type":"page","anonymousId":"new-anon","messageId":"a2","timestamp":"2025-05-30T10:00:00Z"},
+            {"type":"page","anonymousId":"old-known","messageId":"k1","timestamp":"2025-01-10T10:00:00Z"},
+            {"type":"identify","anonymousId":"old-known","messageId":"k2","timestamp":"2025-01-10T10:01:00Z",
+             "traits":{"email":"kept@example.com"}}
+        ]}"#;
+        app.ingest(&source, batch.as_bytes(), None).await.unwrap();
+        while app.apply_events(100).await.unwrap() > 0 {}
+        let events_before = app.event_counts().await.unwrap().0;
+        let purged = app.apply_retention().await.unwrap();
+        assert_eq!(
+            (purged.visitors, purged.touchpoints, purged.events),
+            (1, 1, 1),
+            "{l}: {purged:?}"
+        );
+        assert_eq!(
+            app.event_counts().await.unwrap().0,
+            events_before - 1,
+            "{l}"
+        );
+        let person = {
+            let mut conn = app.store().acquire().await.unwrap();
+            smarketing_store::repo::contact_by_email(&mut conn, "kept@example.com")
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let export = app
+            .export_person(person.id, &Actor::system())
+            .await
+            .unwrap();
+        assert_eq!(
+            export["touchpoints"].as_array().unwrap().len(),
+            1,
+            "{l}: the known person's touch stays"
+        );
+        // A second pass finds nothing more.
+        assert_eq!(
+            app.apply_retention().await.unwrap(),
+            Default::default(),
+            "{l}"
+        );
+        let log = app.audit_log(None, 10, &Actor::system()).await.unwrap();
+        assert!(log.iter().any(|e| e.action == "retention.purge"), "{l}");
+    }
+}
