@@ -166,7 +166,12 @@ async fn owner_of(
     owner: Option<i64>,
 ) -> Result<Option<User>, AppError> {
     match owner {
-        Some(id) => Ok(smarketing_store::repo::get::<User>(conn, id).await.ok()),
+        Some(id) => match smarketing_store::repo::get::<User>(conn, id).await {
+            Ok(u) => Ok(Some(u)),
+            Err(smarketing_store::StoreError::NotFound) => Ok(None),
+            // Any other failure refuses rather than guessing the relation.
+            Err(e) => Err(e.into()),
+        },
         None => Ok(None),
     }
 }
@@ -208,6 +213,17 @@ pub(crate) async fn authorize_new_record(
         actor.authorize(Action::SetOwner, actor.relation_to_record(next.as_ref()))?;
     }
     Ok(())
+}
+
+/// How a contact or account owned by `owner` stands to `actor`
+/// ([`Actor::relation_to_record`]).
+pub(crate) async fn relation_to_user_or_marketing(
+    conn: &mut smarketing_store::Conn,
+    actor: &Actor,
+    owner: Option<i64>,
+) -> Result<Relation, AppError> {
+    let user = owner_of(conn, owner).await?;
+    Ok(actor.relation_to_record(user.as_ref()))
 }
 
 /// How a user (a rep, an author) stands to `actor`, with their team.

@@ -94,13 +94,13 @@ impl App {
         }
         a.updated_at = self.now();
         let before: Account = repo::get(&mut tx, id).await?;
-        crate::audit::record(
+        crate::audit::record_update(
             &mut tx,
             actor,
             "account.update",
-            ("account", &id),
-            Some(&before),
-            Some(&a),
+            ("account", id),
+            &before,
+            &a,
             self.now(),
         )
         .await?;

@@ -42,6 +42,57 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Appends an update of a record: only the fields that changed, as they
+/// were and as they became (the log keeps no more personal data than the
+/// change itself).
+pub(crate) async fn record_update(
+    conn: &mut Conn,
+    actor: &Actor,
+    action: &str,
+    (kind, id): (&str, i64),
+    before: &impl Serialize,
+    after: &impl Serialize,
+    now: Instant,
+) -> Result<(), AppError> {
+    let (old, new) = changed(before, after);
+    record(
+        conn,
+        actor,
+        action,
+        (kind, &id),
+        Some(&old),
+        Some(&new),
+        now,
+    )
+    .await
+}
+
+/// The fields of two serialised records that differ (bookkeeping like
+/// `updated_at` left out).
+fn changed(
+    before: &impl Serialize,
+    after: &impl Serialize,
+) -> (
+    serde_json::Map<String, serde_json::Value>,
+    serde_json::Map<String, serde_json::Value>,
+) {
+    let as_map = |v: serde_json::Value| match v {
+        serde_json::Value::Object(m) => m,
+        _ => Default::default(),
+    };
+    let before = as_map(serde_json::to_value(before).expect("records serialise"));
+    let after = as_map(serde_json::to_value(after).expect("records serialise"));
+    let mut old = serde_json::Map::new();
+    let mut new = serde_json::Map::new();
+    for (k, v) in &after {
+        if k != "updated_at" && before.get(k) != Some(v) {
+            old.insert(k.clone(), before.get(k).cloned().unwrap_or_default());
+            new.insert(k.clone(), v.clone());
+        }
+    }
+    (old, new)
+}
+
 /// Nothing, for an entry that has no before or no after.
 pub(crate) const NOTHING: Option<&()> = None;
 

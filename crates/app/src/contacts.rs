@@ -183,13 +183,13 @@ impl App {
         }
         c.updated_at = self.now();
         let before: Contact = repo::get(&mut tx, id).await?;
-        crate::audit::record(
+        crate::audit::record_update(
             &mut tx,
             actor,
             "contact.update",
-            ("contact", &id),
-            Some(&before),
-            Some(&c),
+            ("contact", id),
+            &before,
+            &c,
             self.now(),
         )
         .await?;

@@ -180,13 +180,13 @@ impl App {
         }
         d.updated_at = now;
         let before: Deal = repo::get(&mut tx, id).await?;
-        crate::audit::record(
+        crate::audit::record_update(
             &mut tx,
             actor,
             "deal.update",
-            ("deal", &id),
-            Some(&before),
-            Some(&d),
+            ("deal", id),
+            &before,
+            &d,
             now,
         )
         .await?;

@@ -44,10 +44,14 @@ impl App {
         store::lock_contacts(&mut tx, [a, b]).await?;
         let a: Contact = repo::get(&mut tx, a).await.map_err(named("contact", a))?;
         let b: Contact = repo::get(&mut tx, b).await.map_err(named("contact", b))?;
-        // Unowned records are anyone's to merge, so they count as one's own.
+        // Each record as it stands to the actor: their own, their team's
+        // (for marketing, the leads no one owns yet), or someone else's. A
+        // merge can give the survivor the other record's owner, so a rep
+        // merges only their own records.
         for c in [&a, &b] {
-            let owner = c.owner_id.or(actor.user_id);
-            actor.authorize(Action::MergeContacts, actor.relation_to(owner, None))?;
+            let relation =
+                crate::access::relation_to_user_or_marketing(&mut tx, actor, c.owner_id).await?;
+            actor.authorize(Action::MergeContacts, relation)?;
         }
         let cause = Cause {
             kind: "manual",

@@ -21,6 +21,22 @@ pub const MAX_FAILURES: u32 = 10;
 /// The window failed authentications are counted in.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
+/// Addresses the throttle remembers at most (a flood of addresses cannot
+/// grow it further).
+const MAX_ADDRESSES: usize = 100_000;
+
+/// The address failures are counted under: an IPv6 client is counted by its
+/// /64, which one subscriber holds whole.
+fn throttled_as(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v) => {
+            let s = v.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
+}
+
 /// Failed authentications per address, in the current window.
 #[derive(Default)]
 pub(crate) struct FailedAuth {
@@ -31,21 +47,32 @@ impl FailedAuth {
     /// The seconds an address must wait, when it is over the limit.
     fn wait(&self, from: IpAddr) -> Option<u64> {
         let map = self.by_address.lock().expect("failed auth");
-        let (count, since) = map.get(&from)?;
+        let (count, since) = map.get(&throttled_as(from))?;
         let left = FAILURE_WINDOW.checked_sub(since.elapsed())?;
         (*count >= MAX_FAILURES).then(|| left.as_secs().max(1))
     }
 
-    fn record(&self, from: IpAddr) {
+    /// Counts a failure; returns whether it is the address's first in
+    /// this window (only that one is written to the audit log).
+    fn record(&self, from: IpAddr) -> bool {
+        let from = throttled_as(from);
         let mut map = self.by_address.lock().expect("failed auth");
-        if map.len() > 100_000 {
+        if map.len() >= MAX_ADDRESSES {
             map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+            // Still full: forget the oldest half rather than grow.
+            if map.len() >= MAX_ADDRESSES {
+                let mut ages: Vec<std::time::Instant> = map.values().map(|(_, s)| *s).collect();
+                ages.sort_unstable();
+                let keep_after = ages[ages.len() / 2];
+                map.retain(|_, (_, since)| *since >= keep_after);
+            }
         }
         let entry = map.entry(from).or_insert((0, std::time::Instant::now()));
         if entry.1.elapsed() >= FAILURE_WINDOW {
             *entry = (0, std::time::Instant::now());
         }
         entry.0 += 1;
+        entry.0 == 1
     }
 }
 
@@ -290,21 +317,22 @@ impl App {
         };
         if found.is_none() {
             tracing::warn!(from = ?from, "failed authentication");
-            if let Some(ip) = from {
-                self.failed_auth.record(ip);
+            let first = from.is_none_or(|ip| self.failed_auth.record(ip));
+            // The first failure of an address in a window goes to the audit
+            // log; the rest are counted, so a guesser cannot flood the log.
+            if first {
+                let mut conn = self.store().acquire().await?;
+                crate::audit::record(
+                    &mut conn,
+                    &Actor::system().from_address(from),
+                    "auth.failed",
+                    ("token", &"unknown"),
+                    crate::audit::NOTHING,
+                    crate::audit::NOTHING,
+                    self.now(),
+                )
+                .await?;
             }
-            // Logged too; the throttle above bounds how often one address can.
-            let mut conn = self.store().acquire().await?;
-            crate::audit::record(
-                &mut conn,
-                &Actor::system().from_address(from),
-                "auth.failed",
-                ("token", &"unknown"),
-                crate::audit::NOTHING,
-                crate::audit::NOTHING,
-                self.now(),
-            )
-            .await?;
         }
         Ok(found)
     }

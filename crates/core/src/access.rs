@@ -166,7 +166,8 @@ impl Action {
             Action::ImportPlaybook
             | Action::ManageUsers
             | Action::ManageWebhooks
-            | Action::ReadAudit => TokenScope::Admin,
+            | Action::ReadAudit
+            | Action::HandlePersonalData => TokenScope::Admin,
             _ => TokenScope::Write,
         }
     }
@@ -224,7 +225,7 @@ pub const PERMISSIONS: &[(Action, [Reach; 6])] = &[
     (Action::LogActivityFor, [Any, No, No, Tm, No, No]),
     (Action::EditActivity, [Any, No, No, Tm, Own, No]),
     (Action::EditNote, [Any, Tm, Own, Tm, Own, No]),
-    (Action::MergeContacts, [Any, Any, Own, Any, Own, No]),
+    (Action::MergeContacts, [Any, Any, Tm, Any, Own, No]),
     (Action::UndoMerge, [Any, Any, Own, Any, Own, No]),
     (Action::ReadAudit, [Any, No, No, No, No, No]),
     (Action::HandlePersonalData, [Any, No, No, No, No, No]),

@@ -345,10 +345,24 @@ mod tests {
             .execute(store.pool())
             .await;
         assert!(bad.is_err(), "a token for no user must be refused");
+        let version = |store: &Store| {
+            let pool = store.pool().clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT version FROM data_version")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        let before = version(&store).await;
         sqlx::query("INSERT INTO users (name, email, team, role, created_at) VALUES ('Eve', 'eve@x.io', 'sales', 'viewer', 0)")
             .execute(store.pool())
             .await
             .unwrap();
+        assert!(
+            version(&store).await > before,
+            "a users change still bumps the data version (its triggers were made again)"
+        );
         let fk_on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
             .fetch_one(store.pool())
             .await

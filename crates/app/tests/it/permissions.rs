@@ -250,6 +250,30 @@ async fn each_profile_changes_only_what_the_table_gives_it() {
             .await
             .unwrap();
 
+        // A merge can hand the survivor the other record's owner, so a rep
+        // may not merge their contact with a lead no one owns.
+        let unowned = app
+            .create_contact(
+                ContactInput {
+                    email: "dup@example.com".into(),
+                    ..Default::default()
+                },
+                &marketer,
+            )
+            .await
+            .unwrap();
+        refused(
+            l,
+            "a rep merging an unowned lead into their contact",
+            app.merge_contacts(
+                &smarketing_app::merges::MergeInput {
+                    contact_ids: [lead.id, unowned.id],
+                },
+                &rob,
+            )
+            .await,
+        );
+
         // A viewer reads everything and changes nothing.
         refused(
             l,

@@ -5,8 +5,9 @@
 -- rebuilt by SQLite's documented procedure, which needs foreign keys off;
 -- that pragma does nothing inside a transaction, and the migrator runs
 -- each file in one. So this file ends the migrator's transaction, rebuilds
--- in its own with foreign keys off (checking them before it commits), and
--- opens a new one for the migrator to record the migration in and commit.
+-- in its own with foreign keys off, and opens a new one for the migrator
+-- to record the migration in and commit. Dropping the old table drops its
+-- triggers, so the data-version triggers of 0006 are made again.
 COMMIT;
 PRAGMA foreign_keys = OFF;
 BEGIN;
@@ -23,6 +24,9 @@ INSERT INTO users_new (id, name, email, team, role, created_at)
 DROP TABLE users;
 ALTER TABLE users_new RENAME TO users;
 CREATE UNIQUE INDEX users_email_key ON users (email);
+CREATE TRIGGER users_data_version_insert AFTER INSERT ON users BEGIN UPDATE data_version SET version = version + 1; END;
+CREATE TRIGGER users_data_version_update AFTER UPDATE ON users BEGIN UPDATE data_version SET version = version + 1; END;
+CREATE TRIGGER users_data_version_delete AFTER DELETE ON users BEGIN UPDATE data_version SET version = version + 1; END;
 COMMIT;
 PRAGMA foreign_keys = ON;
 BEGIN;
