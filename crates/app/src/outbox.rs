@@ -42,12 +42,31 @@ pub(crate) async fn emit(
     if subscribed.is_empty() {
         return Ok(());
     }
-    let message_id = format!("msg_{}", hex::encode(rand::random::<[u8; 12]>()));
-    let payload = serde_json::json!({ "type": event, "timestamp": now, "data": data }).to_string();
+    let (message_id, payload) = message(event, data, now);
     for e in subscribed {
         repo::enqueue_delivery(conn, e.id, &message_id, event, &payload, now).await?;
     }
     Ok(())
+}
+
+/// A new message: its id (the same on every retry) and its JSON body.
+fn message(event: &str, data: &serde_json::Value, now: Instant) -> (String, String) {
+    let id = format!("msg_{}", hex::encode(rand::random::<[u8; 12]>()));
+    let body = serde_json::json!({ "type": event, "timestamp": now, "data": data }).to_string();
+    (id, body)
+}
+
+/// Refuses with 404 when no receiver has this id.
+async fn check_webhook(conn: &mut Conn, id: i64) -> Result<(), AppError> {
+    if repo::webhook_endpoints(conn)
+        .await?
+        .iter()
+        .any(|e| e.id == id)
+    {
+        Ok(())
+    } else {
+        Err(AppError::not_found("webhook", id))
+    }
 }
 
 /// The Standard Webhooks signature of a message: `v1,<base64 HMAC-SHA256>`
@@ -258,19 +277,13 @@ impl App {
     pub async fn test_webhook(&self, id: i64, actor: &Actor) -> Result<(), AppError> {
         actor.authorize(Action::ManageWebhooks, Relation::Company)?;
         let mut conn = self.store().acquire().await?;
-        if !repo::webhook_endpoints(&mut conn)
-            .await?
-            .iter()
-            .any(|e| e.id == id)
-        {
-            return Err(AppError::not_found("webhook", id));
-        }
+        check_webhook(&mut conn, id).await?;
         let now = self.now();
-        let message_id = format!("msg_{}", hex::encode(rand::random::<[u8; 12]>()));
-        let payload = serde_json::json!({
-            "type": "webhook.test", "timestamp": now, "data": { "endpoint_id": id }
-        })
-        .to_string();
+        let (message_id, payload) = message(
+            "webhook.test",
+            &serde_json::json!({ "endpoint_id": id }),
+            now,
+        );
         repo::enqueue_delivery(&mut conn, id, &message_id, "webhook.test", &payload, now).await?;
         Ok(())
     }
@@ -284,13 +297,7 @@ impl App {
     ) -> Result<Vec<WebhookDelivery>, AppError> {
         actor.authorize(Action::ManageWebhooks, Relation::Company)?;
         let mut conn = self.store().acquire().await?;
-        if !repo::webhook_endpoints(&mut conn)
-            .await?
-            .iter()
-            .any(|e| e.id == id)
-        {
-            return Err(AppError::not_found("webhook", id));
-        }
+        check_webhook(&mut conn, id).await?;
         Ok(repo::deliveries_of(&mut conn, id, 200).await?)
     }
 
