@@ -304,7 +304,16 @@ impl App {
                         && o.user.disabled_at.is_none()
                         && o.token.expires_at.is_none_or(|at| at > now) =>
                 {
-                    repo::touch_token(&mut conn, o.token.id, now).await?;
+                    // Written at most once a minute: no write on the hot path
+                    // (on SQLite even an UPDATE that changes nothing takes
+                    // the write lock).
+                    let stale = o
+                        .token
+                        .last_used_at
+                        .is_none_or(|t| now.millis() - t.millis() >= 60_000);
+                    if stale {
+                        repo::touch_token(&mut conn, o.token.id, now).await?;
+                    }
                     Some(Authenticated {
                         user: o.user,
                         token: o.token,
