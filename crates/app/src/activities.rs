@@ -183,6 +183,17 @@ impl App {
             a.occurred_at = v;
         }
         a.updated_at = self.now();
+        let before: Activity = repo::get(&mut tx, id).await?;
+        crate::audit::record_update(
+            &mut tx,
+            actor,
+            "activity.update",
+            ("activity", id),
+            &before,
+            &a,
+            self.now(),
+        )
+        .await?;
         let saved = repo::update(&mut tx, id, &a)
             .await
             .map_err(named("activity", id))?;

@@ -115,6 +115,17 @@ impl App {
             .into());
         }
         c.updated_at = self.now();
+        let before: Campaign = repo::get(&mut tx, id).await?;
+        crate::audit::record_update(
+            &mut tx,
+            actor,
+            "campaign.update",
+            ("campaign", id),
+            &before,
+            &c,
+            self.now(),
+        )
+        .await?;
         let saved = repo::update(&mut tx, id, &c)
             .await
             .map_err(named("campaign", id))?;

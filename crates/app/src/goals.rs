@@ -146,7 +146,7 @@ impl App {
             .into());
         }
         let mut conn = self.store().acquire().await?;
-        Ok(repo::upsert_goal(
+        let goal = repo::upsert_goal(
             &mut conn,
             &period.to_string(),
             segment.as_ref(),
@@ -155,7 +155,18 @@ impl App {
             actor.user_id,
             self.now(),
         )
-        .await?)
+        .await?;
+        crate::audit::record(
+            &mut conn,
+            actor,
+            "goal.set",
+            ("goal", &period),
+            crate::audit::NOTHING,
+            Some(&goal),
+            self.now(),
+        )
+        .await?;
+        Ok(goal)
     }
 
     /// The goals of a period: the company's first, then each segment's.

@@ -81,6 +81,17 @@ impl App {
             n.body = text("body", b, BODY_MAX)?;
         }
         n.updated_at = self.now();
+        let before: Note = repo::get(&mut tx, id).await?;
+        crate::audit::record_update(
+            &mut tx,
+            actor,
+            "note.update",
+            ("note", id),
+            &before,
+            &n,
+            self.now(),
+        )
+        .await?;
         let saved = repo::update(&mut tx, id, &n)
             .await
             .map_err(named("note", id))?;

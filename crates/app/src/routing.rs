@@ -284,14 +284,25 @@ impl App {
             )
             .into());
         }
-        Ok(repo::upsert_rep_settings(
+        let settings = repo::upsert_rep_settings(
             &mut conn,
             user_id,
             weight,
             input.capacity,
             calendar.as_deref(),
         )
-        .await?)
+        .await?;
+        crate::audit::record(
+            &mut conn,
+            actor,
+            "rep_settings.set",
+            ("user", &user_id),
+            crate::audit::NOTHING,
+            Some(&settings),
+            self.now(),
+        )
+        .await?;
+        Ok(settings)
     }
 
     /// Records an absence; routing skips the rep and their clocks pause.
@@ -325,6 +336,17 @@ impl App {
             note: opt_text("note", input.note.as_deref(), NAME_MAX)?,
             created_at: self.now(),
         };
-        Ok(repo::insert(&mut conn, &row).await?)
+        let row = repo::insert(&mut conn, &row).await?;
+        crate::audit::record(
+            &mut conn,
+            actor,
+            "absence.add",
+            ("user", &user_id),
+            crate::audit::NOTHING,
+            Some(&row),
+            self.now(),
+        )
+        .await?;
+        Ok(row)
     }
 }

@@ -193,6 +193,16 @@ async fn each_profile_changes_only_what_the_table_gives_it() {
         app.update_campaign(campaign.id, patch(json!({"spend_minor": 500_000})), &mlead)
             .await
             .unwrap();
+        // The spend change is in the audit log, with only what changed.
+        let log = app.audit_log(None, 50, &Actor::system()).await.unwrap();
+        let spend = log
+            .iter()
+            .find(|e| e.action == "campaign.update")
+            .expect("the spend change is audited");
+        assert_eq!(spend.actor_user_id, mlead.user_id, "{l}");
+        let after: serde_json::Value =
+            serde_json::from_str(spend.after.as_deref().unwrap()).unwrap();
+        assert_eq!(after, json!({"spend_minor": 500_000}), "{l}");
         refused(
             l,
             "a rep changing a campaign",
