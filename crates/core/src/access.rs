@@ -193,7 +193,7 @@ impl Action {
             Action::LogActivityFor => "log an activity for this rep",
             Action::EditActivity => "change this activity",
             Action::EditNote => "change this note",
-            Action::MergeContacts => "merge contacts another rep owns",
+            Action::MergeContacts => "merge these contacts",
             Action::UndoMerge => "undo this merge",
             Action::ReadAudit => "read the audit log",
             Action::HandlePersonalData => "export or erase a person's data",
