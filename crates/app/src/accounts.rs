@@ -66,6 +66,8 @@ impl App {
     ) -> Result<Account, AppError> {
         let mut tx = self.store().begin().await?;
         let mut a: Account = repo::get(&mut tx, id).await.map_err(named("account", id))?;
+        // As it was, for the audit log.
+        let before = a.clone();
         authorize_record_change(&mut tx, actor, a.owner_id, patch.owner_id).await?;
         if let Some(n) = &patch.name {
             a.name = text("name", n, NAME_MAX)?;
@@ -93,7 +95,6 @@ impl App {
             a.owner_id = v;
         }
         a.updated_at = self.now();
-        let before: Account = repo::get(&mut tx, id).await?;
         crate::audit::record_update(
             &mut tx,
             actor,

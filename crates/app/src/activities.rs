@@ -145,6 +145,8 @@ impl App {
         let mut a: Activity = repo::get(&mut tx, id)
             .await
             .map_err(named("activity", id))?;
+        // As it was, for the audit log.
+        let before = a.clone();
         let relation = crate::access::relation_to_user(&mut tx, actor, a.user_id).await?;
         actor.authorize(Action::EditActivity, relation)?;
         if let Some(k) = &patch.kind {
@@ -183,7 +185,6 @@ impl App {
             a.occurred_at = v;
         }
         a.updated_at = self.now();
-        let before: Activity = repo::get(&mut tx, id).await?;
         crate::audit::record_update(
             &mut tx,
             actor,

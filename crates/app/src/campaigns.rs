@@ -88,6 +88,8 @@ impl App {
         let mut c: Campaign = repo::get(&mut tx, id)
             .await
             .map_err(named("campaign", id))?;
+        // As it was, for the audit log.
+        let before = c.clone();
         if let Some(n) = &patch.name {
             c.name = text("name", n, NAME_MAX)?;
         }
@@ -115,7 +117,6 @@ impl App {
             .into());
         }
         c.updated_at = self.now();
-        let before: Campaign = repo::get(&mut tx, id).await?;
         crate::audit::record_update(
             &mut tx,
             actor,

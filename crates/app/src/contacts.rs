@@ -124,6 +124,8 @@ impl App {
         let (_, playbook) = self.playbook().await?;
         let mut tx = self.store().begin().await?;
         let mut c: Contact = repo::get(&mut tx, id).await.map_err(named("contact", id))?;
+        // As it was, for the audit log.
+        let before = c.clone();
         check_not_merged(&c, "id")?;
         authorize_record_change(&mut tx, actor, c.owner_id, patch.owner_id).await?;
         // A persona the rules chose follows them when the title or the
@@ -182,7 +184,6 @@ impl App {
                 .map(str::to_string);
         }
         c.updated_at = self.now();
-        let before: Contact = repo::get(&mut tx, id).await?;
         crate::audit::record_update(
             &mut tx,
             actor,

@@ -140,6 +140,8 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let mut d: Deal = repo::get(&mut tx, id).await.map_err(named("deal", id))?;
+        // As it was, for the audit log.
+        let before = d.clone();
         if actor.role.is_some() {
             let relation = relation_to_user(&mut tx, actor, d.owner_id).await?;
             actor.authorize(Action::EditDeal, relation)?;
@@ -179,7 +181,6 @@ impl App {
             d.status = status;
         }
         d.updated_at = now;
-        let before: Deal = repo::get(&mut tx, id).await?;
         crate::audit::record_update(
             &mut tx,
             actor,

@@ -75,13 +75,14 @@ impl App {
     ) -> Result<Note, AppError> {
         let mut tx = self.store().begin().await?;
         let mut n: Note = repo::get(&mut tx, id).await.map_err(named("note", id))?;
+        // As it was, for the audit log.
+        let before = n.clone();
         let relation = crate::access::relation_to_user(&mut tx, actor, n.author_id).await?;
         actor.authorize(Action::EditNote, relation)?;
         if let Some(b) = &patch.body {
             n.body = text("body", b, BODY_MAX)?;
         }
         n.updated_at = self.now();
-        let before: Note = repo::get(&mut tx, id).await?;
         crate::audit::record_update(
             &mut tx,
             actor,
