@@ -235,3 +235,13 @@ pub(crate) async fn relation_to_user(
     let user = owner_of(conn, user_id).await?;
     Ok(actor.relation_to(user.as_ref().map(|u| u.id), user.map(|u| u.team)))
 }
+
+impl crate::App {
+    /// The app for revenue reports (won revenue, goals and their pacing,
+    /// the reverse funnel, attribution's value, channel ROI), when `actor`
+    /// may see revenue; 403 otherwise.
+    pub fn for_revenue(&self, actor: &Actor) -> Result<&crate::App, AppError> {
+        actor.authorize(Action::ReadRevenue, Relation::Company)?;
+        Ok(self)
+    }
+}

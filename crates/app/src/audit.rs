@@ -36,6 +36,7 @@ pub(crate) async fn record(
             object_id: id.to_string(),
             before: json(before),
             after: json(after),
+            redacted_at: None,
         },
     )
     .await?;

@@ -71,6 +71,15 @@ fn deal_closing(
     }
 }
 
+/// Whether `actor` may see deal `d` (the permission table's `ReadDeal`).
+async fn may_see(conn: &mut AnyConnection, actor: &Actor, d: &Deal) -> Result<bool, AppError> {
+    if actor.role.is_none() {
+        return Ok(true);
+    }
+    let relation = relation_to_user(conn, actor, d.owner_id).await?;
+    Ok(actor.may(Action::ReadDeal, relation))
+}
+
 impl App {
     /// Creates a deal. A deal for a contact not yet at opportunity moves it
     /// there; a won deal makes the contact a customer (closing the loop).
@@ -125,6 +134,49 @@ impl App {
         Ok(saved)
     }
 
+    /// A deal as `actor` may see it: one they may not see (another rep's,
+    /// for a rep) is 404, as if it did not exist.
+    pub async fn deal_for(&self, id: i64, actor: &Actor) -> Result<Deal, AppError> {
+        let mut conn = self.store().acquire().await?;
+        let d: Deal = repo::get(&mut conn, id).await.map_err(named("deal", id))?;
+        if !may_see(&mut conn, actor, &d).await? {
+            return Err(AppError::not_found("deal", id));
+        }
+        Ok(d)
+    }
+
+    /// The deals matching `f` that `actor` may see: a rep's are their own.
+    pub async fn deals_for(
+        &self,
+        f: &DealFilter,
+        paging: &Paging,
+        actor: &Actor,
+    ) -> Result<Page<Deal>, AppError> {
+        if actor.may(Action::ReadDeal, Relation::Other) {
+            return self.deals(f, paging).await;
+        }
+        let mine = actor
+            .user_id
+            .filter(|_| actor.may(Action::ReadDeal, Relation::Own));
+        match mine {
+            Some(me) if f.owner_id.is_none_or(|o| o == me) => {
+                let own = DealFilter {
+                    owner_id: Some(me),
+                    ..f.clone()
+                };
+                self.deals(&own, paging).await
+            }
+            // Someone else's deals, or none at all: nothing to see.
+            _ => {
+                paging.limit()?;
+                Ok(Page {
+                    items: vec![],
+                    next_cursor: None,
+                })
+            }
+        }
+    }
+
     pub async fn deal(&self, id: i64) -> Result<Deal, AppError> {
         let mut conn = self.store().acquire().await?;
         repo::get(&mut conn, id).await.map_err(named("deal", id))
@@ -140,6 +192,9 @@ impl App {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let mut d: Deal = repo::get(&mut tx, id).await.map_err(named("deal", id))?;
+        if !may_see(&mut tx, actor, &d).await? {
+            return Err(AppError::not_found("deal", id));
+        }
         // As it was, for the audit log.
         let before = d.clone();
         if actor.role.is_some() {

@@ -33,6 +33,10 @@ pub enum AppError {
     /// Over a quota: the client should retry after this long.
     #[error("over the quota; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// The e-mail or password is wrong: one answer for both, so it does
+    /// not tell which e-mails have accounts.
+    #[error("the e-mail or password is wrong")]
+    SignInFailed,
 }
 
 impl From<StoreError> for AppError {

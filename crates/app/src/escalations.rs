@@ -300,7 +300,7 @@ async fn fire(
                 )
                 .await?;
             }
-            emit(conn, "sla.at_risk", &serde_json::json!({ "handoff_id": h.id, "clock": clock, "assignee_id": h.assignee_id }), now).await?;
+            emit(conn, "sla.at_risk", &serde_json::json!({ "handoff_id": h.id, "clock": clock, "assignee_id": h.assignee_id }), Some(h.contact_id), now).await?;
         }
         "notify_manager" => {
             for m in team.managers() {
@@ -315,7 +315,7 @@ async fn fire(
                 )
                 .await?;
             }
-            emit(conn, "sla.breached", &serde_json::json!({ "handoff_id": h.id, "clock": clock, "assignee_id": h.assignee_id }), now).await?;
+            emit(conn, "sla.breached", &serde_json::json!({ "handoff_id": h.id, "clock": clock, "assignee_id": h.assignee_id }), Some(h.contact_id), now).await?;
         }
         "reassign" => {
             let decision = route_lead(conn, playbook, team, &contact, now, h.assignee_id).await?;
@@ -359,6 +359,7 @@ async fn fire(
                     conn,
                     "handoff.reassigned",
                     &serde_json::json!({ "handoff": moved, "from": h.assignee_id }),
+                    Some(moved.contact_id),
                     now,
                 )
                 .await?;

@@ -174,6 +174,7 @@ pub(crate) async fn open_handoff(
         conn,
         "handoff.created",
         &serde_json::json!({ "handoff": &handoff }),
+        Some(handoff.contact_id),
         now,
     )
     .await?;
@@ -557,6 +558,7 @@ impl App {
             &mut tx,
             "handoff.reassigned",
             &serde_json::json!({ "handoff": &h, "by": actor.label }),
+            Some(h.contact_id),
             now,
         )
         .await?;

@@ -36,8 +36,10 @@ pub mod reports;
 pub mod rescoring;
 pub mod routing;
 pub mod scheduler;
+pub mod sign_in;
 pub mod sla_reports;
 pub mod sla_terms;
+mod throttle;
 pub mod touches;
 
 pub use access::Actor;
@@ -80,6 +82,8 @@ pub struct Options {
     /// Days anonymous visitors' data (never identified) is kept after they
     /// were last seen; `None` keeps it for ever.
     pub anonymous_retention_days: Option<u32>,
+    /// How long sign-in sessions last.
+    pub sessions: sign_in::SessionTimeouts,
 }
 
 impl Default for Options {
@@ -89,6 +93,7 @@ impl Default for Options {
             event_queue_bytes: ingest::DEFAULT_QUEUE_BYTES,
             source_quota: ingest::SourceQuota::default(),
             anonymous_retention_days: Some(privacy::DEFAULT_RETENTION_DAYS),
+            sessions: sign_in::SessionTimeouts::default(),
         }
     }
 }
@@ -111,7 +116,9 @@ pub struct App {
     /// from the options.
     webhook_client: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Failed authentications per address, shared by the clones.
-    failed_auth: Arc<people::FailedAuth>,
+    failed_auth: Arc<throttle::Throttle<std::net::IpAddr>>,
+    /// Failed sign-ins per account and per address.
+    sign_in_limits: Arc<sign_in::SignInLimits>,
 }
 
 impl App {
@@ -126,7 +133,8 @@ impl App {
             ingestion: Default::default(),
             rescoring: Default::default(),
             webhook_client: Default::default(),
-            failed_auth: Default::default(),
+            failed_auth: Arc::new(people::failed_auth()),
+            sign_in_limits: Default::default(),
         }
     }
 

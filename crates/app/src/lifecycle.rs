@@ -215,6 +215,9 @@ pub(crate) async fn insert_contact(
     contact: &Contact,
     actor: &Actor,
 ) -> Result<Contact, AppError> {
+    if crate::privacy::was_erased(conn, &contact.email, contact.created_at).await? {
+        return Err(crate::privacy::erased_person("email").into());
+    }
     let saved = repo::insert(conn, contact).await.map_err(|e| match e {
         smarketing_store::StoreError::Conflict { field } => AppError::Conflict {
             what: "contact",
@@ -363,6 +366,7 @@ pub(crate) async fn close_open_handoff(
         conn,
         "handoff.closed",
         &serde_json::json!({ "handoff": &h }),
+        Some(h.contact_id),
         at,
     )
     .await?;

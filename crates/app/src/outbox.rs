@@ -27,11 +27,13 @@ pub const EVENTS: &[&str] = &[
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: i64 = 12;
 
-/// Queues an event for every active endpoint subscribed to it.
+/// Queues an event for every active endpoint subscribed to it. `about` is
+/// the contact it concerns, if any: erasing them takes it out of the queue.
 pub(crate) async fn emit(
     conn: &mut Conn,
     event: &str,
     data: &serde_json::Value,
+    about: Option<i64>,
     now: Instant,
 ) -> Result<(), AppError> {
     let endpoints = repo::webhook_endpoints(conn).await?;
@@ -44,7 +46,7 @@ pub(crate) async fn emit(
     }
     let (message_id, payload) = message(event, data, now);
     for e in subscribed {
-        repo::enqueue_delivery(conn, e.id, &message_id, event, &payload, now).await?;
+        repo::enqueue_delivery(conn, e.id, &message_id, event, &payload, about, now).await?;
     }
     Ok(())
 }
@@ -284,7 +286,16 @@ impl App {
             &serde_json::json!({ "endpoint_id": id }),
             now,
         );
-        repo::enqueue_delivery(&mut conn, id, &message_id, "webhook.test", &payload, now).await?;
+        repo::enqueue_delivery(
+            &mut conn,
+            id,
+            &message_id,
+            "webhook.test",
+            &payload,
+            None,
+            now,
+        )
+        .await?;
         Ok(())
     }
 
@@ -315,6 +326,7 @@ impl App {
                 &mut tx,
                 "webhook.test",
                 &serde_json::json!({ "sequence": i }),
+                None,
                 self.now(),
             )
             .await?;

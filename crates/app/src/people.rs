@@ -5,14 +5,13 @@
 //! past a limit, throttled per address.
 
 use crate::input::{NAME_MAX, UserInput, text};
+use crate::throttle::{Throttle, counted_as};
 use crate::{Actor, App, AppError};
 use sha2::{Digest, Sha256};
 use smarketing_core::access::{Action, Relation};
 use smarketing_core::{Email, Instant, Invalid, TokenScope};
 use smarketing_store::{ApiToken, User, repo};
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// Failed authentications an address may make in [`FAILURE_WINDOW`]
@@ -21,59 +20,9 @@ pub const MAX_FAILURES: u32 = 10;
 /// The window failed authentications are counted in.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
-/// Addresses the throttle remembers at most (a flood of addresses cannot
-/// grow it further).
-const MAX_ADDRESSES: usize = 100_000;
-
-/// The address failures are counted under: an IPv6 client is counted by its
-/// /64, which one subscriber holds whole.
-fn throttled_as(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v) => {
-            let s = v.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-    }
-}
-
-/// Failed authentications per address, in the current window.
-#[derive(Default)]
-pub(crate) struct FailedAuth {
-    by_address: Mutex<HashMap<IpAddr, (u32, std::time::Instant)>>,
-}
-
-impl FailedAuth {
-    /// The seconds an address must wait, when it is over the limit.
-    fn wait(&self, from: IpAddr) -> Option<u64> {
-        let map = self.by_address.lock().expect("failed auth");
-        let (count, since) = map.get(&throttled_as(from))?;
-        let left = FAILURE_WINDOW.checked_sub(since.elapsed())?;
-        (*count >= MAX_FAILURES).then(|| left.as_secs().max(1))
-    }
-
-    /// Counts a failure; returns whether it is the address's first in
-    /// this window (only that one is written to the audit log).
-    fn record(&self, from: IpAddr) -> bool {
-        let from = throttled_as(from);
-        let mut map = self.by_address.lock().expect("failed auth");
-        if map.len() >= MAX_ADDRESSES {
-            map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
-            // Still full: forget the oldest half rather than grow.
-            if map.len() >= MAX_ADDRESSES {
-                let mut ages: Vec<std::time::Instant> = map.values().map(|(_, s)| *s).collect();
-                ages.sort_unstable();
-                let keep_after = ages[ages.len() / 2];
-                map.retain(|_, (_, since)| *since >= keep_after);
-            }
-        }
-        let entry = map.entry(from).or_insert((0, std::time::Instant::now()));
-        if entry.1.elapsed() >= FAILURE_WINDOW {
-            *entry = (0, std::time::Instant::now());
-        }
-        entry.0 += 1;
-        entry.0 == 1
-    }
+/// Failed token authentications per address.
+pub(crate) fn failed_auth() -> Throttle<IpAddr> {
+    Throttle::new(MAX_FAILURES, FAILURE_WINDOW)
 }
 
 /// A token to issue: its name, scope and when it stops working.
@@ -222,7 +171,7 @@ impl App {
         Ok(token)
     }
 
-    /// Disables a user: at once none of their tokens works, and they are
+    /// Disables a user: at once none of their tokens or sessions works, and they are
     /// routed no new leads. Their records and history stay.
     pub async fn disable_user(&self, id: i64, actor: &Actor) -> Result<User, AppError> {
         actor.authorize(Action::ManageUsers, Relation::Company)?;
@@ -233,6 +182,9 @@ impl App {
                 id: id.to_string(),
             });
         }
+        // Their tokens stop working by the check on `disabled_at`; their
+        // sessions are ended outright.
+        repo::end_sessions_of(&mut tx, id, "disabled", self.now()).await?;
         let user: User = repo::get(&mut tx, id).await?;
         crate::audit::record(
             &mut tx,
@@ -289,7 +241,7 @@ impl App {
         token: &str,
         from: Option<IpAddr>,
     ) -> Result<Option<Authenticated>, AppError> {
-        if let Some(wait) = from.and_then(|ip| self.failed_auth.wait(ip)) {
+        if let Some(wait) = from.and_then(|ip| self.failed_auth.wait(&counted_as(ip))) {
             return Err(AppError::RateLimited {
                 retry_after_secs: wait,
             });
@@ -326,7 +278,7 @@ impl App {
         };
         if found.is_none() {
             tracing::warn!(from = ?from, "failed authentication");
-            let first = from.is_none_or(|ip| self.failed_auth.record(ip));
+            let first = from.is_none_or(|ip| self.failed_auth.fail(counted_as(ip)));
             // The first failure of an address in a window goes to the audit
             // log; the rest are counted, so a guesser cannot flood the log.
             if first {

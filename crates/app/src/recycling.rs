@@ -81,6 +81,7 @@ impl App {
                 &mut tx,
                 "lead.no_follow_up",
                 &serde_json::json!({ "contact_id": c.id, "email": c.email, "sal_since": entered }),
+                Some(c.id),
                 now,
             )
             .await?;

@@ -32,6 +32,9 @@ impl App {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "retention failed"),
                 }
+                if let Err(e) = self.purge_old_sessions().await {
+                    tracing::warn!(error = %e, "purging old sessions failed");
+                }
             }
             match self.run_due_escalations(200).await {
                 Ok(r) if r.fired + r.skipped > 0 => {

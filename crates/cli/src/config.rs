@@ -28,6 +28,9 @@ pub struct Config {
     pub body_read_timeout_seconds: u64,
     pub max_client_connections: usize,
     pub anonymous_retention_days: u32,
+    pub session_idle_minutes: u64,
+    pub session_absolute_hours: u64,
+    pub public_url: String,
 }
 
 impl Default for Config {
@@ -49,6 +52,9 @@ impl Default for Config {
             body_read_timeout_seconds: 30,
             max_client_connections: 1024,
             anonymous_retention_days: 395,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            public_url: String::new(),
         }
     }
 }
@@ -112,7 +118,28 @@ max_client_connections = 1024
 # for ever. The server deletes what is older hourly. Identified people are
 # not affected.
 anonymous_retention_days = 395
+
+# Sign-in sessions end after this many minutes unused, and this many hours
+# after sign-in whatever happens; then the person signs in again.
+session_idle_minutes = 30
+session_absolute_hours = 12
+
+# The address people reach the server at, as links in what it sends out
+# begin (password reset links, say): "https://smarketing.example.com".
+# Empty: http:// and the listen address.
+public_url = ""
 "#;
+
+impl Config {
+    /// The address links to this server begin with, without a trailing `/`.
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+}
 
 /// Loads the configuration from `file` (when it exists) and the environment.
 pub fn load(file: &Path) -> anyhow::Result<Config> {
@@ -137,6 +164,9 @@ pub fn load(file: &Path) -> anyhow::Result<Config> {
         "body_read_timeout_seconds",
         "max_client_connections",
         "anonymous_retention_days",
+        "session_idle_minutes",
+        "session_absolute_hours",
+        "public_url",
     ]));
     fig.extract().with_context(|| {
         format!(

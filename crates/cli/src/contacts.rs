@@ -36,6 +36,35 @@ pub async fn run(command: ContactCommand, cfg: &Config) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&person)?);
             return Ok(());
         }
+        ContactCommand::Erase { contact_id, yes } => {
+            if !yes {
+                anyhow::bail!(
+                    "erasing contact {contact_id} deletes them and everything held about them for good; run again with --yes to confirm (`smarketing contact export {contact_id}` first keeps a copy)"
+                );
+            }
+            let erased = app
+                .erase_person(contact_id, &actor)
+                .await
+                .map_err(explain)?;
+            println!("erased contact {contact_id}:");
+            println!("{}", serde_json::to_string_pretty(&erased)?);
+            return Ok(());
+        }
+        ContactCommand::Consents { contact_id } => {
+            for v in app.consents(contact_id).await.map_err(explain)? {
+                let c = &v.consent;
+                println!(
+                    "{:<21} {:<20} {:<9} {:<20} {}{}",
+                    c.given_at.to_string(),
+                    c.purpose,
+                    c.status,
+                    c.basis,
+                    c.source,
+                    if v.in_force { "  (in force)" } else { "" }
+                );
+            }
+            return Ok(());
+        }
     };
     for m in &merges {
         println!("{}", merge_lines(m));

@@ -216,6 +216,22 @@ pub enum UserCommand {
         /// admin, manager (the team's lead), member or viewer (reads, changes nothing)
         #[arg(long, default_value = "member")]
         role: String,
+        /// Read the user's sign-in password from standard input (one line;
+        /// at least 12 characters), for scripts.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's sign-in password, read from standard input; their
+    /// open sessions end.
+    Password {
+        /// The user's e-mail.
+        email: String,
+    },
+    /// Issue a one-time password reset link for a user (valid 24 hours;
+    /// earlier links stop working). Send it to them yourself.
+    ResetLink {
+        /// The user's e-mail.
+        email: String,
     },
     /// Create an API token for a user (printed once; stored hashed).
     Token {
@@ -241,7 +257,7 @@ pub enum UserCommand {
     /// Revoke a token by its id (from `user tokens`): it stops working at
     /// once.
     Revoke { token_id: i64 },
-    /// Disable a user: none of their tokens works from now on, and no new
+    /// Disable a user: none of their tokens or sessions works from now on, and no new
     /// leads are routed to them. Their records and history stay.
     Disable {
         /// The user's e-mail.
@@ -394,8 +410,20 @@ pub enum ContactCommand {
     Merges { contact_id: i64 },
     /// Everything held about a person (GDPR), as JSON: contact, account,
     /// ids, raw events, touches, stage history, activities, notes, deals,
-    /// handoffs and merges.
+    /// handoffs, merges and consents.
     Export { contact_id: i64 },
+    /// Erase a person (GDPR): hard-delete the contact, every record merged
+    /// with it and everything held about them. Deals stay without them; a
+    /// keyed hash of the e-mail stays so no source records them again.
+    /// Cannot be undone.
+    Erase {
+        contact_id: i64,
+        /// Confirms that the person is to be erased for good.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// A person's consent records, newest first.
+    Consents { contact_id: i64 },
 }
 
 #[derive(Subcommand)]

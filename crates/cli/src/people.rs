@@ -15,7 +15,14 @@ pub async fn user(command: UserCommand, cfg: &Config) -> Result<()> {
             email,
             team,
             role,
+            password_stdin,
         } => {
+            // Read before the user exists, so a missing password adds no one.
+            let password = password_stdin.then(read_password).transpose()?;
+            if let Some(p) = &password {
+                smarketing_app::sign_in::check_password(p, &email)
+                    .map_err(|e| anyhow!("the password on standard input: {}", e.message))?;
+            }
             let u = app
                 .create_user(
                     UserInput {
@@ -28,9 +35,43 @@ pub async fn user(command: UserCommand, cfg: &Config) -> Result<()> {
                 )
                 .await
                 .map_err(explain)?;
+            if let Some(p) = password {
+                app.set_password(u.id, &p, &smarketing_app::Actor::system())
+                    .await
+                    .map_err(explain)?;
+            }
             println!(
-                "added user {} <{}> ({}, {}), id {}",
-                u.name, u.email, u.team, u.role, u.id
+                "added user {} <{}> ({}, {}), id {}{}",
+                u.name,
+                u.email,
+                u.team,
+                u.role,
+                u.id,
+                if password_stdin {
+                    "; they can sign in with the password given"
+                } else {
+                    ""
+                }
+            );
+        }
+        UserCommand::Password { email } => {
+            let u = user_by_email(&app, &email).await?;
+            let password = read_password()?;
+            app.set_password(u.id, &password, &smarketing_app::Actor::system())
+                .await
+                .map_err(explain)?;
+            println!("password of {} set; their open sessions ended", u.email);
+        }
+        UserCommand::ResetLink { email } => {
+            let u = user_by_email(&app, &email).await?;
+            let link = app
+                .issue_password_reset(u.id, &smarketing_app::Actor::system())
+                .await
+                .map_err(explain)?;
+            println!("{}/reset-password#token={}", cfg.public_url(), link.token);
+            eprintln!(
+                "This link sets a new password for {} once, until {}. Send it to them yourself; it is shown only now.",
+                u.email, link.expires_at
             );
         }
         UserCommand::Token {
@@ -119,6 +160,21 @@ pub async fn user(command: UserCommand, cfg: &Config) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A password from standard input: its first line, without the line end.
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| anyhow!("reading the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        anyhow::bail!(
+            "no password on standard input: pipe one in, for example `printf '%s\\n' \"$PASSWORD\" | smarketing user password ana@example.com`"
+        );
+    }
+    Ok(password)
 }
 
 async fn user_by_email(app: &smarketing_app::App, email: &str) -> Result<smarketing_store::User> {

@@ -29,6 +29,10 @@ pub async fn open(cfg: &Config) -> Result<App> {
         },
         anonymous_retention_days: (cfg.anonymous_retention_days > 0)
             .then_some(cfg.anonymous_retention_days),
+        sessions: smarketing_app::sign_in::SessionTimeouts {
+            idle: std::time::Duration::from_secs(cfg.session_idle_minutes.max(1) * 60),
+            absolute: std::time::Duration::from_secs(cfg.session_absolute_hours.max(1) * 3600),
+        },
     });
     app.prepare().await.context("preparing the database")?;
     Ok(app)
@@ -138,15 +142,25 @@ fn read_credentials(file: Option<&Path>) -> Option<DemoCredentials> {
 fn write_credentials(file: Option<&Path>, c: &DemoCredentials) -> Result<()> {
     let Some(file) = file else { return Ok(()) };
     let text = format!(
-        "# The demo's API token and write key, kept so the next `smarketing demo` prints the same.\n{}",
+        "# The demo's API token, write key and sign-ins, kept so the next `smarketing demo` prints the same.\n{}",
         toml::to_string(c)?
     );
-    std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+    // Readable by its owner only, from the first byte: it holds passwords.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        if file.exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+        }
     }
+    use std::io::Write;
+    options
+        .open(file)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("writing {}", file.display()))?;
     Ok(())
 }
 
@@ -216,6 +230,17 @@ pub async fn demo(args: crate::DemoArgs, database_given: bool, mut cfg: Config) 
         "  write key:   {}  (source \"{DEMO_SOURCE}\"; events to http://{events_to}/v1/track)",
         credentials.write_key
     );
+    println!(
+        "  sign-ins, one of every profile (POST /api/v1/session; kept in {}):",
+        file.as_deref()
+            .map_or("no file".to_string(), |f| f.display().to_string())
+    );
+    for login in &credentials.logins {
+        println!(
+            "    {:<17} {:<28} {}",
+            login.profile, login.email, login.password
+        );
+    }
     match listener {
         None => Ok(()),
         Some(listener) => serve(app, listener, &cfg).await,

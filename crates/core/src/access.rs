@@ -105,8 +105,9 @@ impl Profile {
 }
 
 /// Everything a user may be allowed or refused. A use case that changes
-/// something asks for one of these; reading needs none (a viewer reads
-/// everything).
+/// something asks for one of these. Reading needs none, but for sales'
+/// numbers: a rep sees their own deals only (others' answer 404), and
+/// revenue figures in reports are not a rep's to see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Store a new playbook version.
@@ -155,6 +156,12 @@ pub enum Action {
     ReadAudit,
     /// Export (or erase) everything held about one person (GDPR).
     HandlePersonalData,
+    /// See a deal, its amount and status. A deal one may not see answers
+    /// 404, as if it did not exist.
+    ReadDeal,
+    /// See revenue in reports: won revenue, goals and their pacing, the
+    /// reverse funnel, attribution's value, channel ROI.
+    ReadRevenue,
 }
 
 impl Action {
@@ -168,6 +175,7 @@ impl Action {
             | Action::ManageWebhooks
             | Action::ReadAudit
             | Action::HandlePersonalData => TokenScope::Admin,
+            Action::ReadDeal | Action::ReadRevenue => TokenScope::Read,
             _ => TokenScope::Write,
         }
     }
@@ -197,6 +205,8 @@ impl Action {
             Action::UndoMerge => "undo this merge",
             Action::ReadAudit => "read the audit log",
             Action::HandlePersonalData => "export or erase a person's data",
+            Action::ReadDeal => "see this deal",
+            Action::ReadRevenue => "see revenue figures",
         }
     }
 }
@@ -229,6 +239,8 @@ pub const PERMISSIONS: &[(Action, [Reach; 6])] = &[
     (Action::UndoMerge, [Any, Any, Own, Any, Own, No]),
     (Action::ReadAudit, [Any, No, No, No, No, No]),
     (Action::HandlePersonalData, [Any, No, No, No, No, No]),
+    (Action::ReadDeal, [Any, Any, Any, Any, Own, Any]),
+    (Action::ReadRevenue, [Any, Any, Any, Any, No, Any]),
 ];
 
 /// How far `profile` reaches for `action`.
@@ -283,7 +295,7 @@ pub fn markdown_table() -> String {
 mod tests {
     use super::*;
 
-    const ACTIONS: [Action; 22] = [
+    const ACTIONS: [Action; 24] = [
         Action::ImportPlaybook,
         Action::ManageUsers,
         Action::ManageWebhooks,
@@ -306,6 +318,8 @@ mod tests {
         Action::UndoMerge,
         Action::ReadAudit,
         Action::HandlePersonalData,
+        Action::ReadDeal,
+        Action::ReadRevenue,
     ];
 
     #[test]
@@ -331,7 +345,36 @@ mod tests {
                 reach(Profile::SalesLead, a) >= reach(Profile::SalesRep, a),
                 "{a:?}"
             );
-            assert_eq!(reach(Profile::Viewer, a), Reach::None, "{a:?}");
+            // A viewer changes nothing; what it reads, it reads whole.
+            let expected = if a.scope() == TokenScope::Read {
+                Reach::Any
+            } else {
+                Reach::None
+            };
+            assert_eq!(reach(Profile::Viewer, a), expected, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn a_rep_sees_their_own_deals_and_no_revenue_figures() {
+        assert!(permits(Profile::SalesRep, Action::ReadDeal, Relation::Own));
+        assert!(!permits(
+            Profile::SalesRep,
+            Action::ReadDeal,
+            Relation::Team
+        ));
+        assert!(!permits(
+            Profile::SalesRep,
+            Action::ReadRevenue,
+            Relation::Company
+        ));
+        for p in [
+            Profile::MarketingMember,
+            Profile::SalesLead,
+            Profile::Viewer,
+        ] {
+            assert!(permits(p, Action::ReadDeal, Relation::Other), "{p:?}");
+            assert!(permits(p, Action::ReadRevenue, Relation::Company), "{p:?}");
         }
     }
 

@@ -61,6 +61,11 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         meaning: "both contacts have an open handoff",
     },
     ProblemCode {
+        code: "csrf_failed",
+        status: 403,
+        meaning: "a request signed in by cookie changes something without the session's X-CSRF-Token header",
+    },
+    ProblemCode {
         code: "duplicate_email",
         status: 422,
         meaning: "two inputs of one batch share an e-mail (one already stored is a 409 conflict)",
@@ -74,6 +79,11 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         code: "empty_batch",
         status: 422,
         meaning: "a batch with nothing in it",
+    },
+    ProblemCode {
+        code: "erased_person",
+        status: 422,
+        meaning: "the person with this e-mail was erased at their request and is not recorded again",
     },
     ProblemCode {
         code: "forbidden",
@@ -99,6 +109,11 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         code: "invalid_amount",
         status: 422,
         meaning: "not an amount",
+    },
+    ProblemCode {
+        code: "invalid_basis",
+        status: 422,
+        meaning: "a consent's basis is not one of GDPR article 6's six",
     },
     ProblemCode {
         code: "invalid_batch",
@@ -201,6 +216,11 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         meaning: "a playbook with problems (each with its line and key)",
     },
     ProblemCode {
+        code: "invalid_purpose",
+        status: 422,
+        meaning: "a consent purpose is 1 to 64 lower-case letters, digits and _",
+    },
+    ProblemCode {
         code: "invalid_query",
         status: 422,
         meaning: "a query string that does not parse",
@@ -216,6 +236,11 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         meaning: "a rate out of range",
     },
     ProblemCode {
+        code: "invalid_reset_link",
+        status: 422,
+        meaning: "the password reset link is unknown, used or expired",
+    },
+    ProblemCode {
         code: "invalid_segment",
         status: 422,
         meaning: "not a segment (dimension=value)",
@@ -229,6 +254,11 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         code: "invalid_stage",
         status: 422,
         meaning: "a stage that does not fit here",
+    },
+    ProblemCode {
+        code: "invalid_status",
+        status: 422,
+        meaning: "a status is not one of the values the field takes",
     },
     ProblemCode {
         code: "invalid_type",
@@ -361,6 +391,11 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         meaning: "a contact cannot merge with itself",
     },
     ProblemCode {
+        code: "sign_in_failed",
+        status: 401,
+        meaning: "the e-mail or password is wrong (the same answer for both)",
+    },
+    ProblemCode {
         code: "stage_not_in_playbook",
         status: 422,
         meaning: "a stage the playbook does not use",
@@ -393,7 +428,7 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
     ProblemCode {
         code: "unauthorized",
         status: 401,
-        meaning: "no valid API token",
+        meaning: "no valid API token or session",
     },
     ProblemCode {
         code: "unknown_channel",
@@ -479,6 +514,16 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         code: "unsupported_media_type",
         status: 415,
         meaning: "a content type the route does not take",
+    },
+    ProblemCode {
+        code: "weak_password",
+        status: 422,
+        meaning: "the password is shorter than 12 characters or is the e-mail address",
+    },
+    ProblemCode {
+        code: "wrong_password",
+        status: 422,
+        meaning: "the current password given is not right",
     },
 ];
 

@@ -44,6 +44,9 @@ pub struct FieldError {
 pub enum ApiError {
     App(AppError),
     Unauthorized,
+    /// A cookie-authenticated request that changes something came without
+    /// the session's CSRF token.
+    CsrfFailed,
     NotFound,
     MethodNotAllowed,
     Malformed {
@@ -98,7 +101,12 @@ impl ApiError {
             ApiError::Unauthorized => make(
                 "unauthorized",
                 None,
-                "send a valid API token as 'Authorization: Bearer <token>'".into(),
+                "send a valid API token as 'Authorization: Bearer <token>', or sign in".into(),
+            ),
+            ApiError::CsrfFailed => make(
+                "csrf_failed",
+                Some("X-CSRF-Token".into()),
+                "a request signed in by cookie that changes something carries the session's token in the X-CSRF-Token header".into(),
             ),
             ApiError::NotFound => make("route_not_found", None, "no such route".into()),
             ApiError::MethodNotAllowed => make(
@@ -196,6 +204,11 @@ impl ApiError {
                     "rate_limited",
                     None,
                     format!("over the source's quota; retry after {retry_after_secs} s"),
+                ),
+                AppError::SignInFailed => make(
+                    "sign_in_failed",
+                    Some("password".into()),
+                    "the e-mail or password is wrong".into(),
                 ),
                 AppError::Store(inner) => {
                     tracing::error!(error = %inner, "storage failed");

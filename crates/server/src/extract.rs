@@ -1,5 +1,6 @@
 //! Extractors that turn bad requests into problem+json naming the field:
-//! bearer-token authentication, JSON bodies and query strings.
+//! authentication (a bearer token, or a session cookie with its CSRF
+//! token), JSON bodies and query strings.
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -9,6 +10,7 @@ use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use smarketing_app::Actor;
+use smarketing_app::sign_in::{SESSION_COOKIE, SessionUser};
 use smarketing_core::TokenScope;
 use smarketing_store::User;
 
@@ -29,24 +31,78 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized)?;
-        let from = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
-        match state.app.authenticate(token, from).await? {
-            Some(a) => Ok(Auth(a.user, a.token.scope, from)),
-            None => Err(ApiError::Unauthorized),
+        let from = peer(parts);
+        if let Some(header) = parts.headers.get(header::AUTHORIZATION) {
+            let token = header
+                .to_str()
+                .ok()
+                .and_then(|h| {
+                    h.strip_prefix("Bearer ")
+                        .or_else(|| h.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .ok_or(ApiError::Unauthorized)?;
+            return match state.app.authenticate(token, from).await? {
+                Some(a) => Ok(Auth(a.user, a.token.scope, from)),
+                None => Err(ApiError::Unauthorized),
+            };
         }
+        let SignedIn(session, from) = SignedIn::from_request_parts(parts, state).await?;
+        // A session does all its user may: the permission table decides.
+        Ok(Auth(session.user, TokenScope::Admin, from))
+    }
+}
+
+/// The caller's address, from the connection.
+pub fn peer(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim_matches('"'))
+}
+
+/// A person signed in by the session cookie, and their address. A request
+/// that may change something (any method but GET, HEAD and OPTIONS) must
+/// carry the session's CSRF token in `X-CSRF-Token`: a page on another
+/// site can make the browser send the cookie, but cannot read the token.
+pub struct SignedIn(pub SessionUser, pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let secret = session_cookie(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let session = state
+            .app
+            .session(secret)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        if !parts.method.is_safe() {
+            let given = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !smarketing_app::sign_in::csrf_matches(&session, given) {
+                return Err(ApiError::CsrfFailed);
+            }
+        }
+        Ok(SignedIn(session, peer(parts)))
     }
 }
 

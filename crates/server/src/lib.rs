@@ -20,7 +20,7 @@ use error::ApiError;
 use smarketing_app::App;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -56,9 +56,9 @@ impl AppState {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Smarketing API", description = "One playbook, closed-loop reporting and SLAs for marketing and sales. Every route under /api/v1 needs `Authorization: Bearer <token>`; errors are RFC 9457 problem+json with a stable `code` and the `field` at fault."),
+    info(title = "Smarketing API", description = "One playbook, closed-loop reporting and SLAs for marketing and sales. Every route under /api/v1 needs `Authorization: Bearer <token>`, or the session cookie of a person signed in with `POST /api/v1/session` (then every request that changes something carries the session's `X-CSRF-Token`); errors are RFC 9457 problem+json with a stable `code` and the `field` at fault."),
     modifiers(&BearerAuth, &ProblemCodes),
-    security(("bearer" = []))
+    security(("bearer" = []), ("session" = []))
 )]
 struct ApiDoc;
 
@@ -70,6 +70,12 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                smarketing_app::sign_in::SESSION_COOKIE,
+            ))),
         );
     }
 }

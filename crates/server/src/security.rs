@@ -27,9 +27,13 @@ fn is_authenticated(headers: &HeaderMap) -> bool {
 /// Whether the request reached us over TLS: on our own listener, or as the
 /// TLS-terminating proxy in front says.
 fn over_tls(req: &Request) -> bool {
-    req.uri().scheme_str() == Some("https")
-        || req
-            .headers()
+    came_over_tls(req.uri(), req.headers())
+}
+
+/// [`over_tls`] from a request's parts.
+pub(crate) fn came_over_tls(uri: &axum::http::Uri, headers: &HeaderMap) -> bool {
+    uri.scheme_str() == Some("https")
+        || headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("https"))

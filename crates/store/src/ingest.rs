@@ -291,6 +291,15 @@ pub async fn unprocessed_events(
         .map_err(StoreError::from_sqlx)
 }
 
+/// Deletes a kept event (one from a person who was erased).
+pub async fn forget_event(conn: &mut Conn, id: i64) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM events WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Marks an event applied, with why it did nothing when it did nothing.
 pub async fn mark_processed(
     conn: &mut Conn,

@@ -151,3 +151,397 @@ pub async fn purge_anonymous_visitors(conn: &mut Conn, cutoff: i64) -> Result<Pu
         events,
     })
 }
+
+/// What erasing a person deleted, table by table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Erased {
+    pub contacts: u64,
+    pub touchpoints: u64,
+    pub stage_changes: u64,
+    pub activities: u64,
+    pub notes: u64,
+    pub handoffs: u64,
+    pub notifications: u64,
+    pub merges: u64,
+    pub events: u64,
+    pub visitors: u64,
+    pub identities: u64,
+    pub consents: u64,
+    pub webhook_deliveries: u64,
+    /// Deals kept (the company's revenue) with the person taken off them.
+    pub deals_detached: u64,
+    /// Audit entries whose before and after were blanked.
+    pub audit_entries_redacted: u64,
+}
+
+/// The contacts that are one person with `contact_id`: the record it was
+/// merged into, if any, up to the surviving one, and every record merged
+/// into that, at any depth.
+pub async fn person_contacts(conn: &mut Conn, contact_id: i64) -> Result<Vec<i64>, StoreError> {
+    let mut root = contact_id;
+    for _ in 0..1000 {
+        let row = sqlx::query("SELECT merged_into_id FROM contacts WHERE id = $1")
+            .bind(root)
+            .fetch_optional(&mut *conn)
+            .await?;
+        match row.and_then(|r| r.try_get::<Option<i64>, _>(0).ok().flatten()) {
+            Some(up) => root = up,
+            None => break,
+        }
+    }
+    let mut all = vec![root];
+    let mut frontier = vec![root];
+    while let Some(id) = frontier.pop() {
+        let rows = sqlx::query("SELECT id FROM contacts WHERE merged_into_id = $1")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in rows {
+            let child: i64 = r.try_get(0).map_err(StoreError::from_sqlx)?;
+            if !all.contains(&child) {
+                all.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// `(id1, id2, …)` for an `IN` list of ids: numbers we hold, never input
+/// text, so written into the statement.
+fn id_list(ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("({})", list.join(", "))
+}
+
+/// The `IN` list of quoted texts, bound as parameters from `$first`.
+fn text_params(n: usize, first: usize) -> String {
+    let list: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    format!("({})", list.join(", "))
+}
+
+async fn ids(conn: &mut Conn, sql: &str) -> Result<Vec<i64>, StoreError> {
+    let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| r.try_get::<i64, _>(0).map_err(StoreError::from_sqlx))
+        .collect()
+}
+
+async fn run(conn: &mut Conn, sql: &str) -> Result<u64, StoreError> {
+    Ok(sqlx::query(sql).execute(&mut *conn).await?.rows_affected())
+}
+
+/// Deletes everything held about the contacts `contacts` (one person, from
+/// [`person_contacts`]): their rows, touches, stage history, activities,
+/// notes, handoffs with their clocks, escalations and notifications,
+/// merges, consents, identities, visitors, kept raw events and queued
+/// webhook messages. Deals stay, without them. Audit entries about them
+/// keep who did what and when, with the before and after blanked.
+pub async fn erase_person(
+    conn: &mut Conn,
+    contacts: &[i64],
+    now: i64,
+) -> Result<Erased, StoreError> {
+    let c = id_list(contacts);
+    let emails = {
+        let rows = sqlx::query(&format!("SELECT email FROM contacts WHERE id IN {c}"))
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from_sqlx))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let handoffs = ids(
+        conn,
+        &format!("SELECT id FROM handoffs WHERE contact_id IN {c}"),
+    )
+    .await?;
+    let notes = ids(
+        conn,
+        &format!("SELECT id FROM notes WHERE contact_id IN {c}"),
+    )
+    .await?;
+    let activities = ids(
+        conn,
+        &format!("SELECT id FROM activities WHERE contact_id IN {c}"),
+    )
+    .await?;
+    let merges = ids(
+        conn,
+        &format!("SELECT id FROM contact_merges WHERE survivor_id IN {c} OR merged_id IN {c}"),
+    )
+    .await?;
+    let visitors = ids(
+        conn,
+        &format!("SELECT id FROM visitors WHERE contact_id IN {c}"),
+    )
+    .await?;
+    let user_ids = {
+        let rows = sqlx::query(&format!(
+            "SELECT user_id FROM contact_identities WHERE contact_id IN {c}"
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from_sqlx))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let anonymous_ids = {
+        let rows = sqlx::query(&format!(
+            "SELECT anonymous_id FROM visitors WHERE contact_id IN {c}"
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from_sqlx))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let h = id_list(&handoffs);
+    let mut e = Erased::default();
+    // The one thing that may delete history: the triggers let it through
+    // for the contacts listed here, in this transaction only.
+    run(
+        conn,
+        &format!(
+            "INSERT INTO erasures_in_progress (contact_id) VALUES {}",
+            contacts
+                .iter()
+                .map(|c| format!("({c})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+    .await?;
+    if !handoffs.is_empty() {
+        e.notifications = run(
+            conn,
+            &format!("DELETE FROM notifications WHERE handoff_id IN {h}"),
+        )
+        .await?;
+        run(
+            conn,
+            &format!("DELETE FROM escalations WHERE handoff_id IN {h}"),
+        )
+        .await?;
+        run(
+            conn,
+            &format!("DELETE FROM sla_events WHERE handoff_id IN {h}"),
+        )
+        .await?;
+        run(
+            conn,
+            &format!("DELETE FROM handoff_assignments WHERE handoff_id IN {h}"),
+        )
+        .await?;
+        e.handoffs = run(conn, &format!("DELETE FROM handoffs WHERE id IN {h}")).await?;
+    }
+    let merge_events = ids(
+        conn,
+        &format!("SELECT event_id FROM contact_merges WHERE event_id IS NOT NULL AND (survivor_id IN {c} OR merged_id IN {c})"),
+    )
+    .await?;
+    e.merges = run(
+        conn,
+        &format!("DELETE FROM contact_merges WHERE survivor_id IN {c} OR merged_id IN {c}"),
+    )
+    .await?;
+    e.activities = run(
+        conn,
+        &format!("DELETE FROM activities WHERE contact_id IN {c}"),
+    )
+    .await?;
+    e.notes = run(conn, &format!("DELETE FROM notes WHERE contact_id IN {c}")).await?;
+    e.deals_detached = run(
+        conn,
+        &format!("UPDATE deals SET contact_id = NULL WHERE contact_id IN {c}"),
+    )
+    .await?;
+    e.stage_changes = run(
+        conn,
+        &format!("DELETE FROM stage_changes WHERE contact_id IN {c}"),
+    )
+    .await?;
+    let v = id_list(&visitors);
+    let touches = if visitors.is_empty() {
+        format!("contact_id IN {c}")
+    } else {
+        format!("contact_id IN {c} OR visitor_id IN {v}")
+    };
+    e.touchpoints = run(conn, &format!("DELETE FROM touchpoints WHERE {touches}")).await?;
+    e.identities = run(
+        conn,
+        &format!("DELETE FROM contact_identities WHERE contact_id IN {c}"),
+    )
+    .await?;
+    // Their kept raw events: by the ids they were known by, and those a
+    // merge of theirs was revealed by.
+    if !merge_events.is_empty() {
+        e.events += run(
+            conn,
+            &format!("DELETE FROM events WHERE id IN {}", id_list(&merge_events)),
+        )
+        .await?;
+    }
+    for (column, values) in [("user_id", &user_ids), ("anonymous_id", &anonymous_ids)] {
+        for chunk in values.chunks(500) {
+            let sql = format!(
+                "DELETE FROM events WHERE {column} IN {}",
+                text_params(chunk.len(), 1)
+            );
+            let mut q = sqlx::query(&sql);
+            for value in chunk {
+                q = q.bind(value.as_str());
+            }
+            e.events += q.execute(&mut *conn).await?.rows_affected();
+        }
+    }
+    e.visitors = run(
+        conn,
+        &format!("DELETE FROM visitors WHERE contact_id IN {c}"),
+    )
+    .await?;
+    e.consents = run(
+        conn,
+        &format!("DELETE FROM consents WHERE contact_id IN {c}"),
+    )
+    .await?;
+    e.webhook_deliveries = run(
+        conn,
+        &format!("DELETE FROM webhook_deliveries WHERE contact_id IN {c}"),
+    )
+    .await?;
+    // Messages and notifications that name them without pointing at a
+    // handoff of theirs (queued before messages said whom they were
+    // about, or a notice to marketing's leads).
+    for email in &emails {
+        let pattern = format!("%{}%", like_escaped(email));
+        e.webhook_deliveries += sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE contact_id IS NULL AND payload LIKE $1 ESCAPE '\\'",
+        )
+        .bind(&pattern)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        e.notifications += sqlx::query(
+            "DELETE FROM notifications WHERE title LIKE $1 ESCAPE '\\' OR body LIKE $1 ESCAPE '\\'",
+        )
+        .bind(&pattern)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    run(
+        conn,
+        &format!("UPDATE contacts SET merged_into_id = NULL WHERE id IN {c}"),
+    )
+    .await?;
+    e.contacts = run(conn, &format!("DELETE FROM contacts WHERE id IN {c}")).await?;
+    run(
+        conn,
+        &format!("DELETE FROM erasures_in_progress WHERE contact_id IN {c}"),
+    )
+    .await?;
+    // The audit log keeps that something was done to them, by whom, when;
+    // not what their data was.
+    let mut about = vec![format!(
+        "(object_kind = 'contact' AND object_id IN {})",
+        quoted(contacts)
+    )];
+    for (kind, list) in [
+        ("handoff", &handoffs),
+        ("note", &notes),
+        ("activity", &activities),
+        ("merge", &merges),
+    ] {
+        if !list.is_empty() {
+            about.push(format!(
+                "(object_kind = '{kind}' AND object_id IN {})",
+                quoted(list)
+            ));
+        }
+    }
+    e.audit_entries_redacted = sqlx::query(&format!(
+        "UPDATE audit_log SET before = NULL, after = NULL, redacted_at = $1 WHERE redacted_at IS NULL AND ({})",
+        about.join(" OR ")
+    ))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(e)
+}
+
+/// `text` with LIKE's wildcards and the escape character escaped.
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// `('1', '2', …)`: ids as the audit log's text object ids.
+fn quoted(ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(|i| format!("'{i}'")).collect();
+    format!("({})", list.join(", "))
+}
+
+/// Whether an erased person's tombstone has this e-mail hash.
+pub async fn is_erased(conn: &mut Conn, email_hash: &str) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query("SELECT 1 FROM erased_people WHERE email_hash = $1")
+            .bind(email_hash)
+            .fetch_optional(conn)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Every tombstone's e-mail hash (for an import to check its rows against).
+pub async fn erased_hashes(conn: &mut Conn) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("SELECT email_hash FROM erased_people")
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from_sqlx))
+        .collect()
+}
+
+/// Leaves a tombstone (once per e-mail hash).
+pub async fn add_tombstone(conn: &mut Conn, email_hash: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO erased_people (email_hash, erased_at) VALUES ($1, $2) ON CONFLICT (email_hash) DO NOTHING",
+    )
+    .bind(email_hash)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// This installation's key named `name`; `fresh` (random) becomes it on
+/// first use. Two first uses at once agree on one.
+pub async fn instance_key(
+    conn: &mut Conn,
+    name: &str,
+    fresh: &str,
+    now: i64,
+) -> Result<String, StoreError> {
+    sqlx::query(
+        "INSERT INTO instance_keys (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(fresh)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let row = sqlx::query("SELECT secret FROM instance_keys WHERE name = $1")
+        .bind(name)
+        .fetch_one(conn)
+        .await?;
+    row.try_get(0).map_err(StoreError::from_sqlx)
+}

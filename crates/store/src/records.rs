@@ -600,5 +600,70 @@ record! {
         pub object_id: String,
         pub before: Option<String>,
         pub after: Option<String>,
+        /// When the before and after were blanked because the person they
+        /// were about was erased.
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+        pub redacted_at: Option<Instant>,
+    }
+}
+
+record! {
+    /// A signed-in person's server-side session. The cookie holds the
+    /// secret; only its hash is kept.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[cfg_attr(feature = "openapi", derive(ToSchema))]
+    pub struct Session in "sessions" {
+        pub id: i64,
+        pub user_id: i64,
+        #[serde(skip)]
+        #[cfg_attr(feature = "openapi", schema(ignore))]
+        pub secret_hash: String,
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+        pub created_at: Instant,
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+        pub last_seen_at: Instant,
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+        pub expires_at: Instant,
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+        pub ended_at: Option<Instant>,
+        /// sign_out, rotated, disabled or password_reset.
+        pub ended_cause: Option<String>,
+        pub address: Option<String>,
+        pub user_agent: Option<String>,
+    }
+}
+
+record! {
+    /// A one-time password reset link an admin issued (its hash).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct PasswordReset in "password_resets" {
+        pub id: i64,
+        pub user_id: i64,
+        pub token_hash: String,
+        pub created_at: Instant,
+        pub created_by: Option<i64>,
+        pub expires_at: Instant,
+        pub used_at: Option<Instant>,
+    }
+}
+
+record! {
+    /// A person granted or withdrew consent for a purpose, on a lawful
+    /// basis, through a source, at a time.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[cfg_attr(feature = "openapi", derive(ToSchema))]
+    pub struct Consent in "consents" {
+        pub id: i64,
+        pub contact_id: i64,
+        pub purpose: String,
+        pub basis: String,
+        /// granted or withdrawn.
+        pub status: String,
+        pub source: String,
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+        pub given_at: Instant,
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+        pub recorded_at: Instant,
+        pub recorded_by: Option<i64>,
     }
 }

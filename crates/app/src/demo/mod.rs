@@ -40,13 +40,36 @@ impl Default for DemoSize {
 /// The source the demo website's events come from.
 pub const DEMO_SOURCE: &str = "Demo website";
 
-/// What a user of the demo needs to reach it: an admin's API token and the
-/// demo website's write key.
+/// What a user of the demo needs to reach it: an admin's API token, the
+/// demo website's write key, and a sign-in of every profile.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct DemoCredentials {
     pub api_token: String,
     pub write_key: String,
+    /// Files written before sign-in existed have none; new ones are made.
+    #[serde(default)]
+    pub logins: Vec<DemoLogin>,
 }
+
+/// One demo person's sign-in.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct DemoLogin {
+    /// Their profile: admin, marketing lead, …
+    pub profile: String,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// The demo people who can sign in: one of every profile.
+const DEMO_LOGINS: [&str; 6] = [
+    "admin@demo.smarketing.dev",
+    "mona@demo.smarketing.dev",
+    "lea@demo.smarketing.dev",
+    "sam@demo.smarketing.dev",
+    "ana@demo.smarketing.dev",
+    "vera@demo.smarketing.dev",
+];
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DemoSummary {
@@ -77,6 +100,9 @@ impl App {
         admin: &User,
         saved: Option<DemoCredentials>,
     ) -> Result<DemoCredentials, AppError> {
+        let logins = self
+            .demo_logins(saved.as_ref().map_or(&[][..], |s| &s.logins))
+            .await?;
         if let Some(saved) = saved {
             let token_works = self
                 .authenticate(&saved.api_token, None)
@@ -87,7 +113,7 @@ impl App {
                 .await?
                 .is_some_and(|s| s.name == DEMO_SOURCE);
             if token_works && key_works {
-                return Ok(saved);
+                return Ok(DemoCredentials { logins, ..saved });
             }
         }
         let api_token = self.create_token(admin.id, "demo").await?;
@@ -97,9 +123,51 @@ impl App {
             Err(e) => return Err(e),
         };
         Ok(DemoCredentials {
+            logins,
             api_token,
             write_key,
         })
+    }
+
+    /// A sign-in for one demo person of every profile: the `saved`
+    /// password when it still works, else a new random one (set now).
+    async fn demo_logins(&self, saved: &[DemoLogin]) -> Result<Vec<DemoLogin>, AppError> {
+        let users = self.users().await?;
+        let mut logins = Vec::new();
+        for email in DEMO_LOGINS {
+            let Some(user) = users.iter().find(|u| u.email == email) else {
+                continue;
+            };
+            let mut conn = self.store().acquire().await?;
+            let hash = repo::password_hash(&mut conn, user.id).await?;
+            drop(conn);
+            let kept = saved
+                .iter()
+                .find(|l| l.email == email)
+                .filter(|l| {
+                    hash.as_deref()
+                        .is_some_and(|h| crate::sign_in::verify_password(&l.password, h))
+                })
+                .map(|l| l.password.clone());
+            let password = match kept {
+                Some(p) => p,
+                None => {
+                    let p = format!("demo-{}", hex::encode(rand::random::<[u8; 8]>()));
+                    self.set_password(user.id, &p, &crate::Actor::system())
+                        .await?;
+                    p
+                }
+            };
+            logins.push(DemoLogin {
+                profile: smarketing_core::access::Profile::of(user.role, user.team)
+                    .name()
+                    .to_string(),
+                name: user.name.clone(),
+                email: email.to_string(),
+                password,
+            });
+        }
+        Ok(logins)
     }
 
     /// Creates the demo users and, when the database holds no contacts yet,

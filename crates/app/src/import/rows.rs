@@ -251,6 +251,7 @@ pub(super) async fn validate(
             let mut seen_ids: HashMap<String, u64> = HashMap::new();
             let mut seen_emails: HashMap<String, u64> = HashMap::new();
             let existing = emails_by_external(conn).await?;
+            let erased = crate::privacy::Tombstones::load(conn, now).await?;
             let links = match hubspot {
                 true => {
                     let all = sheet
@@ -280,6 +281,13 @@ pub(super) async fn validate(
                     first_time(&seen_ids, &ext, "contact_id", format!("contact {ext}"))?;
                     let email = Email::parse(&input.email)
                         .map_err(|e| e.at(if hubspot { "Email" } else { "email" }))?;
+                    if erased.cover(email.as_str()) {
+                        return Err(crate::privacy::erased_person(if hubspot {
+                            "Email"
+                        } else {
+                            "email"
+                        }));
+                    }
                     if let Some(first) = seen_emails.get(email.as_str()) {
                         return Err(Invalid::new(
                             "duplicate_email",

@@ -305,6 +305,13 @@ async fn identify(
             created_at: Some(m.timestamp),
             ..Default::default()
         };
+        // An erased person is not recorded again, nor is what they sent.
+        if crate::privacy::was_erased(conn, email.as_str(), now).await? {
+            store::forget_event(conn, reveal.event_id).await?;
+            return Ok(Some(
+                "the person with this e-mail was erased; the event is not kept".into(),
+            ));
+        }
         let (c, _) =
             crate::touches::contact_by_email_or_new(conn, playbook, &input, &Actor::system(), now)
                 .await?;

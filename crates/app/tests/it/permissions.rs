@@ -154,12 +154,18 @@ async fn each_profile_changes_only_what_the_table_gives_it() {
             app.update_deal(deal.id, patch(json!({"amount_minor": 10_000_000})), &mlead)
                 .await,
         );
-        refused(
-            l,
-            "a rep winning another rep's deal",
-            app.update_deal(deal.id, patch(json!({"status": "won"})), &ben)
-                .await,
+        // Another rep's deal is not even there for him.
+        let hidden = app
+            .update_deal(deal.id, patch(json!({"status": "won"})), &ben)
+            .await;
+        assert!(
+            matches!(hidden, Err(AppError::NotFound { what: "deal", .. })),
+            "{l}: a rep winning another rep's deal: {hidden:?}"
         );
+        assert!(matches!(
+            app.deal_for(deal.id, &ben).await,
+            Err(AppError::NotFound { .. })
+        ));
         refused(
             l,
             "a marketer opening a won deal",

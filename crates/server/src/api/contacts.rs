@@ -30,6 +30,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(move_contact_stage))
         .routes(routes!(contact_merges))
         .routes(routes!(export_person))
+        .routes(routes!(erase_person))
+        .routes(routes!(list_consents, record_consent))
         .routes(routes!(merge_contacts))
         .routes(routes!(unmerge_contacts))
 }
@@ -79,6 +81,66 @@ async fn export_person(
         s.app
             .export_person(path_id(&id, "contact")?, &a.actor())
             .await?,
+    ))
+}
+
+/// Erases a person (admins): a hard delete of the contact, every record
+/// merged with it and everything held about them, in one transaction.
+/// Deals stay without them; audit entries keep who did what, not the
+/// data; a keyed hash of the e-mail stays so no source records them again.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/erasure", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = smarketing_store::person::Erased),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn erase_person(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+) -> Res<smarketing_store::person::Erased> {
+    Ok(Json(
+        s.app
+            .erase_person(path_id(&id, "contact")?, &a.actor())
+            .await?,
+    ))
+}
+
+/// A person's consent records, newest first; `in_force` marks the one
+/// that holds for each purpose.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/consents", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<smarketing_app::privacy::ConsentView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list_consents(
+    State(s): State<AppState>,
+    _a: Auth,
+    Path(id): Path<String>,
+) -> Res<Vec<smarketing_app::privacy::ConsentView>> {
+    Ok(Json(s.app.consents(path_id(&id, "contact")?).await?))
+}
+
+/// Records that the person granted or withdrew consent for a purpose: the
+/// lawful basis, where it was given and when.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/consents", tag = "contacts", params(("id" = i64, Path)),
+    request_body = smarketing_app::privacy::ConsentInput,
+    responses((status = 201, body = smarketing_app::privacy::ConsentView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn record_consent(
+    State(s): State<AppState>,
+    a: Auth,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<smarketing_app::privacy::ConsentInput>,
+) -> Created<smarketing_app::privacy::ConsentView> {
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(
+            s.app
+                .record_consent(path_id(&id, "contact")?, input, &a.actor())
+                .await?,
+        ),
     ))
 }
 

@@ -1,5 +1,6 @@
 //! The JSON API under /api/v1: thin handlers that extract, call the app and
-//! answer. Every handler here needs a bearer token. This module merges each
+//! answer. Every handler here needs a bearer token or a signed-in session,
+//! but signing in and using a reset link. This module merges each
 //! area's routes into one `OpenApiRouter` and holds what the areas share.
 
 mod contacts;
@@ -8,6 +9,7 @@ mod people;
 mod playbook;
 mod records;
 mod reports;
+mod session;
 mod sla;
 mod touchpoints;
 mod webhooks;
@@ -37,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(sla::routes())
         .merge(webhooks::routes())
         .merge(reports::routes())
+        .merge(session::routes())
 }
 
 /// Types the document refers to that no handler names directly.

@@ -137,11 +137,11 @@ async fn update_campaign(
     responses((status = 200, body = Page<Deal>), (status = 422, body = Problem)))]
 async fn list_deals(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     ApiQuery(f): ApiQuery<DealFilter>,
     ApiQuery(p): ApiQuery<Paging>,
 ) -> Res<Page<Deal>> {
-    Ok(Json(s.app.deals(&f, &p).await?))
+    Ok(Json(s.app.deals_for(&f, &p, &a.actor()).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/deals", tag = "deals", request_body = DealInput,
@@ -159,8 +159,10 @@ async fn create_deal(
 
 #[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = i64, Path)),
     responses((status = 200, body = Deal), (status = 404, body = Problem)))]
-async fn get_deal(State(s): State<AppState>, _a: Auth, Path(id): Path<String>) -> Res<Deal> {
-    Ok(Json(s.app.deal(path_id(&id, "deal")?).await?))
+async fn get_deal(State(s): State<AppState>, a: Auth, Path(id): Path<String>) -> Res<Deal> {
+    Ok(Json(
+        s.app.deal_for(path_id(&id, "deal")?, &a.actor()).await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v1/deals/{id}", tag = "deals", params(("id" = i64, Path)), request_body = DealPatch,

@@ -50,10 +50,15 @@ async fn velocity_report(
     responses((status = 200, body = smarketing_core::analytics::attribution::AttributionReport), (status = 422, body = Problem)))]
 async fn attribution_report(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     ApiQuery(q): ApiQuery<smarketing_app::reports::AttributionParams>,
 ) -> Res<smarketing_core::analytics::attribution::AttributionReport> {
-    Ok(Json(s.app.attribution_report(&q).await?))
+    Ok(Json(
+        s.app
+            .for_revenue(&a.actor())?
+            .attribution_report(&q)
+            .await?,
+    ))
 }
 
 /// The touches behind one deal and each rule-based model's weight on them.
@@ -62,11 +67,15 @@ async fn attribution_report(
     responses((status = 200, body = smarketing_core::analytics::attribution::DealJourney), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn deal_journey(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<smarketing_app::reports::JourneyParams>,
 ) -> Res<smarketing_core::analytics::attribution::DealJourney> {
-    Ok(Json(s.app.deal_journey(path_id(&id, "deal")?, &q).await?))
+    let actor = a.actor();
+    let deal = s.app.deal_for(path_id(&id, "deal")?, &actor).await?;
+    Ok(Json(
+        s.app.for_revenue(&actor)?.deal_journey(deal.id, &q).await?,
+    ))
 }
 
 /// Spend against attributed MQLs, pipeline and revenue: cost per MQL, CAC, ROI.
@@ -74,10 +83,10 @@ async fn deal_journey(
     responses((status = 200, body = smarketing_core::analytics::roi::RoiReport), (status = 422, body = Problem)))]
 async fn roi_report(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     ApiQuery(q): ApiQuery<smarketing_app::reports::RoiParams>,
 ) -> Res<smarketing_core::analytics::roi::RoiReport> {
-    Ok(Json(s.app.roi_report(&q).await?))
+    Ok(Json(s.app.for_revenue(&a.actor())?.roi_report(&q).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -94,10 +103,13 @@ struct GoalQuery {
     responses((status = 200, body = smarketing_app::goals::GoalActual), (status = 422, body = Problem)))]
 async fn goal_report(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     ApiQuery(q): ApiQuery<GoalQuery>,
 ) -> Res<smarketing_app::goals::GoalActual> {
     Ok(Json(
-        s.app.goal_actual(&q.period, q.segment.as_deref()).await?,
+        s.app
+            .for_revenue(&a.actor())?
+            .goal_actual(&q.period, q.segment.as_deref())
+            .await?,
     ))
 }

@@ -40,10 +40,10 @@ async fn set_goal(
     responses((status = 200, body = Vec<smarketing_store::Goal>), (status = 422, body = Problem)))]
 async fn list_goals(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     Path(period): Path<String>,
 ) -> Res<Vec<smarketing_store::Goal>> {
-    Ok(Json(s.app.goals(&period).await?))
+    Ok(Json(s.app.for_revenue(&a.actor())?.goals(&period).await?))
 }
 
 /// The reverse funnel of a period: the deals, opportunities, SQLs, MQLs and
@@ -53,11 +53,16 @@ async fn list_goals(
     responses((status = 200, body = smarketing_app::goals::ReverseFunnelReport), (status = 422, body = Problem)))]
 async fn reverse_funnel(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     Path(period): Path<String>,
     ApiQuery(q): ApiQuery<smarketing_app::goals::ReverseFunnelQuery>,
 ) -> Res<smarketing_app::goals::ReverseFunnelReport> {
-    Ok(Json(s.app.reverse_funnel(&period, &q).await?))
+    Ok(Json(
+        s.app
+            .for_revenue(&a.actor())?
+            .reverse_funnel(&period, &q)
+            .await?,
+    ))
 }
 
 // ---------------- the agreement ----------------

@@ -1075,3 +1075,81 @@ async fn the_tracking_script_in_headless_chromium_identifies_on_form_submit() {
         let _ = running.stop().await;
     }
 }
+
+/// Resident memory of this test process, in bytes.
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The probe's amplification: a 264 KB batch whose 31 KB shared context
+/// would be copied into each of its 2,500 items (78 MB kept). Ten of them
+/// are refused whole, nothing is stored, memory stays flat, and another
+/// sender's batches are answered as usual meanwhile.
+#[tokio::test]
+async fn a_batch_its_shared_context_would_amplify_is_refused_and_memory_stays_flat() {
+    for api in apis().await {
+        let l = api.label();
+        let r = router(AppState::new(
+            api.app.clone(),
+            smarketing_server::DEFAULT_MAX_BODY_BYTES,
+        ));
+        let flooder = api.app.add_source("Flood", &[]).await.unwrap().write_key;
+        let normal = api.app.add_source("Normal", &[]).await.unwrap().write_key;
+        let items: Vec<Value> = (0..2_500)
+            .map(|i| json!({"type": "track", "event": "Viewed Page", "anonymousId": format!("flood-{i:05}"), "messageId": format!("flood-message-{i:05}")}))
+            .collect();
+        let body = json!({"batch": items, "context": {"padding": "x".repeat(31 * 1024 - 20)}});
+        let size = body.to_string().len();
+        assert!((200_000..300_000).contains(&size), "{l}: {size}");
+        let (kept_before, _) = api.app.event_counts().await.unwrap();
+        let before = resident_bytes();
+        for round in 0..10 {
+            let s = send(&r, post("/v1/batch", Some(&flooder), &body)).await;
+            assert_eq!(
+                s.status,
+                StatusCode::BAD_REQUEST,
+                "{l}: round {round}: {}",
+                s.body
+            );
+            assert_eq!(s.body["code"], "batch_too_large", "{l}");
+            let ok = send(
+                &r,
+                post(
+                    "/v1/batch",
+                    Some(&normal),
+                    &json!({"batch": [{"type": "track", "event": "Signed Up", "anonymousId": format!("normal-{round}")}]}),
+                ),
+            )
+            .await;
+            assert_eq!(
+                ok.status,
+                StatusCode::OK,
+                "{l}: the other sender, round {round}"
+            );
+        }
+        let after = resident_bytes();
+        let (kept_after, _) = api.app.event_counts().await.unwrap();
+        let grown = after.saturating_sub(before);
+        println!(
+            "{l}: 10 amplifying batches of {} KB refused; events kept {} -> {} (the other sender's 10); resident memory {:.1} -> {:.1} MB",
+            size / 1024,
+            kept_before,
+            kept_after,
+            before as f64 / 1e6,
+            after as f64 / 1e6
+        );
+        assert_eq!(
+            kept_after - kept_before,
+            10,
+            "{l}: nothing of the flood is kept"
+        );
+        // One copy per item would be 78 MB a request; other tests share
+        // this process, so the bound is loose but far below that.
+        assert!(grown < 150_000_000, "{l}: memory grew {grown} bytes");
+    }
+}

@@ -10,6 +10,7 @@ mod handoffs;
 mod ingest;
 mod openapi;
 mod security;
+mod sign_in;
 mod tokens;
 
 use axum::body::Body;

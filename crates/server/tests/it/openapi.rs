@@ -48,7 +48,13 @@ async fn the_document_lists_every_route_and_only_those() {
         ("/api/v1/me", vec!["get"]),
         ("/api/v1/audit", vec!["get"]),
         ("/api/v1/contacts/{id}/export", vec!["get"]),
+        ("/api/v1/contacts/{id}/erasure", vec!["post"]),
+        ("/api/v1/contacts/{id}/consents", vec!["get", "post"]),
         ("/api/v1/users/{id}/disable", vec!["post"]),
+        ("/api/v1/users/{id}/password-reset", vec!["post"]),
+        ("/api/v1/session", vec!["delete", "get", "post"]),
+        ("/api/v1/session/password", vec!["post"]),
+        ("/api/v1/password-reset", vec!["post"]),
         ("/api/v1/users/{id}/rep-settings", vec!["put"]),
         ("/api/v1/users/{id}/out-of-office", vec!["post"]),
         ("/api/v1/handoffs", vec!["get"]),
@@ -102,9 +108,29 @@ async fn the_document_lists_every_route_and_only_those() {
                 .replace("{version}", "1")
                 .replace("{period}", "2026-Q4");
             let (s, _, _) = api.call_as(None, &m.to_uppercase(), &concrete, None).await;
-            assert_eq!(s, StatusCode::UNAUTHORIZED, "{m} {concrete}");
+            // Signing in and using a reset link need no credentials: the
+            // document says so, and they answer the empty body as such.
+            let public =
+                *m == "post" && ["/api/v1/session", "/api/v1/password-reset"].contains(&path);
+            if public {
+                assert_eq!(
+                    doc["paths"][path]["post"]["security"],
+                    serde_json::json!([{}]),
+                    "{path}"
+                );
+                assert!(
+                    s.is_client_error() && ![401, 404, 405].contains(&s.as_u16()),
+                    "{m} {concrete}: {s}"
+                );
+            } else {
+                assert_eq!(s, StatusCode::UNAUTHORIZED, "{m} {concrete}");
+            }
         }
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["session"]["in"],
+        "cookie"
+    );
     assert!(doc["components"]["schemas"]["Problem"].is_object());
 }

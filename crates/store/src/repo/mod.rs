@@ -12,10 +12,12 @@ use sqlx::AnyConnection;
 
 mod goals;
 mod handoffs;
+mod sessions;
 mod webhooks;
 
 pub use goals::*;
 pub use handoffs::*;
+pub use sessions::*;
 pub use webhooks::*;
 
 fn placeholders(n: usize) -> String {

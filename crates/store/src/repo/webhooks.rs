@@ -84,10 +84,11 @@ pub async fn enqueue_delivery(
     message_id: &str,
     event: &str,
     payload: &str,
+    contact_id: Option<i64>,
     now: Instant,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO webhook_deliveries (endpoint_id, message_id, event, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 0, $5, $5) \
+        "INSERT INTO webhook_deliveries (endpoint_id, message_id, event, payload, attempts, next_attempt_at, created_at, contact_id) VALUES ($1, $2, $3, $4, 0, $5, $5, $6) \
          ON CONFLICT (endpoint_id, message_id) DO NOTHING",
     )
     .bind(endpoint_id)
@@ -95,6 +96,7 @@ pub async fn enqueue_delivery(
     .bind(event)
     .bind(payload)
     .bind(now.millis())
+    .bind(contact_id)
     .execute(conn)
     .await?;
     Ok(())
