@@ -8,6 +8,7 @@ mod clients;
 mod errors;
 mod handoffs;
 mod ingest;
+mod matrix;
 mod openapi;
 mod security;
 mod sign_in;
