@@ -175,6 +175,15 @@ impl App {
     /// routed no new leads. Their records and history stay.
     pub async fn disable_user(&self, id: i64, actor: &Actor) -> Result<User, AppError> {
         actor.authorize(Action::ManageUsers, Relation::Company)?;
+        // An admin who disabled themselves could not undo it.
+        if actor.user_id == Some(id) {
+            return Err(Invalid::new(
+                "cannot_disable_self",
+                "id",
+                "you cannot disable yourself; another admin can",
+            )
+            .into());
+        }
         let mut tx = self.store().begin().await?;
         if !repo::disable_user(&mut tx, id, self.now()).await? {
             return Err(AppError::NotFound {

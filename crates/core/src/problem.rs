@@ -61,6 +61,11 @@ pub const PROBLEM_CODES: &[ProblemCode] = &[
         meaning: "both contacts have an open handoff",
     },
     ProblemCode {
+        code: "cannot_disable_self",
+        status: 422,
+        meaning: "an admin cannot disable their own user",
+    },
+    ProblemCode {
         code: "csrf_failed",
         status: 403,
         meaning: "a request signed in by cookie changes something without the session's X-CSRF-Token header",

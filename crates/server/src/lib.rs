@@ -106,6 +106,81 @@ impl Modify for ProblemCodes {
     }
 }
 
+/// Documents the errors every route can answer, as problem+json: what
+/// the extractors, the permission table, the throttle and the server
+/// answer whatever the route (400 a body that is not JSON, 401, 403, 404
+/// an id that names nothing, 409, 413, 415, 422, 429, 500), and gives every
+/// error response of a handler's own list the problem+json content type.
+fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const PROBLEM: &str = "application/problem+json";
+    let problem = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            // `security: [{}]`: a public route (signing in, reset links).
+            let public = op.security.as_ref().is_some_and(|s| {
+                serde_json::to_value(s).is_ok_and(|v| v == serde_json::json!([{}]))
+            });
+            let body = op.request_body.is_some();
+            let query = op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| p.parameter_in == ParameterIn::Query);
+            let mut codes: Vec<u16> = vec![429, 500];
+            if !public {
+                codes.extend([401, 403]);
+            }
+            if path.contains('{') {
+                codes.push(404);
+            }
+            if body {
+                // 409: a unique value (an e-mail, a domain, an external
+                // id) already taken, or a state that does not allow it.
+                codes.extend([400, 409, 413, 415, 422]);
+            }
+            if query || path.contains('{') {
+                codes.push(422);
+            }
+            for (status, response) in op.responses.responses.iter_mut() {
+                let error = status.starts_with('4') || status.starts_with('5');
+                if let (true, RefOr::T(r)) = (error, response)
+                    && let Some(c) = r.content.shift_remove("application/json")
+                {
+                    r.content.insert(PROBLEM.into(), c);
+                }
+            }
+            for code in codes {
+                let reason = StatusCode::from_u16(code)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("Error");
+                op.responses
+                    .responses
+                    .entry(code.to_string())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(reason)
+                            .content(PROBLEM, problem())
+                            .into()
+                    });
+            }
+        }
+    }
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     // The document is generated from the very routes mounted below.
@@ -113,6 +188,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .split_for_parts();
     doc.merge(api::ExtraSchemas::openapi());
+    document_errors(&mut doc);
     let doc = std::sync::Arc::new(doc);
     let max = state.max_body_bytes;
     // Bodies are read whole up front, within the body deadline, up to the

@@ -597,6 +597,14 @@ async fn disabling_a_user_ends_their_sessions_and_a_reset_link_works_once() {
         .await;
         assert_eq!(late.json["code"], "invalid_reset_link", "{l}");
 
+        // No admin locks themselves out.
+        let ada = user_id(&api, "ada@example.com").await;
+        let (status, _, own) = api
+            .call("POST", &format!("/api/v1/users/{ada}/disable"), None)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{l}: {own}");
+        assert_eq!(own["code"], "cannot_disable_self", "{l}");
+
         // Disabled: their session and tokens stop at once.
         let (status, _, _) = api
             .call("POST", &format!("/api/v1/users/{rob}/disable"), None)
