@@ -151,10 +151,33 @@ fn stand_in_hash() -> &'static str {
     HASH.get_or_init(|| hash_password(&hex::encode(rand::random::<[u8; 32]>())))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f)
+/// Password hashes computed at once, at most: each takes 19 MiB and a
+/// core's worth of work, so a flood of sign-ins waits here (or is turned
+/// away) instead of taking the machine's memory.
+const HASHING_AT_ONCE: usize = 4;
+
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(HASHING_AT_ONCE))
+}
+
+/// Runs a password hash or check off the async threads, a few at a time;
+/// when many wait already, the caller is asked to come back (503).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let busy = || AppError::Overloaded {
+        retry_after_secs: 1,
+    };
+    let slot = tokio::time::timeout(Duration::from_secs(5), hashing_slots().acquire())
         .await
-        .expect("password hashing does not panic")
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+    let out = tokio::task::spawn_blocking(f)
+        .await
+        .expect("password hashing does not panic");
+    drop(slot);
+    Ok(out)
 }
 
 /// A password as the policy wants it: 12 to 256 characters, not the
@@ -245,6 +268,13 @@ impl App {
                 retry_after_secs: wait,
             });
         }
+        // Counted before the password is checked, and forgiven on success:
+        // attempts sent all at once cannot slip past the limits while the
+        // first ones are still being hashed.
+        limits.by_account.fail(account.clone());
+        if let Some(a) = address {
+            limits.by_address.fail(a);
+        }
         let mut conn = self.store().acquire().await?;
         let user = if account.len() <= 254 {
             repo::user_by_email(&mut conn, &account).await?
@@ -268,16 +298,12 @@ impl App {
                     false
                 }
             })
-            .await
+            .await?
         };
         let actor = Actor::system().from_address(client.address);
         let user = match user {
             Some(u) if matches && u.disabled_at.is_none() => u,
             user => {
-                limits.by_account.fail(account.clone());
-                if let Some(a) = address {
-                    limits.by_address.fail(a);
-                }
                 let mut conn = self.store().acquire().await?;
                 let attempted: String = account.chars().take(NAME_MAX).collect();
                 match &user {
@@ -310,6 +336,9 @@ impl App {
             }
         };
         limits.by_account.forgive(&account);
+        if let Some(a) = address {
+            limits.by_address.unfail(&a);
+        }
         let now = self.now();
         let secret = secret();
         let mut tx = self.store().begin().await?;
@@ -460,10 +489,21 @@ impl App {
         let mut conn = self.store().acquire().await?;
         let hash = repo::password_hash(&mut conn, session.user.id).await?;
         drop(conn);
+        // Guessing the current password with a stolen session is held to
+        // the account's sign-in limit.
+        let limits = &self.sign_in_limits;
+        if let Some(wait) = limits.by_account.wait(&session.user.email) {
+            return Err(AppError::RateLimited {
+                retry_after_secs: wait,
+            });
+        }
+        limits.by_account.fail(session.user.email.clone());
         let typed = current.to_string();
         let ok = current.chars().count() <= PASSWORD_MAX_CHARS
-            && blocking(move || hash.is_some_and(|h| verify_password(&typed, &h))).await;
-        if !ok {
+            && blocking(move || hash.is_some_and(|h| verify_password(&typed, &h))).await?;
+        if ok {
+            limits.by_account.forgive(&session.user.email);
+        } else {
             return Err(Invalid::new(
                 "wrong_password",
                 "current_password",
@@ -489,7 +529,7 @@ impl App {
     ) -> Result<(), AppError> {
         check_password(password, &user.email)?;
         let typed = password.to_string();
-        let hash = blocking(move || hash_password(&typed)).await;
+        let hash = blocking(move || hash_password(&typed)).await?;
         let now = self.now();
         let mut tx = self.store().begin().await?;
         repo::set_password_hash(&mut tx, user.id, &hash).await?;
@@ -587,7 +627,7 @@ impl App {
         drop(conn);
         check_password(password, &user.email)?;
         let typed = password.to_string();
-        let hash = blocking(move || hash_password(&typed)).await;
+        let hash = blocking(move || hash_password(&typed)).await?;
         let mut tx = self.store().begin().await?;
         if !repo::use_password_reset(&mut tx, reset.id, now).await? {
             return Err(bad_link());

@@ -58,6 +58,13 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         entry.0 == 1
     }
 
+    /// Takes back one failure counted ahead of an attempt that succeeded.
+    pub(crate) fn unfail(&self, key: &K) {
+        if let Some((count, _)) = self.by_key.lock().expect("throttle").get_mut(key) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
     /// Forgets a key's failures (after it succeeded).
     pub(crate) fn forgive(&self, key: &K) {
         self.by_key.lock().expect("throttle").remove(key);

@@ -346,11 +346,11 @@ pub async fn ingest(
     let received = smarketing_core::Instant::from(jiff::Timestamp::now());
     let mut rows = Vec::with_capacity(events);
     for b in full_bodies.iter().take(events / BATCH) {
-        for m in smarketing_core::ingest::parse_request(b, None, received)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-        {
-            rows.push(smarketing_app::ingest::new_event(source.id, m, received));
-        }
+        let messages = smarketing_core::ingest::parse_request(b, None, received)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        rows.extend(smarketing_app::ingest::new_events(
+            source.id, messages, received,
+        ));
     }
     let t = Instant::now();
     // The writer's own path (one transaction per 2,500 rows), with no HTTP,

@@ -31,6 +31,7 @@ pub struct Config {
     pub session_idle_minutes: u64,
     pub session_absolute_hours: u64,
     pub public_url: String,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -55,6 +56,7 @@ impl Default for Config {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             public_url: String::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -128,6 +130,12 @@ session_absolute_hours = 12
 # begin (password reset links, say): "https://smarketing.example.com".
 # Empty: http:// and the listen address.
 public_url = ""
+
+# Addresses of the reverse proxies in front of the server (["127.0.0.1"]
+# for a proxy on the same machine). A request from one of them is taken to
+# come from the address it names in X-Forwarded-For, so sign-in limits,
+# sessions and the audit log see each client, not the proxy.
+trusted_proxies = []
 "#;
 
 impl Config {
@@ -167,6 +175,7 @@ pub fn load(file: &Path) -> anyhow::Result<Config> {
         "session_idle_minutes",
         "session_absolute_hours",
         "public_url",
+        "trusted_proxies",
     ]));
     fig.extract().with_context(|| {
         format!(

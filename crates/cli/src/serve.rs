@@ -100,13 +100,13 @@ async fn serve(app: App, listener: tokio::net::TcpListener, cfg: &Config) -> Res
         "  try:         curl -H 'Authorization: Bearer <token>' http://{addr}/api/v1/contacts?stage=mql"
     );
     println!("  stop with Ctrl-C");
-    let state = smarketing_server::AppState::new(app, cfg.max_body_bytes).with_limits(
-        smarketing_server::clients::ClientLimits {
+    let state = smarketing_server::AppState::new(app, cfg.max_body_bytes)
+        .with_limits(smarketing_server::clients::ClientLimits {
             header_read: std::time::Duration::from_secs(cfg.header_read_timeout_seconds.max(1)),
             body_read: std::time::Duration::from_secs(cfg.body_read_timeout_seconds.max(1)),
             max_connections: cfg.max_client_connections.max(1),
-        },
-    );
+        })
+        .with_trusted_proxies(cfg.trusted_proxies.clone());
     let every = std::time::Duration::from_secs(cfg.scheduler_interval_seconds.max(1));
     runtime::start(listener, state, runtime::Background::all(every))
         .until_signalled()

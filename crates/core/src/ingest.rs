@@ -74,17 +74,23 @@ pub struct Message {
     pub anonymous_id: Option<String>,
     /// The event instant, corrected for the client's clock.
     pub timestamp: Instant,
-    /// The whole message, with the batch's defaults applied, as received.
+    /// The message as received, with the batch's `integrations` and
+    /// `sentAt` applied; a batch's shared `context` only once read back
+    /// ([`Message::from_stored`]).
     pub body: Map<String, Value>,
     /// `body` as JSON text, as it is stored.
     pub json: String,
+    /// The batch's shared `context` as JSON: one text for all the batch's
+    /// messages, stored once, not copied into each.
+    pub context: Option<std::sync::Arc<String>>,
 }
 
 /// What applies to every message of a request: when it arrived and the
 /// batch's top-level `context`, `integrations` and `sentAt`.
 #[derive(Debug, Clone, Default)]
 pub struct Defaults {
-    pub context: Option<Map<String, Value>>,
+    /// The shared context as JSON text (serialised once).
+    pub context: Option<std::sync::Arc<String>>,
     pub integrations: Option<Value>,
     pub sent_at: Option<Value>,
 }
@@ -167,7 +173,12 @@ pub fn parse_request(
             }
             let defaults = Defaults {
                 context: match top.remove("context") {
-                    Some(Value::Object(c)) => Some(c),
+                    Some(mut c @ Value::Object(_)) => {
+                        strip_controls(&mut c);
+                        Some(std::sync::Arc::new(
+                            serde_json::to_string(&c).expect("a JSON map serialises"),
+                        ))
+                    }
                     None | Some(Value::Null) => None,
                     Some(_) => {
                         return Err(Invalid::new(
@@ -180,9 +191,10 @@ pub fn parse_request(
                 integrations: top.remove("integrations"),
                 sent_at: top.remove("sentAt"),
             };
-            // The batch limit holds for the messages as kept: a shared
-            // context copied into every item counts once per item, so a
-            // small request cannot stand for a large one.
+            // The batch limit holds for the messages as they read: a
+            // shared context counts once per item (it is stored once, but
+            // each item is applied with it), so a small request cannot
+            // stand for a large one.
             let mut kept = 0usize;
             let mut messages = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
@@ -195,7 +207,7 @@ pub fn parse_request(
                     ));
                 };
                 let message = parse_message(m, None, &defaults, received_at, &at)?;
-                kept += message.json.len();
+                kept += message.json.len() + message.context.as_ref().map_or(0, |c| c.len());
                 if kept > MAX_BATCH_BYTES {
                     return Err(Invalid::new(
                         "batch_too_large",
@@ -312,20 +324,8 @@ fn parse_message(
         }
     };
     m.insert("type".into(), Value::String(kind.as_str().into()));
-    // The batch's defaults; the item's own keys win.
-    if let Some(ctx) = &defaults.context {
-        match m.get_mut("context") {
-            Some(Value::Object(own)) => {
-                for (k, v) in ctx {
-                    own.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-            None | Some(Value::Null) => {
-                m.insert("context".into(), Value::Object(ctx.clone()));
-            }
-            Some(_) => {}
-        }
-    }
+    // The batch's defaults; the item's own keys win. The shared context is
+    // kept beside the message and applied when it is read back.
     for (key, v) in [
         ("integrations", &defaults.integrations),
         ("sentAt", &defaults.sent_at),
@@ -354,9 +354,10 @@ fn parse_message(
             strip_controls(v);
         }
     }
-    // Serialised once: the size check and the stored payload are the same text.
+    // Serialised once: the size check and the stored payload are the same
+    // text; the shared context counts as if copied in.
     let json = serde_json::to_string(&m).expect("a JSON map serialises");
-    let size = json.len();
+    let size = json.len() + defaults.context.as_ref().map_or(0, |c| c.len());
     if size > MAX_MESSAGE_BYTES {
         return Err(Invalid::new(
             "message_too_large",
@@ -426,7 +427,25 @@ fn parse_message(
         timestamp,
         body: m,
         json,
+        context: defaults.context.clone(),
     })
+}
+
+/// Applies a batch's shared context to one of its messages: the keys the
+/// message's own context lacks are filled in; a message without a context
+/// gets the shared one whole.
+pub fn apply_context(body: &mut Map<String, Value>, shared: Map<String, Value>) {
+    match body.get_mut("context") {
+        Some(Value::Object(own)) => {
+            for (k, v) in shared {
+                own.entry(k).or_insert(v);
+            }
+        }
+        None | Some(Value::Null) => {
+            body.insert("context".into(), Value::Object(shared));
+        }
+        Some(_) => {}
+    }
 }
 
 fn text_at<'a>(m: &'a Map<String, Value>, path: &[&str]) -> Option<&'a str> {
@@ -451,10 +470,21 @@ fn query_params(url: &str) -> Vec<(String, String)> {
 }
 
 impl Message {
-    /// A kept message read back: its body as stored and its corrected instant.
-    pub fn from_stored(payload: String, timestamp: Instant) -> Result<Message, Invalid> {
-        let body: Map<String, Value> = serde_json::from_str(&payload)
+    /// A kept message read back: its body as stored, with its batch's
+    /// shared context (`context`, as stored once) applied — the item's own
+    /// context keys win — and its corrected instant.
+    pub fn from_stored(
+        payload: String,
+        context: Option<&str>,
+        timestamp: Instant,
+    ) -> Result<Message, Invalid> {
+        let mut body: Map<String, Value> = serde_json::from_str(&payload)
             .map_err(|e| Invalid::new("invalid_json", "payload", e.to_string()))?;
+        if let Some(shared) = context {
+            let shared: Map<String, Value> = serde_json::from_str(shared)
+                .map_err(|e| Invalid::new("invalid_json", "context", e.to_string()))?;
+            apply_context(&mut body, shared);
+        }
         let kind = body
             .get("type")
             .and_then(Value::as_str)
@@ -468,6 +498,7 @@ impl Message {
             timestamp,
             body,
             json: payload,
+            context: None,
         })
     }
 
@@ -605,11 +636,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v[0].kind, MessageType::Track);
-        assert_eq!(v[0].body["context"]["ip"], "5.6.7.8");
-        assert_eq!(v[0].body["context"]["library"]["name"], "analytics-python");
+        // The shared context is kept once, beside the messages, and applied
+        // when they are read back.
+        let shared = v[0].context.clone().expect("the batch's context");
+        assert!(std::sync::Arc::ptr_eq(
+            &shared,
+            v[1].context.as_ref().unwrap()
+        ));
+        assert!(!v[0].json.contains("analytics-python"), "{}", v[0].json);
+        let read = |m: &Message| {
+            Message::from_stored(
+                m.json.clone(),
+                m.context.as_deref().map(|c| c.as_str()),
+                m.timestamp,
+            )
+            .unwrap()
+        };
+        let (first, second) = (read(&v[0]), read(&v[1]));
+        assert_eq!(first.body["context"]["ip"], "5.6.7.8");
+        assert_eq!(first.body["context"]["library"]["name"], "analytics-python");
         assert_eq!(v[0].timestamp, at("2026-01-01T12:00:05Z"));
         assert_eq!(v[1].kind, MessageType::Page);
-        assert_eq!(v[1].body["context"]["ip"], "1.2.3.4");
+        assert_eq!(second.body["context"]["ip"], "1.2.3.4");
         // The item's own sentAt wins: 1 s in flight, received at :10.
         assert_eq!(v[1].timestamp, at("2026-01-01T12:00:09Z"));
         assert_eq!(v[0].message_id.as_deref(), Some("m1"));

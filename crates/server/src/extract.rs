@@ -31,7 +31,7 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let from = peer(parts);
+        let from = peer(parts, &state.trusted_proxies);
         if let Some(header) = parts.headers.get(header::AUTHORIZATION) {
             let token = header
                 .to_str()
@@ -53,12 +53,33 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// The caller's address, from the connection.
-pub fn peer(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts
+/// The caller's address: the connection's, or — when the connection comes
+/// from a trusted reverse proxy — the nearest address in `X-Forwarded-For`
+/// that is not one of the trusted proxies (the ones before it could be
+/// made up by the client).
+pub fn peer(parts: &Parts, trusted: &[std::net::IpAddr]) -> Option<std::net::IpAddr> {
+    let connection = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip())?;
+    if !trusted.contains(&connection) {
+        return Some(connection);
+    }
+    let forwarded: Vec<std::net::IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(connection),
+    )
 }
 
 /// The session cookie's value, if the request carries one.
@@ -102,7 +123,7 @@ impl FromRequestParts<AppState> for SignedIn {
                 return Err(ApiError::CsrfFailed);
             }
         }
-        Ok(SignedIn(session, peer(parts)))
+        Ok(SignedIn(session, peer(parts, &state.trusted_proxies)))
     }
 }
 

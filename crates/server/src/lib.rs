@@ -34,6 +34,10 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// How long clients may take, and how many may be connected.
     pub limits: clients::ClientLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client: behind
+    /// them, the throttles, sessions and audit log see the client's
+    /// address, not the proxy's.
+    pub trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
 }
 
 impl AppState {
@@ -44,7 +48,15 @@ impl AppState {
             app,
             max_body_bytes,
             limits: clients::ClientLimits::default(),
+            trusted_proxies: Default::default(),
         }
+    }
+
+    /// The same state, reading the client's address from these proxies'
+    /// `X-Forwarded-For`.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+        self.trusted_proxies = std::sync::Arc::new(proxies);
+        self
     }
 
     /// The same state with these client limits.

@@ -147,14 +147,65 @@ pub struct NewEvent {
     pub occurred_at: i64,
     pub received_at: i64,
     pub payload: String,
+    /// The batch's shared context, stored once for all its events.
+    pub context: Option<EventContext>,
+}
+
+/// A batch's shared context: its JSON and the SHA-256 it is stored by (one
+/// row however many events, and however many batches, carry it).
+#[derive(Debug, Clone)]
+pub struct EventContext {
+    pub hash: std::sync::Arc<String>,
+    pub json: std::sync::Arc<String>,
+}
+
+/// Stores the distinct contexts of `events` (once each, by hash) and
+/// returns each event's context id.
+async fn context_ids(
+    conn: &mut Conn,
+    events: &[NewEvent],
+    now: i64,
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let mut ids: Vec<(std::sync::Arc<String>, i64)> = Vec::new();
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let Some(c) = &e.context else {
+            out.push(None);
+            continue;
+        };
+        if let Some((_, id)) = ids.iter().find(|(h, _)| h == &c.hash) {
+            out.push(Some(*id));
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO event_contexts (hash, context, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(c.hash.as_str())
+        .bind(c.json.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        let id: i64 = sqlx::query("SELECT id FROM event_contexts WHERE hash = $1")
+            .bind(c.hash.as_str())
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)
+            .map_err(StoreError::from_sqlx)?;
+        ids.push((c.hash.clone(), id));
+        out.push(Some(id));
+    }
+    Ok(out)
 }
 
 /// Keeps events; a (source, messageId) already kept is skipped. Returns how
 /// many were new.
 pub async fn insert_events(conn: &mut Conn, events: &[NewEvent]) -> Result<u64, StoreError> {
+    let now = events.first().map_or(0, |e| e.received_at);
+    let contexts = context_ids(conn, events, now).await?;
     let rows: Vec<Vec<Arg>> = events
         .iter()
-        .map(|e| {
+        .zip(contexts)
+        .map(|(e, context)| {
             vec![
                 e.source_id.into(),
                 e.message_id.clone().into(),
@@ -164,6 +215,7 @@ pub async fn insert_events(conn: &mut Conn, events: &[NewEvent]) -> Result<u64, 
                 e.occurred_at.into(),
                 e.received_at.into(),
                 e.payload.clone().into(),
+                context.into(),
             ]
         })
         .collect();
@@ -179,6 +231,7 @@ pub async fn insert_events(conn: &mut Conn, events: &[NewEvent]) -> Result<u64, 
             "occurred_at",
             "received_at",
             "payload",
+            "context_id",
         ],
         &rows,
         "ON CONFLICT (source_id, message_id) DO NOTHING",
@@ -222,6 +275,50 @@ pub async fn keep_events(
     }
 }
 
+/// [`context_ids`] on PostgreSQL's own connection type.
+async fn pg_context_ids(
+    tx: &mut sqlx::PgConnection,
+    events: &[NewEvent],
+) -> Result<Vec<Option<i64>>, sqlx::Error> {
+    let mut ids: Vec<(std::sync::Arc<String>, i64)> = Vec::new();
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let Some(c) = &e.context else {
+            out.push(None);
+            continue;
+        };
+        if let Some((_, id)) = ids.iter().find(|(h, _)| h == &c.hash) {
+            out.push(Some(*id));
+            continue;
+        }
+        // Insert when new, and the id either way; a row another writer
+        // committed meanwhile is not in this statement's snapshot, so it
+        // is read by a statement of its own.
+        let found: Option<i64> = sqlx::query_scalar(
+            "WITH new AS (INSERT INTO event_contexts (hash, context, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (hash) DO NOTHING RETURNING id) \
+             SELECT id FROM new UNION ALL SELECT id FROM event_contexts WHERE hash = $1 LIMIT 1",
+        )
+        .bind(c.hash.as_str())
+        .bind(c.json.as_str())
+        .bind(e.received_at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                sqlx::query_scalar("SELECT id FROM event_contexts WHERE hash = $1")
+                    .bind(c.hash.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        ids.push((c.hash.clone(), id));
+        out.push(Some(id));
+    }
+    Ok(out)
+}
+
 async fn keep_events_pg(
     pg: &sqlx::PgPool,
     requests: &[&[NewEvent]],
@@ -229,13 +326,14 @@ async fn keep_events_pg(
     let mut stored = Vec::with_capacity(requests.len());
     let mut tx = pg.begin().await?;
     for events in requests {
+        let contexts = pg_context_ids(&mut tx, events).await?;
         let col = |f: fn(&NewEvent) -> i64| events.iter().map(f).collect::<Vec<i64>>();
         let text =
             |f: fn(&NewEvent) -> Option<&str>| events.iter().map(f).collect::<Vec<Option<&str>>>();
         let done = sqlx::query(
-            "INSERT INTO events (source_id, message_id, type, user_id, anonymous_id, occurred_at, received_at, payload) \
-             SELECT s, m, t, u, a, o, r, p FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[]) \
-             WITH ORDINALITY AS e (s, m, t, u, a, o, r, p, n) ORDER BY n \
+            "INSERT INTO events (source_id, message_id, type, user_id, anonymous_id, occurred_at, received_at, payload, context_id) \
+             SELECT s, m, t, u, a, o, r, p, c FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::bigint[]) \
+             WITH ORDINALITY AS e (s, m, t, u, a, o, r, p, c, n) ORDER BY n \
              ON CONFLICT (source_id, message_id) DO NOTHING",
         )
         .bind(col(|e| e.source_id))
@@ -246,6 +344,7 @@ async fn keep_events_pg(
         .bind(col(|e| e.occurred_at))
         .bind(col(|e| e.received_at))
         .bind(text(|e| Some(e.payload.as_str())))
+        .bind(contexts)
         .execute(&mut *tx)
         .await?;
         stored.push(done.rows_affected());
@@ -263,6 +362,8 @@ pub struct StoredEvent {
     pub occurred_at: i64,
     pub received_at: i64,
     pub payload: String,
+    /// Its batch's shared context, as stored once.
+    pub context: Option<String>,
 }
 
 /// The oldest events not yet applied, in arrival order. `lock` is the
@@ -273,7 +374,9 @@ pub async fn unprocessed_events(
     lock: &str,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let sql = format!(
-        "SELECT id, source_id, type, occurred_at, received_at, payload FROM events WHERE processed_at IS NULL ORDER BY id LIMIT $1{lock}"
+        "SELECT e.id, e.source_id, e.type, e.occurred_at, e.received_at, e.payload, \
+         (SELECT c.context FROM event_contexts c WHERE c.id = e.context_id) \
+         FROM events e WHERE e.processed_at IS NULL ORDER BY e.id LIMIT $1{lock}"
     );
     let rows = sqlx::query(&sql).bind(limit).fetch_all(conn).await?;
     rows.iter()
@@ -285,18 +388,33 @@ pub async fn unprocessed_events(
                 occurred_at: r.try_get(3)?,
                 received_at: r.try_get(4)?,
                 payload: r.try_get(5)?,
+                context: r.try_get(6)?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::from_sqlx)
 }
 
-/// Deletes a kept event (one from a person who was erased).
+/// Deletes a kept event (one from a person who was erased), and its
+/// batch's context when no other event points at it.
 pub async fn forget_event(conn: &mut Conn, id: i64) -> Result<(), StoreError> {
+    let context: Option<i64> = sqlx::query("SELECT context_id FROM events WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .and_then(|r| r.try_get(0).ok().flatten());
     sqlx::query("DELETE FROM events WHERE id = $1")
         .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    if let Some(c) = context {
+        sqlx::query(
+            "DELETE FROM event_contexts WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM events WHERE context_id = $1)",
+        )
+        .bind(c)
         .execute(conn)
         .await?;
+    }
     Ok(())
 }
 

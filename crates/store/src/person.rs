@@ -58,7 +58,9 @@ pub async fn person_records(conn: &mut Conn, contact_id: i64) -> Result<PersonRe
     )
     .await?;
     let rows = sqlx::query(
-        "SELECT id, source_id, message_id, type, occurred_at, received_at, payload FROM events \
+        "SELECT id, source_id, message_id, type, occurred_at, received_at, payload, \
+                (SELECT c.context FROM event_contexts c WHERE c.id = events.context_id) AS context \
+         FROM events \
          WHERE user_id IN (SELECT user_id FROM contact_identities WHERE contact_id = $1) \
             OR anonymous_id IN (SELECT anonymous_id FROM visitors WHERE contact_id = $1) \
          ORDER BY id",
@@ -70,6 +72,7 @@ pub async fn person_records(conn: &mut Conn, contact_id: i64) -> Result<PersonRe
         .iter()
         .map(|r| -> Result<PersonEvent, StoreError> {
             let payload: String = r.try_get("payload").map_err(StoreError::from_sqlx)?;
+            let context: Option<String> = r.try_get("context").map_err(StoreError::from_sqlx)?;
             Ok(PersonEvent {
                 id: r.try_get("id").map_err(StoreError::from_sqlx)?,
                 source_id: r.try_get("source_id").map_err(StoreError::from_sqlx)?,
@@ -77,8 +80,17 @@ pub async fn person_records(conn: &mut Conn, contact_id: i64) -> Result<PersonRe
                 kind: r.try_get("type").map_err(StoreError::from_sqlx)?,
                 occurred_at: r.try_get("occurred_at").map_err(StoreError::from_sqlx)?,
                 received_at: r.try_get("received_at").map_err(StoreError::from_sqlx)?,
-                payload: serde_json::from_str(&payload)
-                    .unwrap_or(serde_json::Value::String(payload)),
+                // As the client sent it: with its batch's shared context.
+                payload: match serde_json::from_str(&payload) {
+                    Ok(serde_json::Value::Object(mut body)) => {
+                        if let Some(Ok(shared)) = context.as_deref().map(serde_json::from_str) {
+                            smarketing_core::ingest::apply_context(&mut body, shared);
+                        }
+                        serde_json::Value::Object(body)
+                    }
+                    Ok(other) => other,
+                    Err(_) => serde_json::Value::String(payload),
+                },
             })
         })
         .collect::<Result<_, _>>()?;
@@ -137,6 +149,7 @@ pub async fn purge_anonymous_visitors(conn: &mut Conn, cutoff: i64) -> Result<Pu
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    purge_orphan_contexts(conn).await?;
     let visitors = sqlx::query(
         "DELETE FROM visitors WHERE contact_id IS NULL AND last_seen_at < $1 \
          AND NOT EXISTS (SELECT 1 FROM touchpoints t WHERE t.visitor_id = visitors.id)",
@@ -336,6 +349,17 @@ pub async fn erase_person(
         .await?;
         e.handoffs = run(conn, &format!("DELETE FROM handoffs WHERE id IN {h}")).await?;
     }
+    // Merges the person took part in name records outside the erased set
+    // too (a merge since undone): those records' merge entries carry the
+    // person's values.
+    let merge_parties = ids(
+        conn,
+        &format!(
+            "SELECT survivor_id FROM contact_merges WHERE survivor_id IN {c} OR merged_id IN {c} \
+             UNION SELECT merged_id FROM contact_merges WHERE survivor_id IN {c} OR merged_id IN {c}"
+        ),
+    )
+    .await?;
     let merge_events = ids(
         conn,
         &format!("SELECT event_id FROM contact_merges WHERE event_id IS NOT NULL AND (survivor_id IN {c} OR merged_id IN {c})"),
@@ -396,6 +420,8 @@ pub async fn erase_person(
             e.events += q.execute(&mut *conn).await?.rows_affected();
         }
     }
+    // Shared contexts only their events pointed at went with them.
+    purge_orphan_contexts(conn).await?;
     e.visitors = run(
         conn,
         &format!("DELETE FROM visitors WHERE contact_id IN {c}"),
@@ -415,18 +441,21 @@ pub async fn erase_person(
     // handoff of theirs (queued before messages said whom they were
     // about, or a notice to marketing's leads).
     for email in &emails {
-        let pattern = format!("%{}%", like_escaped(email));
+        // The e-mail whole, as a JSON value: not another address that
+        // contains this one.
+        let quoted_email = serde_json::to_string(email).expect("a string serialises");
         e.webhook_deliveries += sqlx::query(
             "DELETE FROM webhook_deliveries WHERE contact_id IS NULL AND payload LIKE $1 ESCAPE '\\'",
         )
-        .bind(&pattern)
+        .bind(format!("%\"email\":{}%", like_escaped(&quoted_email)))
         .execute(&mut *conn)
         .await?
         .rows_affected();
+        // Notices that begin with the lead's e-mail ("ana@x.io: …").
         e.notifications += sqlx::query(
-            "DELETE FROM notifications WHERE title LIKE $1 ESCAPE '\\' OR body LIKE $1 ESCAPE '\\'",
+            "DELETE FROM notifications WHERE handoff_id IS NULL AND body LIKE $1 ESCAPE '\\'",
         )
-        .bind(&pattern)
+        .bind(format!("{}: %", like_escaped(email)))
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -452,7 +481,7 @@ pub async fn erase_person(
         ("handoff", &handoffs),
         ("note", &notes),
         ("activity", &activities),
-        ("merge", &merges),
+        ("contact_merge", &merges),
     ] {
         if !list.is_empty() {
             about.push(format!(
@@ -460,6 +489,12 @@ pub async fn erase_person(
                 quoted(list)
             ));
         }
+    }
+    if !merge_parties.is_empty() {
+        about.push(format!(
+            "(object_kind = 'contact' AND action = 'contact.merge' AND object_id IN {})",
+            quoted(&merge_parties)
+        ));
     }
     e.audit_entries_redacted = sqlx::query(&format!(
         "UPDATE audit_log SET before = NULL, after = NULL, redacted_at = $1 WHERE redacted_at IS NULL AND ({})",
@@ -544,4 +579,14 @@ pub async fn instance_key(
         .fetch_one(conn)
         .await?;
     row.try_get(0).map_err(StoreError::from_sqlx)
+}
+
+/// Deletes the batch contexts no kept event points at any more.
+pub async fn purge_orphan_contexts(conn: &mut Conn) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "DELETE FROM event_contexts WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.context_id = event_contexts.id)",
+    )
+    .execute(conn)
+    .await?
+    .rows_affected())
 }

@@ -71,7 +71,11 @@ impl App {
                 event_id: e.id,
                 may_merge: server_side.get(&e.source_id).copied().unwrap_or(false),
             };
-            let m = match Message::from_stored(e.payload, Instant::from_millis(e.occurred_at)?) {
+            let m = match Message::from_stored(
+                e.payload,
+                e.context.as_deref(),
+                Instant::from_millis(e.occurred_at)?,
+            ) {
                 Ok(m) => m,
                 Err(why) => {
                     store::mark_processed(&mut tx, e.id, now.millis(), Some(&why.to_string()))

@@ -11,6 +11,7 @@ pub use quota::SourceQuota;
 use crate::people::hash_token;
 use crate::{App, AppError};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use smarketing_core::ingest::{MAX_BATCH_BYTES, Message, MessageType, parse_request};
 use smarketing_core::{Instant, Invalid};
 use smarketing_store::ingest::{self as store, NewEvent, Source};
@@ -248,10 +249,7 @@ impl App {
     ) -> Result<Accepted, AppError> {
         let received_at = self.now();
         let messages = parse_request(body, path_type, received_at)?;
-        let events: Vec<NewEvent> = messages
-            .into_iter()
-            .map(|m| new_event(source.id, m, received_at))
-            .collect();
+        let events = new_events(source.id, messages, received_at);
         let received = events.len();
         if events.is_empty() {
             return Ok(Accepted {
@@ -259,9 +257,12 @@ impl App {
                 stored: 0,
             });
         }
-        // The quota counts the messages as kept (a batch's context copied
-        // into each), so a small request cannot stand for a large one.
-        let bytes: usize = events.iter().map(|e| e.payload.len()).sum();
+        // The quota counts the messages as they read (a batch's context
+        // once per message), so a small request cannot stand for a large one.
+        let bytes: usize = events
+            .iter()
+            .map(|e| e.payload.len() + e.context.as_ref().map_or(0, |c| c.json.len()))
+            .sum();
         self.ingestion.quotas.admit(
             source,
             self.options.source_quota.of(source),
@@ -367,8 +368,36 @@ fn is_origin(o: &str) -> bool {
     !rest.is_empty() && !rest.contains(['/', '?', '#', ' '])
 }
 
-/// The row that keeps a checked message.
-pub fn new_event(source_id: i64, m: Message, received_at: Instant) -> NewEvent {
+/// The rows that keep a request's checked messages. Their batch's shared
+/// context is hashed once (it is stored once, by that hash).
+pub fn new_events(source_id: i64, messages: Vec<Message>, received_at: Instant) -> Vec<NewEvent> {
+    let mut known: Option<store::EventContext> = None;
+    messages
+        .into_iter()
+        .map(|m| {
+            let context = m.context.clone().map(|json| match &known {
+                Some(k) if Arc::ptr_eq(&k.json, &json) => k.clone(),
+                _ => {
+                    let c = store::EventContext {
+                        hash: Arc::new(hex::encode(Sha256::digest(json.as_bytes()))),
+                        json,
+                    };
+                    known = Some(c.clone());
+                    c
+                }
+            });
+            new_event(source_id, m, context, received_at)
+        })
+        .collect()
+}
+
+/// The row that keeps a checked message, with its batch's context.
+fn new_event(
+    source_id: i64,
+    m: Message,
+    context: Option<store::EventContext>,
+    received_at: Instant,
+) -> NewEvent {
     let payload = m.json;
     // No messageId: a fresh one, as Segment does — two identical events
     // may be two real events, so content does not name them.
@@ -385,6 +414,7 @@ pub fn new_event(source_id: i64, m: Message, received_at: Instant) -> NewEvent {
         occurred_at: m.timestamp.millis(),
         received_at: received_at.millis(),
         payload,
+        context,
     }
 }
 

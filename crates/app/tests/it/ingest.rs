@@ -105,3 +105,59 @@ async fn a_forms_company_finds_or_creates_the_account() {
         );
     }
 }
+
+/// A batch's shared context is stored once — not copied into each of its
+/// events, and not again for the next batch that carries the same one —
+/// and each event is applied (and exported) with it.
+#[tokio::test]
+async fn a_batch_context_is_stored_once_and_applied_to_each_event() {
+    use sqlx::Row;
+    for (db, app) in apps().await {
+        let l = db.label;
+        let source = app.add_source("Server", &[]).await.unwrap().source;
+        let padding = "p".repeat(4_000);
+        let batch = |from: usize| {
+            let items: Vec<String> = (from..from + 50)
+                .map(|i| format!(r#"{{"type":"page","anonymousId":"ctx-{i}","messageId":"ctx-m{i}","timestamp":"2025-06-01T10:00:00Z"}}"#))
+                .collect();
+            format!(
+                r#"{{"context":{{"page":{{"url":"https://ex.com/pricing?utm_source=google&utm_medium=cpc"}},"library":{{"name":"server","padding":"{padding}"}}}},"batch":[{}]}}"#,
+                items.join(",")
+            )
+        };
+        app.ingest(&source, batch(0).as_bytes(), None)
+            .await
+            .unwrap();
+        app.ingest(&source, batch(50).as_bytes(), None)
+            .await
+            .unwrap();
+        let mut conn = app.store().acquire().await.unwrap();
+        let contexts: i64 = sqlx::query("SELECT COUNT(*) FROM event_contexts")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(contexts, 1, "{l}: one row for both batches");
+        let stored: i64 = sqlx::query("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            stored < 100 * 1_000,
+            "{l}: {stored} bytes of payload for 100 events"
+        );
+        drop(conn);
+        while app.apply_events(500).await.unwrap() > 0 {}
+        // Each page was read with the shared context: a paid-search touch.
+        let mut conn = app.store().acquire().await.unwrap();
+        let paid: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM touchpoints WHERE utm_source = 'google' AND utm_medium = 'cpc'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .get(0);
+        assert_eq!(paid, 100, "{l}");
+    }
+}

@@ -69,13 +69,13 @@ struct Caller {
     tls: bool,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
         Ok(Caller {
             client: Client {
-                address: peer(parts),
+                address: peer(parts, &s.trusted_proxies),
                 user_agent: parts
                     .headers
                     .get(header::USER_AGENT)

@@ -631,3 +631,67 @@ async fn disabling_a_user_ends_their_sessions_and_a_reset_link_works_once() {
         assert!(api.app.open_sessions(rob).await.unwrap().is_empty(), "{l}");
     }
 }
+
+/// Behind a trusted reverse proxy each client is limited on its own (the
+/// address the proxy forwards), and a client that is not the proxy cannot
+/// choose its address with the header.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_is_limited_on_its_own() {
+    let api = apis().await.into_iter().next().unwrap();
+    with_passwords(&api).await;
+    let proxy = "10.8.0.1";
+    let r = router(
+        AppState::new(api.app.clone(), 64 * 1024)
+            .with_trusted_proxies(vec![proxy.parse().unwrap()]),
+    );
+    let attempt = |client: &'static str, password: &'static str, from: &'static str| {
+        let r = r.clone();
+        async move {
+            send(
+                &r,
+                Call {
+                    method: "POST",
+                    uri: "/api/v1/session",
+                    body: Some(json!({"email": "ada@example.com", "password": password})),
+                    headers: vec![("x-forwarded-for", client)],
+                    from: Some(from),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    };
+    // A guesser behind the proxy uses up its own address's failures…
+    for i in 0..MAX_ADDRESS_FAILURES {
+        let email = format!("guess{i}@example.com");
+        let a = send(
+            &r,
+            Call {
+                method: "POST",
+                uri: "/api/v1/session",
+                body: Some(json!({"email": email, "password": "wrong"})),
+                headers: vec![("x-forwarded-for", "203.0.113.7")],
+                from: Some("10.8.0.1:5000"),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    let guesser = attempt("203.0.113.7", PASSWORD, "10.8.0.1:5000").await;
+    assert_eq!(guesser.status, StatusCode::TOO_MANY_REQUESTS);
+    // …while another client through the same proxy signs in, recorded
+    // with its own address; a made-up first hop does not help the guesser.
+    let other = attempt("198.51.100.2", PASSWORD, "10.8.0.1:5001").await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.json);
+    let spoofed = attempt("198.51.100.9, 203.0.113.7", PASSWORD, "10.8.0.1:5002").await;
+    assert_eq!(spoofed.status, StatusCode::TOO_MANY_REQUESTS);
+    let log = api.app.audit_log(None, 5, &Actor::system()).await.unwrap();
+    let signed = log.iter().find(|e| e.action == "session.sign_in").unwrap();
+    assert_eq!(signed.address.as_deref(), Some("198.51.100.2"));
+    // Not from the proxy: the header is ignored.
+    let direct = attempt("198.51.100.2", PASSWORD, "10.8.0.2:5003").await;
+    assert_eq!(direct.status, StatusCode::OK);
+    let log = api.app.audit_log(None, 5, &Actor::system()).await.unwrap();
+    assert_eq!(log[0].address.as_deref(), Some("10.8.0.2"));
+}

@@ -295,6 +295,11 @@ async fn concurrent_keeps_in_opposite_orders_keep_each_event_once() {
                     occurred_at: 0,
                     received_at: 0,
                     payload: "{}".into(),
+                    // Both writers store the same context: one row.
+                    context: Some(smarketing_store::ingest::EventContext {
+                        hash: std::sync::Arc::new("h".into()),
+                        json: std::sync::Arc::new("{}".into()),
+                    }),
                 })
                 .collect()
         };
