@@ -421,19 +421,33 @@ pub async fn touch_token(
     Ok(())
 }
 
+/// Sets `column` (an instant that is written once: disabled, revoked,
+/// used) of row `id` of `table` to `now`; false when it was set already or
+/// there is no such row. `table` and `column` are ours, never input.
+pub(crate) async fn stamp_once(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    column: &'static str,
+    id: i64,
+    now: Instant,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(&format!(
+        "UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} IS NULL"
+    ))
+    .bind(now.millis())
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Disables a user; false when there is no such enabled user.
 pub async fn disable_user(
     conn: &mut AnyConnection,
     id: i64,
     now: Instant,
 ) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
-            .bind(now.millis())
-            .bind(id)
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected() > 0)
+    stamp_once(conn, "users", "disabled_at", id, now).await
 }
 
 /// Revokes a token; false when there is no such unrevoked token.
@@ -442,13 +456,7 @@ pub async fn revoke_token(
     id: i64,
     now: Instant,
 ) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now.millis())
-            .bind(id)
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected() > 0)
+    stamp_once(conn, "api_tokens", "revoked_at", id, now).await
 }
 
 pub async fn latest_playbook(

@@ -140,13 +140,7 @@ pub async fn use_password_reset(
     id: i64,
     now: Instant,
 ) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("UPDATE password_resets SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-            .bind(now.millis())
-            .bind(id)
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected() > 0)
+    stamp_once(conn, "password_resets", "used_at", id, now).await
 }
 
 /// Retires a user's unused links (a new one replaces them).
