@@ -125,14 +125,25 @@ impl App {
         actor.authorize(Action::AddRecords, Relation::Company)?;
         let (_, playbook) = self.playbook().await?;
         let mut conn = self.store().acquire().await?;
+        crate::deals::check_deal_visible(&mut conn, actor, input.deal_id).await?;
         log_activity(&mut conn, &playbook, &input, actor, self.now()).await
     }
 
     pub async fn activity(&self, id: i64) -> Result<Activity, AppError> {
+        self.activity_for(id, &Actor::system()).await
+    }
+
+    /// An activity as `actor` may see it: one on a deal hidden from them is
+    /// 404.
+    pub async fn activity_for(&self, id: i64, actor: &Actor) -> Result<Activity, AppError> {
         let mut conn = self.store().acquire().await?;
-        repo::get(&mut conn, id)
+        let a: Activity = repo::get(&mut conn, id)
             .await
-            .map_err(named("activity", id))
+            .map_err(named("activity", id))?;
+        crate::deals::check_deal_visible(&mut conn, actor, a.deal_id)
+            .await
+            .map_err(|_| AppError::not_found("activity", id))?;
+        Ok(a)
     }
 
     pub async fn update_activity(
@@ -209,7 +220,21 @@ impl App {
         f: &ActivityFilter,
         paging: &Paging,
     ) -> Result<Page<Activity>, AppError> {
+        self.activities_for(f, paging, &Actor::system()).await
+    }
+
+    /// The activities matching `f` that `actor` may see: none on a deal
+    /// hidden from them (a rep sees their own deals only).
+    pub async fn activities_for(
+        &self,
+        f: &ActivityFilter,
+        paging: &Paging,
+        actor: &Actor,
+    ) -> Result<Page<Activity>, AppError> {
+        let mut conn = self.store().acquire().await?;
+        let on_deals_of = crate::deals::deal_scope(&mut conn, actor, f.deal_id).await?;
         let w = ActivityRows {
+            on_deals_of,
             contact_id: f.contact_id,
             deal_id: f.deal_id,
             user_id: f.user_id,
@@ -222,7 +247,6 @@ impl App {
             created: created(&f.created_from, &f.created_to)?,
         }
         .to_where();
-        let mut conn = self.store().acquire().await?;
         Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
     }
 }

@@ -71,6 +71,42 @@ fn deal_closing(
     }
 }
 
+/// A 404 when `deal_id` names a deal `actor` may not see: records on it
+/// (notes, activities) are as hidden as the deal itself.
+pub(crate) async fn check_deal_visible(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    deal_id: Option<i64>,
+) -> Result<(), AppError> {
+    if let Some(id) = deal_id
+        && actor.role.is_some()
+        && !actor.may(Action::ReadDeal, Relation::Other)
+    {
+        // A deal that does not exist is the caller's own error to report.
+        if let Ok(d) = repo::get::<Deal>(conn, id).await
+            && !may_see(conn, actor, &d).await?
+        {
+            return Err(AppError::not_found("deal", id));
+        }
+    }
+    Ok(())
+}
+
+/// For a listing by `actor` of records that may sit on a deal: `None` when
+/// they see every deal, else the user whose deals' records (and those on
+/// no deal) they see. A `deal_id` filter naming a hidden deal is 404.
+pub(crate) async fn deal_scope(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    deal_id: Option<i64>,
+) -> Result<Option<i64>, AppError> {
+    if actor.role.is_none() || actor.may(Action::ReadDeal, Relation::Other) {
+        return Ok(None);
+    }
+    check_deal_visible(conn, actor, deal_id).await?;
+    Ok(Some(actor.user_id.unwrap_or(0)))
+}
+
 /// Whether `actor` may see deal `d` (the permission table's `ReadDeal`).
 async fn may_see(conn: &mut AnyConnection, actor: &Actor, d: &Deal) -> Result<bool, AppError> {
     if actor.role.is_none() {

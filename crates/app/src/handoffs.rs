@@ -95,8 +95,10 @@ pub struct ReassignInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HandoffActivityInput {
     /// `call`, `email`, `meeting` or `note`.
+    #[cfg_attr(feature = "openapi", schema(value_type = smarketing_core::ActivityKind))]
     pub kind: String,
     /// `attempt` (default) or `connect`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<smarketing_core::ActivityOutcome>))]
     pub outcome: Option<String>,
     pub subject: Option<String>,
     pub body: Option<String>,

@@ -141,6 +141,7 @@ pub struct ContactInput {
     /// A persona id of the playbook; matched from the job title when absent.
     pub persona: Option<String>,
     /// The starting stage (default `lead`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<smarketing_core::Stage>))]
     pub stage: Option<String>,
     pub source_channel: Option<String>,
     pub external_id: Option<String>,
@@ -185,6 +186,7 @@ pub struct ContactPatch {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct StageMoveInput {
+    #[cfg_attr(feature = "openapi", schema(value_type = smarketing_core::Stage))]
     pub stage: String,
     /// A rejection reason code; required for `recycled` and `disqualified`.
     pub reason: Option<String>,
@@ -238,6 +240,7 @@ pub struct DealInput {
     /// A pipeline stage of the playbook (default: the first).
     pub pipeline_stage: Option<String>,
     /// `open` (default), `won` or `lost`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<smarketing_core::DealStatus>))]
     pub status: Option<String>,
     pub lost_reason: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
@@ -257,6 +260,7 @@ pub struct DealPatch {
     pub owner_id: Option<Option<i64>>,
     pub amount_minor: Option<i64>,
     pub pipeline_stage: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<smarketing_core::DealStatus>))]
     pub status: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
@@ -274,8 +278,10 @@ pub struct ActivityInput {
     /// The rep who did it (default: the caller).
     pub user_id: Option<i64>,
     /// `call`, `email`, `meeting` or `note`.
+    #[cfg_attr(feature = "openapi", schema(value_type = smarketing_core::ActivityKind))]
     pub kind: String,
     /// `attempt` (default) or `connect`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<smarketing_core::ActivityOutcome>))]
     pub outcome: Option<String>,
     pub subject: Option<String>,
     pub body: Option<String>,
@@ -288,6 +294,7 @@ pub struct ActivityInput {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ActivityPatch {
     pub kind: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<smarketing_core::ActivityOutcome>))]
     pub outcome: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
@@ -357,7 +364,9 @@ pub struct UserInput {
     pub name: String,
     pub email: String,
     /// `marketing` or `sales`.
+    #[cfg_attr(feature = "openapi", schema(value_type = smarketing_core::Team))]
     pub team: String,
-    /// `admin`, `manager` or `member`.
+    /// `admin`, `manager`, `member` or `viewer`.
+    #[cfg_attr(feature = "openapi", schema(value_type = smarketing_core::Role))]
     pub role: String,
 }

@@ -46,6 +46,7 @@ impl App {
         };
         let mut conn = self.store().acquire().await?;
         check_contact_ref(&mut conn, "contact_id", n.contact_id).await?;
+        crate::deals::check_deal_visible(&mut conn, actor, n.deal_id).await?;
         repo::insert(&mut conn, &n).await.map_err(|e| match e {
             smarketing_store::StoreError::MissingReference => AppError::Invalid(Invalid::new(
                 "unknown_reference",
@@ -63,8 +64,17 @@ impl App {
     }
 
     pub async fn note(&self, id: i64) -> Result<Note, AppError> {
+        self.note_for(id, &Actor::system()).await
+    }
+
+    /// A note as `actor` may see it: one on a deal hidden from them is 404.
+    pub async fn note_for(&self, id: i64, actor: &Actor) -> Result<Note, AppError> {
         let mut conn = self.store().acquire().await?;
-        repo::get(&mut conn, id).await.map_err(named("note", id))
+        let n: Note = repo::get(&mut conn, id).await.map_err(named("note", id))?;
+        crate::deals::check_deal_visible(&mut conn, actor, n.deal_id)
+            .await
+            .map_err(|_| AppError::not_found("note", id))?;
+        Ok(n)
     }
 
     pub async fn update_note(
@@ -75,6 +85,9 @@ impl App {
     ) -> Result<Note, AppError> {
         let mut tx = self.store().begin().await?;
         let mut n: Note = repo::get(&mut tx, id).await.map_err(named("note", id))?;
+        crate::deals::check_deal_visible(&mut tx, actor, n.deal_id)
+            .await
+            .map_err(|_| AppError::not_found("note", id))?;
         // As it was, for the audit log.
         let before = n.clone();
         let relation = crate::access::relation_to_user(&mut tx, actor, n.author_id).await?;
@@ -103,7 +116,21 @@ impl App {
     }
 
     pub async fn notes(&self, f: &NoteFilter, paging: &Paging) -> Result<Page<Note>, AppError> {
+        self.notes_for(f, paging, &Actor::system()).await
+    }
+
+    /// The notes matching `f` that `actor` may see: none on a deal hidden
+    /// from them (a rep sees their own deals only).
+    pub async fn notes_for(
+        &self,
+        f: &NoteFilter,
+        paging: &Paging,
+        actor: &Actor,
+    ) -> Result<Page<Note>, AppError> {
+        let mut conn = self.store().acquire().await?;
+        let on_deals_of = crate::deals::deal_scope(&mut conn, actor, f.deal_id).await?;
         let w = NoteRows {
+            on_deals_of,
             contact_id: f.contact_id,
             account_id: f.account_id,
             deal_id: f.deal_id,
@@ -111,7 +138,6 @@ impl App {
             created: created(&f.created_from, &f.created_to)?,
         }
         .to_where();
-        let mut conn = self.store().acquire().await?;
         Ok(repo::page(&mut conn, w, paging.cursor()?, paging.limit()?).await?)
     }
 }

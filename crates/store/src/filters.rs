@@ -133,6 +133,8 @@ pub struct ActivityRows {
     pub user_id: Option<i64>,
     pub kind: Option<String>,
     pub created: Created,
+    /// Only activities on no deal or on this user's deals (a rep's view).
+    pub on_deals_of: Option<i64>,
 }
 
 impl ActivityRows {
@@ -142,6 +144,10 @@ impl ActivityRows {
         w.and("activities.deal_id = ?", self.deal_id);
         w.and("activities.user_id = ?", self.user_id);
         w.and("activities.kind = ?", self.kind.clone());
+        w.and(
+            "(activities.deal_id IS NULL OR activities.deal_id IN (SELECT d.id FROM deals d WHERE d.owner_id = ?))",
+            self.on_deals_of,
+        );
         self.created.add(&mut w, "activities");
         w
     }
@@ -154,6 +160,8 @@ pub struct NoteRows {
     pub deal_id: Option<i64>,
     pub author_id: Option<i64>,
     pub created: Created,
+    /// Only notes on no deal or on this user's deals (a rep's view).
+    pub on_deals_of: Option<i64>,
 }
 
 impl NoteRows {
@@ -163,6 +171,10 @@ impl NoteRows {
         w.and("notes.account_id = ?", self.account_id);
         w.and("notes.deal_id = ?", self.deal_id);
         w.and("notes.author_id = ?", self.author_id);
+        w.and(
+            "(notes.deal_id IS NULL OR notes.deal_id IN (SELECT d.id FROM deals d WHERE d.owner_id = ?))",
+            self.on_deals_of,
+        );
         self.created.add(&mut w, "notes");
         w
     }

@@ -238,6 +238,18 @@ async fn an_erased_person_is_in_no_table_and_is_not_recorded_again() {
                 .unwrap()
                 .unwrap();
         drop(conn);
+        // Someone else's record, older than theirs, that one of theirs was
+        // merged into by mistake and taken out of again.
+        let stranger = app
+            .create_contact(
+                smarketing_app::input::ContactInput {
+                    email: "stranger@example.com".into(),
+                    ..Default::default()
+                },
+                &Actor::system(),
+            )
+            .await
+            .unwrap();
         // A second record of theirs, merged in.
         let twin = app
             .create_contact(
@@ -251,6 +263,19 @@ async fn an_erased_person_is_in_no_table_and_is_not_recorded_again() {
             .await
             .unwrap()
             .id;
+        let mistake = app
+            .merge_contacts(
+                &smarketing_app::merges::MergeInput {
+                    contact_ids: [stranger.id, twin],
+                },
+                &Actor::system(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(mistake.survivor_id, stranger.id, "{l}");
+        app.unmerge_contacts(mistake.id, &Actor::system())
+            .await
+            .unwrap();
         let merge = app
             .merge_contacts(
                 &smarketing_app::merges::MergeInput {

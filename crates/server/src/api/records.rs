@@ -186,11 +186,11 @@ async fn update_deal(
     responses((status = 200, body = Page<Activity>), (status = 422, body = Problem)))]
 async fn list_activities(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     ApiQuery(f): ApiQuery<ActivityFilter>,
     ApiQuery(p): ApiQuery<Paging>,
 ) -> Res<Page<Activity>> {
-    Ok(Json(s.app.activities(&f, &p).await?))
+    Ok(Json(s.app.activities_for(&f, &p, &a.actor()).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/activities", tag = "activities", request_body = ActivityInput,
@@ -208,12 +208,12 @@ async fn create_activity(
 
 #[utoipa::path(get, path = "/api/v1/activities/{id}", tag = "activities", params(("id" = i64, Path)),
     responses((status = 200, body = Activity), (status = 404, body = Problem)))]
-async fn get_activity(
-    State(s): State<AppState>,
-    _a: Auth,
-    Path(id): Path<String>,
-) -> Res<Activity> {
-    Ok(Json(s.app.activity(path_id(&id, "activity")?).await?))
+async fn get_activity(State(s): State<AppState>, a: Auth, Path(id): Path<String>) -> Res<Activity> {
+    Ok(Json(
+        s.app
+            .activity_for(path_id(&id, "activity")?, &a.actor())
+            .await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v1/activities/{id}", tag = "activities", params(("id" = i64, Path)), request_body = ActivityPatch,
@@ -237,11 +237,11 @@ async fn update_activity(
     responses((status = 200, body = Page<Note>), (status = 422, body = Problem)))]
 async fn list_notes(
     State(s): State<AppState>,
-    _a: Auth,
+    a: Auth,
     ApiQuery(f): ApiQuery<NoteFilter>,
     ApiQuery(p): ApiQuery<Paging>,
 ) -> Res<Page<Note>> {
-    Ok(Json(s.app.notes(&f, &p).await?))
+    Ok(Json(s.app.notes_for(&f, &p, &a.actor()).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/notes", tag = "notes", request_body = NoteInput,
@@ -259,8 +259,10 @@ async fn create_note(
 
 #[utoipa::path(get, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = i64, Path)),
     responses((status = 200, body = Note), (status = 404, body = Problem)))]
-async fn get_note(State(s): State<AppState>, _a: Auth, Path(id): Path<String>) -> Res<Note> {
-    Ok(Json(s.app.note(path_id(&id, "note")?).await?))
+async fn get_note(State(s): State<AppState>, a: Auth, Path(id): Path<String>) -> Res<Note> {
+    Ok(Json(
+        s.app.note_for(path_id(&id, "note")?, &a.actor()).await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = i64, Path)), request_body = NotePatch,

@@ -121,10 +121,12 @@ enum Route {
     ErasePerson,
     RoiReport,
     GoalReport,
+    GetNoteOnDeal,
+    ListActivitiesOnDeal,
 }
 
 impl Route {
-    const ALL: [Route; 21] = [
+    const ALL: [Route; 23] = [
         Route::PatchContact,
         Route::PatchAccount,
         Route::GetDeal,
@@ -146,15 +148,20 @@ impl Route {
         Route::ErasePerson,
         Route::RoiReport,
         Route::GoalReport,
+        Route::GetNoteOnDeal,
+        Route::ListActivitiesOnDeal,
     ];
 
     /// The scopes its objects come in.
     fn scopes(self) -> &'static [Scope] {
         use Scope::*;
         match self {
-            Route::PatchContact | Route::PatchAccount | Route::GetDeal | Route::PatchDeal => {
-                &[Own, Team, Other, NoOne]
-            }
+            Route::PatchContact
+            | Route::PatchAccount
+            | Route::GetDeal
+            | Route::PatchDeal
+            | Route::GetNoteOnDeal
+            | Route::ListActivitiesOnDeal => &[Own, Team, Other, NoOne],
             Route::PatchNote
             | Route::PatchActivity
             | Route::PutRepSettings
@@ -170,7 +177,10 @@ impl Route {
     fn actions(self) -> &'static [(Action, bool)] {
         match self {
             Route::PatchContact | Route::PatchAccount => &[(Action::EditRecord, false)],
-            Route::GetDeal | Route::ListDeals => &[(Action::ReadDeal, true)],
+            Route::GetDeal
+            | Route::ListDeals
+            | Route::GetNoteOnDeal
+            | Route::ListActivitiesOnDeal => &[(Action::ReadDeal, true)],
             Route::PatchDeal => &[(Action::ReadDeal, true), (Action::EditDeal, false)],
             Route::PatchNote => &[(Action::EditNote, false)],
             Route::PatchActivity => &[(Action::EditActivity, false)],
@@ -247,6 +257,38 @@ async fn request(
                 format!("/api/v1/accounts/{}", a.id),
                 Some(json!({"industry": "Retail"})),
             )
+        }
+        Route::GetNoteOnDeal | Route::ListActivitiesOnDeal => {
+            let d = app
+                .create_deal(
+                    DealInput {
+                        name: format!("Deal {n}"),
+                        owner_id,
+                        amount_minor: 10_000,
+                        ..Default::default()
+                    },
+                    &system,
+                )
+                .await
+                .unwrap();
+            if matches!(route, Route::ListActivitiesOnDeal) {
+                ("GET", format!("/api/v1/activities?deal_id={}", d.id), None)
+            } else {
+                let c = app.create_contact(contact(None), &system).await.unwrap();
+                let note = app
+                    .create_note(
+                        NoteInput {
+                            contact_id: Some(c.id),
+                            deal_id: Some(d.id),
+                            body: "the amount is 10,000".into(),
+                            ..Default::default()
+                        },
+                        &system,
+                    )
+                    .await
+                    .unwrap();
+                ("GET", format!("/api/v1/notes/{}", note.id), None)
+            }
         }
         Route::GetDeal | Route::PatchDeal | Route::ListDeals => {
             let d = app
