@@ -121,7 +121,8 @@ impl Modify for ProblemCodes {
 /// Documents the errors every route can answer, as problem+json: what
 /// the extractors, the permission table, the throttle and the server
 /// answer whatever the route (400 a body that is not JSON, 401, 403, 404
-/// an id that names nothing, 409, 413, 415, 422, 429, 500), and gives every
+/// an id that names nothing or a body naming a record the caller may not
+/// see, 409, 413, 415, 422, 429, 500), and gives every
 /// error response of a handler's own list the problem+json content type.
 fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::ParameterIn;
@@ -159,9 +160,11 @@ fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
                 codes.push(404);
             }
             if body {
-                // 409: a unique value (an e-mail, a domain, an external
-                // id) already taken, or a state that does not allow it.
-                codes.extend([400, 409, 413, 415, 422]);
+                // 404: a record the body names that the caller may not
+                // see (a deal hidden from a rep); 409: a unique value (an
+                // e-mail, a domain, an external id) already taken, or a
+                // state that does not allow it.
+                codes.extend([400, 404, 409, 413, 415, 422]);
             }
             if query || path.contains('{') {
                 codes.push(422);
