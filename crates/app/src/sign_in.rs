@@ -305,33 +305,21 @@ impl App {
             Some(u) if matches && u.disabled_at.is_none() => u,
             user => {
                 let mut conn = self.store().acquire().await?;
-                let attempted: String = account.chars().take(NAME_MAX).collect();
-                match &user {
-                    Some(u) => {
-                        crate::audit::record(
-                            &mut conn,
-                            &actor,
-                            "sign_in.failed",
-                            ("user", &u.id),
-                            crate::audit::NOTHING,
-                            crate::audit::NOTHING,
-                            self.now(),
-                        )
-                        .await?
-                    }
-                    None => {
-                        crate::audit::record(
-                            &mut conn,
-                            &actor,
-                            "sign_in.failed",
-                            ("email", &attempted),
-                            crate::audit::NOTHING,
-                            crate::audit::NOTHING,
-                            self.now(),
-                        )
-                        .await?
-                    }
-                }
+                // The account tried: a user's id, or the e-mail typed.
+                let (kind, id) = match &user {
+                    Some(u) => ("user", u.id.to_string()),
+                    None => ("email", account.chars().take(NAME_MAX).collect()),
+                };
+                crate::audit::record(
+                    &mut conn,
+                    &actor,
+                    "sign_in.failed",
+                    (kind, &id),
+                    crate::audit::NOTHING,
+                    crate::audit::NOTHING,
+                    self.now(),
+                )
+                .await?;
                 return Err(refused());
             }
         };

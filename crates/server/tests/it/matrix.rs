@@ -258,39 +258,12 @@ async fn request(
                 Some(json!({"industry": "Retail"})),
             )
         }
-        Route::GetNoteOnDeal | Route::ListActivitiesOnDeal => {
-            let d = app
-                .create_deal(
-                    DealInput {
-                        name: format!("Deal {n}"),
-                        owner_id,
-                        amount_minor: 10_000,
-                        ..Default::default()
-                    },
-                    &system,
-                )
-                .await
-                .unwrap();
-            if matches!(route, Route::ListActivitiesOnDeal) {
-                ("GET", format!("/api/v1/activities?deal_id={}", d.id), None)
-            } else {
-                let c = app.create_contact(contact(None), &system).await.unwrap();
-                let note = app
-                    .create_note(
-                        NoteInput {
-                            contact_id: Some(c.id),
-                            deal_id: Some(d.id),
-                            body: "the amount is 10,000".into(),
-                            ..Default::default()
-                        },
-                        &system,
-                    )
-                    .await
-                    .unwrap();
-                ("GET", format!("/api/v1/notes/{}", note.id), None)
-            }
-        }
-        Route::GetDeal | Route::PatchDeal | Route::ListDeals => {
+        // Every route about a deal: one deal of the owner's.
+        Route::GetNoteOnDeal
+        | Route::ListActivitiesOnDeal
+        | Route::GetDeal
+        | Route::PatchDeal
+        | Route::ListDeals => {
             let d = app
                 .create_deal(
                     DealInput {
@@ -310,11 +283,30 @@ async fn request(
                     format!("/api/v1/deals/{}", d.id),
                     Some(json!({"amount_minor": 20_000})),
                 ),
-                _ => (
+                Route::ListDeals => (
                     "GET",
                     format!("/api/v1/deals?owner_id={}", owner_id.unwrap()),
                     None,
                 ),
+                Route::ListActivitiesOnDeal => {
+                    ("GET", format!("/api/v1/activities?deal_id={}", d.id), None)
+                }
+                _ => {
+                    let c = app.create_contact(contact(None), &system).await.unwrap();
+                    let note = app
+                        .create_note(
+                            NoteInput {
+                                contact_id: Some(c.id),
+                                deal_id: Some(d.id),
+                                body: "the amount is 10,000".into(),
+                                ..Default::default()
+                            },
+                            &system,
+                        )
+                        .await
+                        .unwrap();
+                    ("GET", format!("/api/v1/notes/{}", note.id), None)
+                }
             }
         }
         Route::PatchNote => {
