@@ -15,6 +15,23 @@ use smarketing_core::sla::{Clock, ClockKind, ClockState, HandoffFacts, evaluate_
 use smarketing_core::{Instant, Playbook};
 use smarketing_store::{Conn, Contact, Handoff, HandoffAssignment, Notification, User, repo};
 
+/// The activities on a handoff's lead that its clocks count: logged since
+/// it was assigned, by the assignee or another seller — not marketing's,
+/// nor an anonymous import's.
+pub(crate) fn sales_work<'a>(
+    activities: &'a [smarketing_store::Activity],
+    h: &'a Handoff,
+    team: &'a SalesTeam,
+) -> impl Iterator<Item = &'a smarketing_store::Activity> {
+    activities
+        .iter()
+        .filter(|a| h.assigned_at.is_some_and(|s| a.occurred_at >= s))
+        .filter(|a| {
+            a.user_id
+                .is_some_and(|u| Some(u) == h.assignee_id || team.is_seller(u))
+        })
+}
+
 /// The clocks of a handoff now, under the terms it is held to, recording
 /// any change not yet recorded.
 pub(crate) async fn clocks(
@@ -30,15 +47,7 @@ pub(crate) async fn clocks(
     let activities = repo::activities_of_contact(conn, h.contact_id).await?;
     let facts = HandoffFacts {
         started_at: h.assigned_at.map(Instant::timestamp),
-        activities: activities
-            .iter()
-            .filter(|a| h.assigned_at.is_some_and(|s| a.occurred_at >= s))
-            // Sales' work: the assignee's or another seller's, not
-            // marketing's nor an anonymous import's.
-            .filter(|a| {
-                a.user_id
-                    .is_some_and(|u| Some(u) == h.assignee_id || team.is_seller(u))
-            })
+        activities: sales_work(&activities, h, team)
             .map(|a| {
                 (
                     a.occurred_at.timestamp(),

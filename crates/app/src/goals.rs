@@ -325,6 +325,21 @@ pub struct GoalActual {
 }
 
 impl App {
+    /// Deals won in a period up to now and their revenue (minor units),
+    /// whether or not a goal is set for it.
+    pub async fn revenue_won(&self, period: &str) -> Result<(i64, i64), AppError> {
+        let period: Period = period.parse()?;
+        let (_, playbook) = self.playbook().await?;
+        let tz = jiff::tz::TimeZone::get(&playbook.calendar.time_zone)
+            .map_err(|e| Invalid::new("invalid_time_zone", "time_zone", e.to_string()))?;
+        let (start, end) = period.instants(&tz);
+        let (start, end) = (Instant::from(start), Instant::from(end));
+        let now = self.now().max(start).min(end);
+        let mut conn = self.store().acquire().await?;
+        let (deals, won) = repo::won_deals(&mut conn, start, now, None).await?;
+        Ok((deals, i64::try_from(won).unwrap_or(i64::MAX)))
+    }
+
     /// The revenue goal of a period (or of a segment in it) against the
     /// revenue won so far, with pacing in working days and a projection.
     pub async fn goal_actual(

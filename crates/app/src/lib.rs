@@ -41,6 +41,7 @@ pub mod sla_reports;
 pub mod sla_terms;
 mod throttle;
 pub mod touches;
+pub mod workspace;
 
 pub use access::Actor;
 pub use error::AppError;

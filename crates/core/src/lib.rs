@@ -17,6 +17,7 @@ pub mod money;
 pub mod period;
 pub mod playbook;
 pub mod problem;
+pub mod redaction;
 pub mod reverse_funnel;
 pub mod routing;
 pub mod scoring;

@@ -80,7 +80,7 @@ fn title(status: StatusCode) -> String {
 }
 
 impl ApiError {
-    fn problem(&self) -> Problem {
+    pub(crate) fn problem(&self) -> Problem {
         let at_status =
             |status: StatusCode, code: &str, field: Option<String>, detail: String| Problem {
                 kind: format!("urn:smarketing:problem:{code}"),

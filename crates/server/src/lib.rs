@@ -7,8 +7,10 @@ pub mod clients;
 pub mod error;
 pub mod extract;
 pub mod ingest;
+pub mod playbook_values;
 pub mod runtime;
 pub mod security;
+pub mod ui;
 
 use axum::Json;
 use axum::Router;
@@ -196,14 +198,36 @@ fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
-    // The document is generated from the very routes mounted below.
+/// The API's routes and the OpenAPI document generated from them.
+fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::router())
         .split_for_parts();
     doc.merge(api::ExtraSchemas::openapi());
     document_errors(&mut doc);
+    playbook_values::mark_emails(&mut doc);
+    (api, doc)
+}
+
+/// The OpenAPI document, without the active playbook's values.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_parts().1
+}
+
+/// Nothing here: problem+json for the API and ingestion, a page for
+/// people.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    let path = uri.path();
+    if path.starts_with("/api/") || path.starts_with("/v1/") || path.starts_with("/beacon/") {
+        ApiError::NotFound.into_response()
+    } else {
+        ui::not_found().into_response()
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api_parts();
     let doc = std::sync::Arc::new(doc);
     let max = state.max_body_bytes;
     // Bodies are read whole up front, within the body deadline, up to the
@@ -217,14 +241,18 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route(
             "/api/v1/openapi.json",
-            get(move || {
+            get(move |State(state): State<AppState>| {
                 let doc = doc.clone();
-                async move { Json((*doc).clone()) }
+                async move {
+                    let (_, playbook) = state.app.playbook().await?;
+                    Ok::<_, ApiError>(Json(playbook_values::with_playbook_values(&doc, &playbook)))
+                }
             }),
         )
         .merge(api)
         .merge(ingest::router())
-        .fallback(|| async { ApiError::NotFound })
+        .merge(ui::router())
+        .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max))
         .layer(axum::middleware::from_fn_with_state(

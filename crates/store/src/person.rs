@@ -186,6 +186,71 @@ pub struct Erased {
     pub deals_detached: u64,
     /// Audit entries whose before and after were blanked.
     pub audit_entries_redacted: u64,
+    /// Other records whose free text named them (a note on their company,
+    /// a deal or call named after them, a notification), with each
+    /// mention replaced by "[erased]".
+    pub mentions_redacted: u64,
+}
+
+/// Free text that may name someone, as (table, column, audit object kind).
+const FREE_TEXT: &[(&str, &str, &str)] = &[
+    ("notes", "body", "note"),
+    ("deals", "name", "deal"),
+    ("activities", "subject", "activity"),
+    ("activities", "body", "activity"),
+    ("notifications", "title", "notification"),
+    ("notifications", "body", "notification"),
+];
+
+/// Rewrites every free text in [`FREE_TEXT`] that holds one of `mentions`
+/// with the mention blanked; the records rewritten, as (kind, id).
+async fn redact_mentions(
+    conn: &mut Conn,
+    mentions: &[String],
+) -> Result<Vec<(&'static str, i64)>, StoreError> {
+    let Some(finder) = smarketing_core::redaction::Mentions::new(mentions) else {
+        return Ok(Vec::new());
+    };
+    let mut rewritten = Vec::new();
+    for (table, column, kind) in FREE_TEXT {
+        // A coarse filter in SQL, the exact one (whole words) in Rust.
+        // LOWER() is ASCII-only on SQLite, so the mention as written is
+        // tried too.
+        let filter = (0..mentions.len())
+            .map(|i| {
+                format!(
+                    "LOWER({column}) LIKE ${} ESCAPE '\\' OR {column} LIKE ${} ESCAPE '\\'",
+                    2 * i + 1,
+                    2 * i + 2
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let sql =
+            format!("SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL AND ({filter})");
+        let mut q = sqlx::query(&sql);
+        for m in mentions {
+            q = q
+                .bind(format!("%{}%", like_escaped(&m.to_lowercase())))
+                .bind(format!("%{}%", like_escaped(m)));
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        for r in rows {
+            let id: i64 = r.try_get(0).map_err(StoreError::from_sqlx)?;
+            let text: String = r.try_get(1).map_err(StoreError::from_sqlx)?;
+            if let Some(redacted) = finder.redact(&text) {
+                sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2"))
+                    .bind(redacted)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                rewritten.push((*kind, id));
+            }
+        }
+    }
+    rewritten.sort_unstable();
+    rewritten.dedup();
+    Ok(rewritten)
 }
 
 /// The contacts that are one person with `contact_id`: the record it was
@@ -257,14 +322,29 @@ pub async fn erase_person(
     now: i64,
 ) -> Result<Erased, StoreError> {
     let c = id_list(contacts);
-    let emails = {
-        let rows = sqlx::query(&format!("SELECT email FROM contacts WHERE id IN {c}"))
-            .fetch_all(&mut *conn)
-            .await?;
+    let records = {
+        let rows = sqlx::query(&format!(
+            "SELECT email, first_name, last_name FROM contacts WHERE id IN {c}"
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
         rows.iter()
-            .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from_sqlx))
-            .collect::<Result<Vec<_>, _>>()?
+            .map(|r| {
+                Ok::<_, sqlx::Error>((
+                    r.try_get::<String, _>(0)?,
+                    r.try_get::<Option<String>, _>(1)?,
+                    r.try_get::<Option<String>, _>(2)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::from_sqlx)?
     };
+    let emails: Vec<String> = records.iter().map(|r| r.0.clone()).collect();
+    let mentions = smarketing_core::redaction::mentions(
+        records
+            .iter()
+            .map(|(e, f, l)| (e.as_str(), f.as_deref(), l.as_deref())),
+    );
     let handoffs = ids(
         conn,
         &format!("SELECT id FROM handoffs WHERE contact_id IN {c}"),
@@ -460,6 +540,10 @@ pub async fn erase_person(
         .await?
         .rows_affected();
     }
+    // Other records' free text that names them: a note on their company,
+    // a deal or call named after them.
+    let rewritten = redact_mentions(conn, &mentions).await?;
+    e.mentions_redacted = rewritten.len() as u64;
     run(
         conn,
         &format!("UPDATE contacts SET merged_into_id = NULL WHERE id IN {c}"),
@@ -489,6 +573,9 @@ pub async fn erase_person(
                 quoted(list)
             ));
         }
+    }
+    for (kind, id) in &rewritten {
+        about.push(format!("(object_kind = '{kind}' AND object_id = '{id}')"));
     }
     if !merge_parties.is_empty() {
         about.push(format!(

@@ -324,9 +324,35 @@ async fn an_erased_person_is_in_no_table_and_is_not_recorded_again() {
         let deal = app
             .create_deal(
                 DealInput {
-                    name: "Acme renewal".into(),
+                    name: "Acme renewal with Zedlitz".into(),
                     contact_id: Some(survivor),
                     amount_minor: 500_000,
+                    ..Default::default()
+                },
+                &Actor::system(),
+            )
+            .await
+            .unwrap();
+        // Free text elsewhere that names them, and some that only looks
+        // like it.
+        let deal_note = app
+            .create_note(
+                NoteInput {
+                    deal_id: Some(deal.id),
+                    body: "ERINNA ZEDLITZ (Erin.Erasure@example.com) wants 10 % off; \
+                           Zedlitzer GmbH, Erinna's reseller, does not"
+                        .into(),
+                    ..Default::default()
+                },
+                &Actor::system(),
+            )
+            .await
+            .unwrap();
+        let unrelated = app
+            .create_note(
+                NoteInput {
+                    contact_id: Some(stranger.id),
+                    body: "Met at the fair; knows someone at Zedlitzer GmbH".into(),
                     ..Default::default()
                 },
                 &Actor::system(),
@@ -371,7 +397,26 @@ async fn an_erased_person_is_in_no_table_and_is_not_recorded_again() {
         assert!(erased.webhook_deliveries >= 1, "{l}: {erased:?}");
         assert_eq!(erased.deals_detached, 1, "{l}");
 
-        let after = everything_stored(&db).await;
+        assert_eq!(erased.mentions_redacted, 2, "{l}: the deal and its note");
+        let kept_note = app.note(deal_note.id).await.unwrap();
+        assert_eq!(
+            kept_note.body,
+            "[erased] ([erased]) wants 10 % off; Zedlitzer GmbH, Erinna's reseller, does not",
+            "{l}: a given name alone and a longer word are not theirs"
+        );
+        assert_eq!(
+            app.note(unrelated.id).await.unwrap().body,
+            "Met at the fair; knows someone at Zedlitzer GmbH",
+            "{l}"
+        );
+
+        let after: Vec<String> = everything_stored(&db)
+            .await
+            .into_iter()
+            // "Zedlitzer GmbH" is a company, and "Erinna's" alone may be
+            // anyone: both stay, as above.
+            .map(|line| line.replace("Zedlitzer", "").replace("Erinna's", ""))
+            .collect();
         for t in traces {
             let left: Vec<&String> = after.iter().filter(|line| line.contains(t)).collect();
             assert!(left.is_empty(), "{l}: {t} is still held: {left:?}");
@@ -395,7 +440,11 @@ async fn an_erased_person_is_in_no_table_and_is_not_recorded_again() {
         }
         // The deal stays, without them; reports still run.
         let kept = app.deal(deal.id).await.unwrap();
-        assert_eq!((kept.contact_id, kept.amount_minor), (None, 500_000), "{l}");
+        assert_eq!(
+            (kept.contact_id, kept.amount_minor, kept.name.as_str()),
+            (None, 500_000, "Acme renewal with [erased]"),
+            "{l}"
+        );
         // The audit log says it happened, not what they were.
         let log = app.audit_log(None, 500, &Actor::system()).await.unwrap();
         assert_eq!(log[0].action, "person.erase", "{l}");
@@ -411,6 +460,8 @@ async fn an_erased_person_is_in_no_table_and_is_not_recorded_again() {
         assert!(
             !stored
                 .iter()
+                // The deal note's "Erinna's reseller" stays, as above.
+                .map(|line| line.replace("Erinna's", ""))
                 .any(|line| line.contains("Erinna") || line.contains("u-back")),
             "{l}: the event was not kept"
         );

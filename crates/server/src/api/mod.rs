@@ -9,7 +9,7 @@ mod people;
 mod playbook;
 mod records;
 mod reports;
-mod session;
+pub(crate) mod session;
 mod sla;
 mod touchpoints;
 mod webhooks;

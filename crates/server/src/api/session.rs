@@ -63,10 +63,10 @@ fn view(s: &AppState, session: &SessionUser) -> SessionView {
 
 /// What a sign-in needs to know of the request: where it came from, the
 /// browser, the session it held before, and whether it came over TLS.
-struct Caller {
-    client: Client,
-    previous: Option<String>,
-    tls: bool,
+pub(crate) struct Caller {
+    pub(crate) client: Client,
+    pub(crate) previous: Option<String>,
+    pub(crate) tls: bool,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -90,7 +90,7 @@ impl FromRequestParts<AppState> for Caller {
 
 /// The `Set-Cookie` value for a session's secret (or, with `None`, one
 /// that makes the browser forget it).
-fn cookie(secret: Option<(&str, i64)>, tls: bool) -> HeaderValue {
+pub(crate) fn cookie(secret: Option<(&str, i64)>, tls: bool) -> HeaderValue {
     let secure = if tls { "; Secure" } else { "" };
     let value = match secret {
         Some((secret, max_age)) => format!(

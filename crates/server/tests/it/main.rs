@@ -13,6 +13,7 @@ mod openapi;
 mod security;
 mod sign_in;
 mod tokens;
+mod workspace;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
