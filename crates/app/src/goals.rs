@@ -330,8 +330,7 @@ impl App {
     pub async fn revenue_won(&self, period: &str) -> Result<(i64, i64), AppError> {
         let period: Period = period.parse()?;
         let (_, playbook) = self.playbook().await?;
-        let tz = jiff::tz::TimeZone::get(&playbook.calendar.time_zone)
-            .map_err(|e| Invalid::new("invalid_time_zone", "time_zone", e.to_string()))?;
+        let tz = playbook.calendar.zone()?;
         let (start, end) = period.instants(&tz);
         let (start, end) = (Instant::from(start), Instant::from(end));
         let now = self.now().max(start).min(end);

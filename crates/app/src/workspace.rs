@@ -102,7 +102,7 @@ impl App {
         WorkspacePage::Queue.open(actor)?;
         let whose = rep.or(actor.user_id).ok_or_else(|| {
             AppError::Invalid(smarketing_core::Invalid::new(
-                "missing_field",
+                "required",
                 "rep",
                 "say whose queue to open",
             ))

@@ -148,20 +148,28 @@ fn parse_hours(list: &[String], field: &str) -> Result<DayHours, Invalid> {
     Ok(out.into_iter().map(|(a, b, _)| (a, b)).collect())
 }
 
-impl WorkingCalendar {
-    /// Validates a spec: a known zone, well-formed, non-overlapping hours,
-    /// real dates, absences that end after they start.
-    pub fn from_spec(spec: &CalendarSpec) -> Result<Self, Invalid> {
-        let tz = TimeZone::get(spec.time_zone.trim()).map_err(|_| {
+impl CalendarSpec {
+    /// The calendar's time zone, in which the company's days, periods and
+    /// working hours are reckoned.
+    pub fn zone(&self) -> Result<TimeZone, Invalid> {
+        TimeZone::get(self.time_zone.trim()).map_err(|_| {
             Invalid::new(
                 "unknown_time_zone",
                 "time_zone",
                 format!(
                     "{:?} is not an IANA time zone such as Europe/Berlin",
-                    spec.time_zone
+                    self.time_zone
                 ),
             )
-        })?;
+        })
+    }
+}
+
+impl WorkingCalendar {
+    /// Validates a spec: a known zone, well-formed, non-overlapping hours,
+    /// real dates, absences that end after they start.
+    pub fn from_spec(spec: &CalendarSpec) -> Result<Self, Invalid> {
+        let tz = spec.zone()?;
         for key in spec.weekly.keys() {
             if !DAYS.iter().any(|(d, _)| d == key) {
                 return Err(Invalid::new(

@@ -43,11 +43,12 @@ pub struct Assets {
     pub css: Asset,
     pub app_js: Asset,
     pub htmx: Asset,
+    pub icon: Asset,
 }
 
 impl Assets {
-    fn all(&self) -> [&Asset; 3] {
-        [&self.css, &self.app_js, &self.htmx]
+    fn all(&self) -> [&Asset; 4] {
+        [&self.css, &self.app_js, &self.htmx, &self.icon]
     }
 }
 
@@ -67,6 +68,11 @@ pub static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
         "htmx.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/vendor/htmx-2.0.11.min.js"),
+    ),
+    icon: Asset::new(
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icon.svg"),
     ),
 });
 

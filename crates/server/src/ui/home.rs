@@ -101,8 +101,7 @@ pub async fn team_revenue(
     let actor = viewer.actor();
     WorkspacePage::TeamRevenue.open(&actor)?;
     let (_, playbook) = s.app.playbook().await?;
-    let tz =
-        jiff::tz::TimeZone::get(&playbook.calendar.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = playbook.calendar.zone().map_err(AppError::Invalid)?;
     let today = s.app.now().timestamp().to_zoned(tz).date();
     let choices = periods_around(today);
     let period: Period = match q.period.as_deref() {

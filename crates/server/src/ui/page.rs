@@ -154,6 +154,7 @@ pub struct Chrome {
     pub css: String,
     pub htmx: String,
     pub app_js: String,
+    pub icon: String,
 }
 
 impl Chrome {
@@ -190,6 +191,7 @@ impl Chrome {
             css: ASSETS.css.url(),
             htmx: ASSETS.htmx.url(),
             app_js: ASSETS.app_js.url(),
+            icon: ASSETS.icon.url(),
         }
     }
 }

@@ -163,8 +163,7 @@ async fn page(
     let actor = viewer.actor();
     let queue: Queue = s.app.queue(&actor, rep).await?;
     let (_, playbook) = s.app.playbook().await?;
-    let tz =
-        jiff::tz::TimeZone::get(&playbook.calendar.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = playbook.calendar.zone().map_err(AppError::Invalid)?;
     let may_reassign = actor.may(
         smarketing_core::Action::ReassignHandoff,
         actor.relation_to(Some(queue.rep.id), Some(queue.rep.team)),
@@ -277,7 +276,7 @@ pub async fn act(
                 .parse::<i64>()
                 .map_err(|_| {
                     AppError::Invalid(smarketing_core::Invalid::new(
-                        "missing_field",
+                        "required",
                         "user_id",
                         "choose the rep to give this lead to",
                     ))

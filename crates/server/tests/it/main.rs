@@ -14,6 +14,7 @@ mod security;
 mod sign_in;
 mod tokens;
 mod workspace;
+mod workspace_browser;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

@@ -491,6 +491,7 @@ async fn assets_are_served_by_hash_and_kept_for_a_year() {
         &smarketing_server::ui::ASSETS.css,
         &smarketing_server::ui::ASSETS.app_js,
         &smarketing_server::ui::ASSETS.htmx,
+        &smarketing_server::ui::ASSETS.icon,
     ] {
         let p = browse(&api, "GET", &asset.url(), None, None, &[]).await;
         assert_eq!(p.status, StatusCode::OK, "{}", asset.name);
