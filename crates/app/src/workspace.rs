@@ -21,17 +21,23 @@ pub enum WorkspacePage {
     TeamRevenue,
     /// A rep's handoffs in SLA order: whoever works handoffs.
     Queue,
+    /// The agreement, its sign-offs, compliance and breaches: everyone's.
+    Sla,
 }
 
 impl WorkspacePage {
     /// Every page, in the navigation's order.
-    pub const ALL: [WorkspacePage; 2] = [WorkspacePage::TeamRevenue, WorkspacePage::Queue];
+    pub const ALL: [WorkspacePage; 3] = [
+        WorkspacePage::TeamRevenue,
+        WorkspacePage::Queue,
+        WorkspacePage::Sla,
+    ];
 
     /// Whether `actor` sees this page: the permission table on what the
     /// page is for.
     pub fn visible_to(self, actor: &Actor) -> bool {
         match self {
-            WorkspacePage::TeamRevenue => true,
+            WorkspacePage::TeamRevenue | WorkspacePage::Sla => true,
             WorkspacePage::Queue => actor.may(Action::WorkHandoff, Relation::Own),
         }
     }

@@ -9,6 +9,7 @@ mod home;
 mod page;
 mod queue;
 mod sign_in;
+mod sla;
 
 use crate::AppState;
 use axum::Router;
@@ -29,5 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/queue", get(queue::show))
         .route("/queue/{id}/{action}", post(queue::act))
+        .route("/sla", get(sla::show))
+        .route("/sla/sign", post(sla::sign))
         .route("/assets/{hash}/{name}", get(assets::serve))
 }

@@ -141,6 +141,7 @@ pub fn place(page: WorkspacePage) -> (&'static str, &'static str) {
     match page {
         WorkspacePage::TeamRevenue => ("/", "Team Revenue"),
         WorkspacePage::Queue => ("/queue", "My queue"),
+        WorkspacePage::Sla => ("/sla", "SLA"),
     }
 }
 

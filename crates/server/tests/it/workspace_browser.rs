@@ -381,6 +381,19 @@ async fn both_teams_work_the_loop_in_a_real_browser() {
         .iter()
         .find(|u| u.email == login("sales rep").0)
         .unwrap();
+    // A new SLA version (one more attempt agreed), awaiting both leads.
+    let (_, playbook) = app.playbook().await.unwrap();
+    let mut changed = (*playbook).clone();
+    changed.sla.attempts += 1;
+    app.import_playbook(
+        &changed.to_toml(),
+        "test",
+        Some("one more attempt"),
+        &Actor::system(),
+    )
+    .await
+    .unwrap();
+    let pending = app.agreements().await.unwrap().last().unwrap().version;
     let first = lead_for(&app, "first.lead@prospect.io", ana.id).await;
     let second = lead_for(&app, "second.lead@prospect.io", ana.id).await;
 
@@ -441,6 +454,11 @@ async fn both_teams_work_the_loop_in_a_real_browser() {
     let html = b.html().await;
     assert!(html.contains(&reason.label), "{html}");
     b.check("team-revenue").await;
+    // Marketing's lead signs the new SLA version.
+    b.goto("/sla").await;
+    b.check("sla").await;
+    b.click("form[action='/sla/sign'] button").await;
+    assert!(b.html().await.contains("Signed for your team."));
     b.sign_out().await;
 
     // A manager reassigns the rep's other lead.
@@ -455,6 +473,15 @@ async fn both_teams_work_the_loop_in_a_real_browser() {
     assert!(b.html().await.contains("Reassigned."));
     let card = app.handoff_card(first).await.unwrap();
     assert_ne!(card.handoff.assignee_id, Some(ana.id));
+    // Sales' lead signs too: the version is in force.
+    b.goto("/sla").await;
+    b.click("form[action='/sla/sign'] button").await;
+    let html = b.html().await;
+    assert!(
+        html.contains(&format!("Version {pending} — in force")),
+        "{html}"
+    );
+    assert_eq!(app.agreement_in_force().await.unwrap(), Some(pending));
     b.sign_out().await;
 
     // A viewer has no queue: 404.
