@@ -191,3 +191,18 @@ impl App {
         })
     }
 }
+
+impl App {
+    /// The handoff card for someone who works it: its assignee, their sales
+    /// lead, an admin. For anyone else it does not exist (404).
+    pub async fn handoff_card_for(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<crate::handoffs::HandoffCard, AppError> {
+        let card = self.handoff_card(id).await?;
+        crate::handoffs::may_work(actor, &card.handoff)
+            .map_err(|_| AppError::not_found("handoff", id))?;
+        Ok(card)
+    }
+}

@@ -4,6 +4,7 @@
 //! the app layer; this module only reads requests and renders answers.
 
 mod assets;
+mod card;
 mod format;
 mod home;
 mod page;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/queue", get(queue::show))
         .route("/queue/{id}/{action}", post(queue::act))
+        .route("/handoffs/{id}", get(card::show))
         .route("/sla", get(sla::show))
         .route("/sla/sign", post(sla::sign))
         .route("/assets/{hash}/{name}", get(assets::serve))

@@ -37,19 +37,22 @@ struct QueuePage {
     may_reassign: bool,
 }
 
-struct Failed {
-    handoff_id: i64,
-    action: String,
-    field: String,
-    message: String,
-    sent: Vec<(String, String)>,
+pub(super) struct Failed {
+    pub handoff_id: i64,
+    pub action: String,
+    pub field: String,
+    pub message: String,
+    pub sent: Vec<(String, String)>,
 }
 
-impl QueuePage {
+/// A page with the handoff action forms: where the last action failed,
+/// and what was typed, to show beside the field.
+pub(super) trait ActionForms {
+    fn failed(&self) -> Option<&Failed>;
+
     /// The error for `action` on handoff `id`, if that is what failed.
     fn error_for(&self, id: &i64, action: &str) -> Option<&Failed> {
-        self.failed
-            .as_ref()
+        self.failed()
             .filter(|f| f.handoff_id == *id && f.action == action)
     }
 
@@ -59,6 +62,12 @@ impl QueuePage {
             .and_then(|f| f.sent.iter().find(|(k, _)| k == field))
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
+    }
+}
+
+impl ActionForms for QueuePage {
+    fn failed(&self) -> Option<&Failed> {
+        self.failed.as_ref()
     }
 }
 
@@ -179,21 +188,31 @@ async fn page(
         working_now: queue.working_now,
         rows: queue.items.iter().map(|i| row(i, &tz)).collect(),
         reps: queue.reps.iter().map(|u| (u.id, u.name.clone())).collect(),
-        reasons: playbook
-            .rejection_reasons
-            .iter()
-            .map(|r| (r.code.clone(), r.label.clone()))
-            .collect(),
-        done: done.and_then(|d| match d {
-            "accept" => Some("Accepted. The lead is sales-accepted now."),
-            "reject" => Some("Rejected. Marketing sees the reason in the closed loop."),
-            "attempt" => Some("Attempt logged."),
-            "reassign" => Some("Reassigned."),
-            _ => None,
-        }),
+        reasons: reasons(&playbook),
+        done: done.and_then(done_message),
         failed,
         may_reassign,
     })
+}
+
+/// The playbook's rejection reasons, as (code, label) for a picker.
+pub(super) fn reasons(playbook: &smarketing_core::Playbook) -> Vec<(String, String)> {
+    playbook
+        .rejection_reasons
+        .iter()
+        .map(|r| (r.code.clone(), r.label.clone()))
+        .collect()
+}
+
+/// What the page says after an action went through.
+pub(super) fn done_message(action: &str) -> Option<&'static str> {
+    match action {
+        "accept" => Some("Accepted. The lead is sales-accepted now."),
+        "reject" => Some("Rejected. Marketing sees the reason in the closed loop."),
+        "attempt" => Some("Attempt logged."),
+        "reassign" => Some("Reassigned."),
+        _ => None,
+    }
 }
 
 pub async fn show(
@@ -209,6 +228,8 @@ pub async fn show(
 #[derive(Deserialize)]
 pub struct ActionForm {
     rep: Option<i64>,
+    /// `card` when the form was on the handoff card: back there after.
+    back: Option<String>,
     note: Option<String>,
     reason: Option<String>,
     kind: Option<String>,
@@ -229,6 +250,11 @@ pub async fn act(
     let actor = submitted.viewer.actor();
     let f = submitted.form;
     let rep = f.rep;
+    let back = match (f.back.as_deref(), rep) {
+        (Some("card"), _) if action != "reassign" => format!("/handoffs/{id}?done={action}"),
+        (_, Some(r)) => format!("/queue?rep={r}&done={action}"),
+        (_, None) => format!("/queue?done={action}"),
+    };
     let result = match action.as_str() {
         "accept" => s
             .app
@@ -299,10 +325,7 @@ pub async fn act(
         }
         _ => return Err(AppError::not_found("action", &action).into()),
     };
-    let back = match rep {
-        Some(r) => format!("/queue?rep={r}&done={action}"),
-        None => format!("/queue?done={action}"),
-    };
+
     match result {
         Ok(()) => Ok(see_other(&back)),
         // A mistake in the form: the queue again, the error beside the
@@ -315,6 +338,11 @@ pub async fn act(
                 message: i.message.clone(),
                 sent: submitted.sent,
             };
+            if back.starts_with("/handoffs/") {
+                return super::card::page(&s, &submitted.viewer, id, None, Some(failed))
+                    .await
+                    .and_then(|p| render(StatusCode::UNPROCESSABLE_ENTITY, &p));
+            }
             let page = page(&s, &submitted.viewer, rep, None, Some(failed)).await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }

@@ -205,6 +205,35 @@ async fn a_rep_signs_in_and_works_the_queue_without_javascript() {
         assert!(queue.html.contains("First touch: on track"), "{l}");
         assert!(queue.html.contains("0 of "), "{l}");
         assert_links_local(&queue.html, l);
+        // The card: the score's rules, and the same actions, back to it.
+        let card = browse(
+            &api,
+            "GET",
+            &format!("/handoffs/{hid}"),
+            Some(&rob),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(card.status, StatusCode::OK, "{l}: {}", card.html);
+        assert!(card.html.contains("demo request"), "{l}: {}", card.html);
+        assert!(!card.html.contains("<script>alert"), "{l}");
+        assert!(card.html.contains("name=\"back\" value=\"card\""), "{l}");
+        let vera = signed_in(&api, "vera@example.com", "marketing", "viewer").await;
+        let p = browse(
+            &api,
+            "GET",
+            &format!("/handoffs/{hid}"),
+            Some(&vera),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            p.status,
+            StatusCode::NOT_FOUND,
+            "{l}: not a viewer's to see"
+        );
         let csrf = queue.csrf();
         let reject = format!("/queue/{hid}/reject");
         let attempt = format!("/queue/{hid}/attempt");

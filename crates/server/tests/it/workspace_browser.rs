@@ -434,6 +434,11 @@ async fn both_teams_work_the_loop_in_a_real_browser() {
     b.click(&format!("form[action='/queue/{first}/attempt'] button"))
         .await;
     assert!(b.html().await.contains("Attempt logged."));
+    // The card says why the lead is here; actions work from it too.
+    b.goto(&format!("/handoffs/{first}")).await;
+    assert!(b.html().await.contains("Why this lead is an MQL"));
+    b.check("handoff-card").await;
+    b.goto("/queue").await;
     b.choose(&format!("#h{second}-reason"), &reason.code).await;
     b.fill(&format!("#h{second}-note"), "asked for a call next year")
         .await;
