@@ -129,3 +129,67 @@ impl App {
         Ok(repo::all::<PlaybookRescore>(&mut conn).await?.pop())
     }
 }
+
+/// What a changed playbook would do to the MQL threshold today: of the
+/// contacts at the lead stage, how many meet it under the playbook in
+/// force and how many would under the candidate, each scored now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MqlWhatIf {
+    pub leads: u64,
+    pub meet_now: u64,
+    pub would_meet: u64,
+}
+
+impl App {
+    /// [`MqlWhatIf`] for `candidate` (validated as an import would be).
+    /// It reads every lead's touches, so it is a preview one asks for, not
+    /// part of a page.
+    pub async fn mql_what_if(&self, candidate: &Playbook) -> Result<MqlWhatIf, AppError> {
+        Playbook::from_toml(&candidate.to_toml())?;
+        let (_, playbook) = self.playbook().await?;
+        let now = self.now().timestamp();
+        let mut conn = self.store().acquire().await?;
+        let accounts: HashMap<i64, Account> = repo::all::<Account>(&mut conn)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let leads = ContactRows {
+            stage: Some(smarketing_core::Stage::Lead),
+            ..Default::default()
+        }
+        .to_where();
+        let mut out = MqlWhatIf {
+            leads: 0,
+            meet_now: 0,
+            would_meet: 0,
+        };
+        let mut cursor: Option<String> = None;
+        loop {
+            let page =
+                repo::page::<Contact>(&mut conn, leads.clone(), cursor.as_deref(), PAGE).await?;
+            for c in &page.items {
+                if c.merged_into_id.is_some() {
+                    continue;
+                }
+                let touches = repo::touchpoints_of_contact(&mut conn, c.id).await?;
+                let touches = crate::lifecycle::engaging(c, &touches);
+                let who = profile(c, c.account_id.and_then(|a| accounts.get(&a)));
+                out.leads += 1;
+                out.meet_now += u64::from(
+                    smarketing_core::scoring::score(&playbook, &who, &touches, now)
+                        .meets_mql_threshold,
+                );
+                out.would_meet += u64::from(
+                    smarketing_core::scoring::score(candidate, &who, &touches, now)
+                        .meets_mql_threshold,
+                );
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+}

@@ -23,21 +23,24 @@ pub enum WorkspacePage {
     Queue,
     /// The agreement, its sign-offs, compliance and breaches: everyone's.
     Sla,
+    /// The playbook both teams own: everyone reads it, admins change it.
+    Playbook,
 }
 
 impl WorkspacePage {
     /// Every page, in the navigation's order.
-    pub const ALL: [WorkspacePage; 3] = [
+    pub const ALL: [WorkspacePage; 4] = [
         WorkspacePage::TeamRevenue,
         WorkspacePage::Queue,
         WorkspacePage::Sla,
+        WorkspacePage::Playbook,
     ];
 
     /// Whether `actor` sees this page: the permission table on what the
     /// page is for.
     pub fn visible_to(self, actor: &Actor) -> bool {
         match self {
-            WorkspacePage::TeamRevenue | WorkspacePage::Sla => true,
+            WorkspacePage::TeamRevenue | WorkspacePage::Sla | WorkspacePage::Playbook => true,
             WorkspacePage::Queue => actor.may(Action::WorkHandoff, Relation::Own),
         }
     }

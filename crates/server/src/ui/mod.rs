@@ -8,6 +8,7 @@ mod card;
 mod format;
 mod home;
 mod page;
+mod playbook;
 mod queue;
 mod sign_in;
 mod sla;
@@ -32,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/queue", get(queue::show))
         .route("/queue/{id}/{action}", post(queue::act))
         .route("/handoffs/{id}", get(card::show))
+        .route("/playbook", get(playbook::show))
+        .route("/playbook/threshold", post(playbook::save_threshold))
         .route("/sla", get(sla::show))
         .route("/sla/sign", post(sla::sign))
         .route("/assets/{hash}/{name}", get(assets::serve))

@@ -142,6 +142,7 @@ pub fn place(page: WorkspacePage) -> (&'static str, &'static str) {
         WorkspacePage::TeamRevenue => ("/", "Team Revenue"),
         WorkspacePage::Queue => ("/queue", "My queue"),
         WorkspacePage::Sla => ("/sla", "SLA"),
+        WorkspacePage::Playbook => ("/playbook", "Playbook"),
     }
 }
 

@@ -489,6 +489,51 @@ async fn both_teams_work_the_loop_in_a_real_browser() {
     assert_eq!(app.agreement_in_force().await.unwrap(), Some(pending));
     b.sign_out().await;
 
+    // An admin previews a lower MQL threshold, then saves it: the
+    // preview's count is what the change does.
+    let (email, password) = login("admin");
+    b.sign_in(&email, &password).await;
+    b.goto("/playbook").await;
+    b.check("playbook").await;
+    let fit = playbook.scoring.mql_fit_min - 10;
+    b.fill("#fit-min", &fit.to_string()).await;
+    b.click("form[action='/playbook'] button").await;
+    let would: u64 = b
+        .client
+        .find(Locator::Css("#would-meet"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    b.check("playbook-what-if").await;
+    b.fill("#threshold-note", "more MQLs for the quarter").await;
+    b.click("form[action='/playbook/threshold'] button").await;
+    assert!(b.html().await.contains("Saved as a new version"));
+    let (_, now) = app.playbook().await.unwrap();
+    assert_eq!(now.scoring.mql_fit_min, fit);
+    // Rescored under the new version, the leads the stored scores put
+    // over the threshold are the ones the preview counted.
+    app.rescore_contacts(&smarketing_app::import::Quiet)
+        .await
+        .unwrap();
+    let mut conn = db.store.acquire().await.unwrap();
+    let (over,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM contacts WHERE stage = 'lead' AND merged_into_id IS NULL \
+         AND fit_score >= $1 AND engagement_score >= $2",
+    )
+    .bind(now.scoring.mql_fit_min)
+    .bind(now.scoring.mql_engagement_min)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    assert!(would > 0, "the lower threshold lets some leads through");
+    assert_eq!(over as u64, would, "the preview said what the change does");
+    b.sign_out().await;
+
     // A viewer has no queue: 404.
     let (email, password) = login("viewer");
     b.sign_in(&email, &password).await;
