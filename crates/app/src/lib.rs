@@ -39,6 +39,7 @@ pub mod scheduler;
 pub mod sign_in;
 pub mod sla_reports;
 pub mod sla_terms;
+pub mod snapshots;
 mod throttle;
 pub mod touches;
 pub mod workspace;
@@ -120,6 +121,8 @@ pub struct App {
     failed_auth: Arc<throttle::Throttle<std::net::IpAddr>>,
     /// Failed sign-ins per account and per address.
     sign_in_limits: Arc<sign_in::SignInLimits>,
+    /// Report results for pages, shared by the clones.
+    snapshots: Arc<snapshots::Snapshots>,
 }
 
 impl App {
@@ -131,6 +134,7 @@ impl App {
             options: Options::default(),
             analytics: Default::default(),
             analytics_load: Default::default(),
+            snapshots: Default::default(),
             ingestion: Default::default(),
             rescoring: Default::default(),
             webhook_client: Default::default(),

@@ -6,6 +6,7 @@
 mod analytics;
 mod engine;
 mod ingest;
+mod pages;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -29,6 +30,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// The workspace's pages: median and p99 answer time of each, as the
+    /// person it is for, on a freshly generated demo company, beside the
+    /// health check on the same router.
+    Pages {
+        /// Contacts of the generated company (the demo's default).
+        #[arg(long, default_value_t = 20_000)]
+        contacts: usize,
+        #[arg(long, default_value_t = 50)]
+        requests: usize,
+    },
     /// Sign-in's cost: the median time of hashing and of checking a
     /// password (Argon2id, 19 MiB, 2 passes, 1 lane), beside checking an API
     /// token (one SHA-256), on one core.
@@ -476,6 +487,26 @@ async fn run(bench: Bench, database: String) -> Result<()> {
                 took.as_secs_f64(),
                 n as f64 / took.as_secs_f64()
             );
+            Ok(())
+        }
+        Bench::Pages { contacts, requests } => {
+            let (pages, reference) = pages::pages(contacts, requests).await?;
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            println!(
+                "workspace pages on a generated demo company of {contacts} contacts ({requests} requests each after 3 warm-ups, the first of which is `first`; in-process router)"
+            );
+            for p in pages.iter().chain(std::iter::once(&reference)) {
+                println!(
+                    "  {:<22} as {:<15} median {:>8.3} ms  p99 {:>8.3} ms  first {:>9.3} ms  {:>7} bytes  ({:.0}× the health check)",
+                    p.page,
+                    p.who,
+                    ms(p.median),
+                    ms(p.p99),
+                    ms(p.cold),
+                    p.bytes,
+                    ms(p.median) / ms(reference.median).max(1e-9)
+                );
+            }
             Ok(())
         }
         Bench::Api { path, requests } => {

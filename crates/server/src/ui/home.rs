@@ -41,6 +41,20 @@ struct HomePage {
     at_risk_now: u64,
     breached_now: u64,
     open_handoffs: u64,
+    as_of: format::When,
+    refreshing: bool,
+}
+
+/// Everything the page shows, computed together as one snapshot.
+struct HomeData {
+    goal: Option<smarketing_app::goals::GoalActual>,
+    /// (deals, revenue) won in the period so far.
+    won: (i64, i64),
+    won_before: i64,
+    sla: smarketing_app::sla_reports::SlaReport,
+    sla_before: smarketing_app::sla_reports::SlaReport,
+    funnel: smarketing_app::reports::FunnelReport,
+    status: smarketing_app::sla_reports::SlaStatus,
 }
 
 struct Revenue {
@@ -102,7 +116,7 @@ pub async fn team_revenue(
     WorkspacePage::TeamRevenue.open(&actor)?;
     let (_, playbook) = s.app.playbook().await?;
     let tz = playbook.calendar.zone().map_err(AppError::Invalid)?;
-    let today = s.app.now().timestamp().to_zoned(tz).date();
+    let today = s.app.now().timestamp().to_zoned(tz.clone()).date();
     let choices = periods_around(today);
     let period: Period = match q.period.as_deref() {
         Some(p) => p.parse().map_err(AppError::Invalid)?,
@@ -111,15 +125,42 @@ pub async fn team_revenue(
     let previous = period.previous();
     let (p, prev) = (period.to_string(), previous.to_string());
 
+    let key = format!("team revenue {p}");
+    let (period_now, period_before) = (p.clone(), prev.clone());
+    let snapshot = s
+        .app
+        .snapshot(&key, move |app| async move {
+            let goal = match app.goal_actual(&period_now, None).await {
+                Ok(g) => Some(g),
+                Err(AppError::Invalid(i)) if i.code == "no_goal" => None,
+                Err(e) => return Err(e),
+            };
+            Ok(HomeData {
+                goal,
+                won: app.revenue_won(&period_now).await?,
+                won_before: app.revenue_won(&period_before).await?.1,
+                sla: app.sla_report(&period_now).await?,
+                sla_before: app.sla_report(&period_before).await?,
+                funnel: app
+                    .funnel_report(&CohortQuery {
+                        period: Some(period_now.clone()),
+                        ..Default::default()
+                    })
+                    .await?,
+                status: app.sla_status().await?,
+            })
+        })
+        .await?;
+    let data = &snapshot.value;
+    // The figures hold revenue; the permission table decides who sees it.
     let revenue = match s.app.for_revenue(&actor) {
-        Ok(app) => match app.goal_actual(&p, None).await {
-            Ok(now) => {
-                let (_, won_before) = app.revenue_won(&prev).await?;
+        Ok(_) => Some(match &data.goal {
+            Some(now) => {
                 let goal = now.revenue_goal_minor as f64;
                 let scale = goal.max(now.won_minor as f64).max(1.0);
-                Some(Revenue {
+                Revenue {
                     won: format::money(now.won_minor),
-                    won_previous: format::money(won_before),
+                    won_previous: format::money(data.won_before),
                     goal: format::money(now.revenue_goal_minor),
                     deals: now.won_deals,
                     pace: format::percent(now.pacing.pace),
@@ -130,39 +171,26 @@ pub async fn team_revenue(
                     won_width: bar(now.won_minor as f64, scale),
                     expected_width: bar(now.pacing.expected_to_date, scale),
                     goal_set: true,
-                })
+                }
             }
             // No goal for the period: what was won, without pacing.
-            Err(AppError::Invalid(i)) if i.code == "no_goal" => {
-                let (deals, won) = app.revenue_won(&p).await?;
-                let (_, won_before) = app.revenue_won(&prev).await?;
-                Some(Revenue {
-                    won: format::money(won),
-                    won_previous: format::money(won_before),
-                    goal: "—".into(),
-                    deals,
-                    pace: "—".into(),
-                    projection: "—".into(),
-                    won_width: 0,
-                    expected_width: 0,
-                    goal_set: false,
-                })
-            }
-            Err(e) => return Err(e.into()),
-        },
+            None => Revenue {
+                won: format::money(data.won.1),
+                won_previous: format::money(data.won_before),
+                goal: "—".into(),
+                deals: data.won.0,
+                pace: "—".into(),
+                projection: "—".into(),
+                won_width: 0,
+                expected_width: 0,
+                goal_set: false,
+            },
+        }),
         Err(AppError::Forbidden(_)) => None,
         Err(e) => return Err(e.into()),
     };
-
-    let sla = s.app.sla_report(&p).await?;
-    let sla_before = s.app.sla_report(&prev).await?;
-    let funnel = s
-        .app
-        .funnel_report(&CohortQuery {
-            period: Some(p.clone()),
-            ..Default::default()
-        })
-        .await?;
+    let (sla, sla_before, funnel, status) =
+        (&data.sla, &data.sla_before, &data.funnel, &data.status);
     let previous_rows: BTreeMap<String, u64> = funnel
         .previous
         .iter()
@@ -204,7 +232,6 @@ pub async fn team_revenue(
             )
         })
         .collect();
-    let status = s.app.sla_status().await?;
     let count = |state: ClockState| {
         status
             .clocks
@@ -237,6 +264,8 @@ pub async fn team_revenue(
         at_risk_now: count(ClockState::AtRisk),
         breached_now: count(ClockState::Breached),
         open_handoffs: status.open_handoffs,
+        as_of: format::when(snapshot.as_of.timestamp(), &tz),
+        refreshing: snapshot.refreshing,
     };
     render(StatusCode::OK, &page)
 }

@@ -26,6 +26,8 @@ struct SlaPage {
     total: RepLine,
     breaches: Vec<BreachLine>,
     done: bool,
+    as_of: When,
+    refreshing: bool,
 }
 
 struct Version {
@@ -91,7 +93,14 @@ pub async fn show(
     let period = q
         .period
         .unwrap_or_else(|| format!("{}-Q{}", today.year(), (today.month() - 1) / 3 + 1));
-    let report = s.app.sla_report(&period).await?;
+    let asked = period.clone();
+    let snapshot = s
+        .app
+        .snapshot(&format!("sla report {period}"), move |app| async move {
+            app.sla_report(&asked).await
+        })
+        .await?;
+    let report = &snapshot.value;
     let users: HashMap<i64, String> = s
         .app
         .users()
@@ -159,6 +168,8 @@ pub async fn show(
             })
             .collect(),
         done: q.done.is_some(),
+        as_of: format::when(snapshot.as_of.timestamp(), &tz),
+        refreshing: snapshot.refreshing,
     };
     render(StatusCode::OK, &page)
 }
